@@ -1,1 +1,5 @@
-fn main() {}
+//! The `relay` binary.
+
+fn main() {
+    std::process::exit(relay_server::cli::main());
+}

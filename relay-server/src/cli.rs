@@ -1,0 +1,677 @@
+//! The command line of config.md §6.
+//!
+//! Usage errors exit with 2 (clap's convention, as Relay's); runtime errors print
+//! `error: <message>` plus one `  caused by: <cause>` line per cause and exit with 1.
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use relay_config::{Config, Credentials, OverridableConfig, RelayMode};
+
+use crate::{logging, RELAY_VERSION};
+
+/// Default configuration directory, relative to the working directory.
+const DEFAULT_CONFIG_DIR: &str = ".relay";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "relay",
+    version = RELAY_VERSION,
+    propagate_version = true,
+    about = "The Sentry relay server",
+    disable_help_subcommand = true
+)]
+struct Cli {
+    /// The path to the config folder.
+    #[arg(short = 'c', long = "config", global = true, value_name = "CONFIG")]
+    config: Option<PathBuf>,
+    /// The relay log level.
+    #[arg(long = "log-level", global = true, value_enum)]
+    log_level: Option<CliLogLevel>,
+    /// The format of the log output.
+    #[arg(long = "log-format", global = true, value_enum)]
+    log_format: Option<CliLogFormat>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum CliLogLevel {
+    Info,
+    Warn,
+    Error,
+    Debug,
+    Trace,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum CliLogFormat {
+    Auto,
+    Pretty,
+    Simplified,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the relay.
+    Run(Box<RunArgs>),
+    /// Manage the relay credentials.
+    #[command(subcommand)]
+    Credentials(CredentialsCommand),
+    /// Manage the relay config.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Perform a health check against a running relay.
+    Healthcheck(HealthcheckArgs),
+    /// Generate shell completion files.
+    GenerateCompletions(CompletionArgs),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum CliMode {
+    Managed,
+    Proxy,
+    Static,
+}
+
+#[derive(Args, Debug, Default)]
+struct RunArgs {
+    /// The relay mode.
+    #[arg(long, value_enum)]
+    mode: Option<CliMode>,
+    /// The secret key to set.
+    #[arg(short = 's', long = "secret-key", requires = "public_key")]
+    secret_key: Option<String>,
+    /// The public key to set.
+    #[arg(short = 'p', long = "public-key", requires = "secret_key")]
+    public_key: Option<String>,
+    /// The relay id to set.
+    #[arg(short = 'i', long = "id")]
+    id: Option<String>,
+    /// The upstream server URL.
+    #[arg(short = 'u', long = "upstream", conflicts_with = "upstream_dsn")]
+    upstream: Option<String>,
+    /// The upstream as a DSN.
+    #[arg(long = "upstream-dsn")]
+    upstream_dsn: Option<String>,
+    /// The host to bind to.
+    #[arg(short = 'H', long = "host")]
+    host: Option<String>,
+    /// The port to bind to.
+    #[arg(short = 'P', long = "port")]
+    port: Option<String>,
+    /// Enable processing.
+    #[arg(long = "processing", conflicts_with = "no_processing")]
+    processing: bool,
+    /// Disable processing.
+    #[arg(long = "no-processing")]
+    no_processing: bool,
+    /// Kafka bootstrap servers.
+    #[arg(long = "kafka-broker-url")]
+    kafka_broker_url: Option<String>,
+    /// Redis server URL.
+    #[arg(long = "redis-url")]
+    redis_url: Option<String>,
+    /// Outcome source id.
+    #[arg(long = "source-id", env = "RELAY_SOURCE_ID")]
+    source_id: Option<String>,
+    /// Graceful shutdown timeout in seconds.
+    #[arg(long = "shutdown-timeout")]
+    shutdown_timeout: Option<String>,
+    /// The instance type.
+    #[arg(long = "instance")]
+    instance: Option<String>,
+    /// The server name reported to Sentry.
+    #[arg(long = "server-name")]
+    server_name: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum CredentialsCommand {
+    /// Generate new credentials.
+    Generate {
+        /// Overwrite existing credentials.
+        #[arg(long)]
+        overwrite: bool,
+        /// Print the credentials instead of writing them.
+        #[arg(long)]
+        stdout: bool,
+    },
+    /// Show the stored credentials.
+    Show,
+    /// Remove the stored credentials.
+    Remove {
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Set parts of the credentials.
+    Set {
+        #[arg(short = 's', long = "secret-key")]
+        secret_key: Option<String>,
+        #[arg(short = 'p', long = "public-key")]
+        public_key: Option<String>,
+        #[arg(short = 'i', long = "id")]
+        id: Option<String>,
+        /// Accepted and ignored.
+        #[arg(long)]
+        mode: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Initialize a new config directory.
+    Init,
+    /// Show the effective config.
+    Show {
+        #[arg(short = 'f', long = "format", value_enum, default_value = "yaml")]
+        format: ShowFormat,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ShowFormat {
+    Yaml,
+    Debug,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, Default)]
+enum HealthMode {
+    #[default]
+    Live,
+    Ready,
+}
+
+#[derive(Args, Debug)]
+struct HealthcheckArgs {
+    #[arg(long, value_enum, default_value = "live")]
+    mode: HealthMode,
+    /// Timeout in seconds.
+    #[arg(long, default_value_t = 30)]
+    timeout: u64,
+    /// Address to check, `ip:port`.
+    #[arg(long)]
+    addr: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct CompletionArgs {
+    #[arg(short = 'f', long = "format", value_enum)]
+    format: Option<clap_complete::Shell>,
+}
+
+/// Entry point; returns the exit status.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let code = error.exit_code();
+            let _ = error.print();
+            return code;
+        }
+    };
+    match execute(cli) {
+        Ok(()) => 0,
+        Err(error) => {
+            let mut message = format!("error: {error}");
+            for cause in error.chain().skip(1) {
+                message.push_str(&format!("\n  caused by: {cause}"));
+            }
+            if tracing::dispatcher::has_been_set() {
+                tracing::error!("{message}");
+            }
+            eprintln!("{message}");
+            1
+        }
+    }
+}
+
+fn execute(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::GenerateCompletions(args) => {
+            generate_completions(args);
+            Ok(())
+        }
+        Command::Config(ConfigCommand::Init) => config_init(cli.config.as_deref()),
+        Command::Run(ref args) => {
+            let mut overrides = global_overrides(&cli);
+            apply_run_flags(&mut overrides, args);
+            let config = load_config(cli.config.as_deref(), overrides)?;
+            run(config)
+        }
+        Command::Credentials(ref command) => {
+            let config = load_config(cli.config.as_deref(), global_overrides(&cli))?;
+            credentials(config, command)
+        }
+        Command::Config(ConfigCommand::Show { format }) => {
+            let config = load_config(cli.config.as_deref(), global_overrides(&cli))?;
+            match format {
+                ShowFormat::Yaml => print!("{}", config.to_yaml_string()?),
+                ShowFormat::Debug => println!("{:#?}", config.values),
+            }
+            Ok(())
+        }
+        Command::Healthcheck(ref args) => {
+            let config = load_config(cli.config.as_deref(), global_overrides(&cli))?;
+            healthcheck(&config, args)
+        }
+    }
+}
+
+fn global_overrides(cli: &Cli) -> OverridableConfig {
+    let mut overrides = OverridableConfig::from_env();
+    if let Some(level) = cli.log_level {
+        overrides.log_level = Some(format!("{level:?}").to_lowercase());
+    }
+    if let Some(format) = cli.log_format {
+        overrides.log_format = Some(format!("{format:?}").to_lowercase());
+    }
+    overrides
+}
+
+fn apply_run_flags(overrides: &mut OverridableConfig, args: &RunArgs) {
+    let set = |target: &mut Option<String>, value: &Option<String>| {
+        if let Some(value) = value {
+            *target = Some(value.clone());
+        }
+    };
+    if let Some(mode) = args.mode {
+        overrides.mode = Some(format!("{mode:?}").to_lowercase());
+    }
+    set(&mut overrides.secret_key, &args.secret_key);
+    set(&mut overrides.public_key, &args.public_key);
+    set(&mut overrides.id, &args.id);
+    set(&mut overrides.upstream, &args.upstream);
+    set(&mut overrides.upstream_dsn, &args.upstream_dsn);
+    set(&mut overrides.host, &args.host);
+    set(&mut overrides.port, &args.port);
+    set(&mut overrides.kafka_url, &args.kafka_broker_url);
+    set(&mut overrides.redis_url, &args.redis_url);
+    set(&mut overrides.outcome_source, &args.source_id);
+    set(&mut overrides.shutdown_timeout, &args.shutdown_timeout);
+    set(&mut overrides.instance, &args.instance);
+    set(&mut overrides.server_name, &args.server_name);
+    if args.processing {
+        overrides.processing = Some("true".to_owned());
+    } else if args.no_processing {
+        overrides.processing = Some("false".to_owned());
+    }
+}
+
+/// Loads the config directory, applies overrides and sets up logging.
+fn load_config(path: Option<&Path>, overrides: OverridableConfig) -> anyhow::Result<Config> {
+    let explicit = path.is_some();
+    let directory = path
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_DIR));
+    let directory = absolute(&directory)?;
+    let mut config = Config::from_path(&directory, explicit)?;
+    config.apply_overrides(overrides)?;
+    logging::init(config.values.logging.level, config.values.logging.format);
+    Ok(config)
+}
+
+fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
+    if path.is_absolute() {
+        return Ok(path.to_path_buf());
+    }
+    Ok(std::env::current_dir()
+        .context("could not determine the working directory")?
+        .join(path))
+}
+
+fn run(config: Config) -> anyhow::Result<()> {
+    config.validate_for_run()?;
+    tracing::info!(
+        relay_version = RELAY_VERSION,
+        build = crate::BUILD_VERSION,
+        mode = config.values.relay.mode.as_str(),
+        "launching relay"
+    );
+    if config.processing_enabled() {
+        bail!("was not compiled with processing, cannot enable processing");
+    }
+    let threads = config.max_thread_count();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name("relay-worker")
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")?;
+    let config = Arc::new(config);
+    runtime.block_on(crate::server::run(config))?;
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    Ok(())
+}
+
+fn print_credentials(header: &str, credentials: &Credentials) {
+    println!("{header}");
+    println!("  relay id: {}", credentials.id);
+    println!("  public key: {}", credentials.public_key);
+}
+
+fn credentials(mut config: Config, command: &CredentialsCommand) -> anyhow::Result<()> {
+    match command {
+        CredentialsCommand::Generate { overwrite, stdout } => {
+            if config.credentials().is_some() && !overwrite && !stdout {
+                bail!("aborting because credentials already exist. Pass --overwrite to force.");
+            }
+            let credentials = Credentials::generate();
+            if *stdout {
+                println!("{}", credentials.to_json_compact());
+                return Ok(());
+            }
+            tracing::info!("generating new relay credentials");
+            config.replace_credentials(Some(credentials.clone()))?;
+            print_credentials("Generated new credentials", &credentials);
+        }
+        CredentialsCommand::Show => {
+            let Some(credentials) = config.credentials() else {
+                bail!("no stored credentials");
+            };
+            print_credentials("Credentials:", credentials);
+        }
+        CredentialsCommand::Remove { yes } => {
+            if config.credentials().is_none() {
+                println!("No credentials");
+                return Ok(());
+            }
+            if !yes && !confirm("Remove stored credentials?")? {
+                return Ok(());
+            }
+            config.replace_credentials(None)?;
+            println!("Credentials removed");
+        }
+        CredentialsCommand::Set {
+            secret_key,
+            public_key,
+            id,
+            mode: _,
+        } => credentials_set(config, secret_key, public_key, id)?,
+    }
+    Ok(())
+}
+
+fn credentials_set(
+    mut config: Config,
+    secret_key: &Option<String>,
+    public_key: &Option<String>,
+    id: &Option<String>,
+) -> anyhow::Result<()> {
+    let existing = config.credentials().cloned();
+    let mut prompted = false;
+    let secret = match (secret_key, &existing) {
+        (Some(value), _) => Some(value.clone()),
+        (None, Some(_)) => None,
+        (None, None) => {
+            prompted = true;
+            Some(prompt("Secret key")?)
+        }
+    };
+    let public = match (public_key, &existing) {
+        (Some(value), _) => Some(value.clone()),
+        (None, Some(_)) => None,
+        (None, None) => {
+            prompted = true;
+            Some(prompt("Public key")?)
+        }
+    };
+    let relay_id = match (id, &existing) {
+        (Some(value), _) if value == "random" => Some(uuid::Uuid::new_v4()),
+        (Some(value), _) => Some(
+            value
+                .parse::<uuid::Uuid>()
+                .map_err(|_| anyhow::anyhow!("invalid relay id supplied"))?,
+        ),
+        (None, Some(_)) => None,
+        (None, None) => {
+            prompted = true;
+            Some(uuid::Uuid::new_v4())
+        }
+    };
+    let secret_key = match secret {
+        Some(value) => Some(
+            value
+                .trim()
+                .parse::<relay_auth::SecretKey>()
+                .map_err(|_| anyhow::anyhow!("invalid secret key supplied"))?,
+        ),
+        None => None,
+    };
+    let public_key = match public {
+        Some(value) => Some(
+            value
+                .trim()
+                .parse::<relay_auth::PublicKey>()
+                .map_err(|_| anyhow::anyhow!("invalid public key supplied"))?,
+        ),
+        None => None,
+    };
+    let updated = match existing.clone() {
+        Some(mut credentials) => {
+            if let Some(secret_key) = secret_key {
+                credentials.secret_key = secret_key;
+            }
+            if let Some(public_key) = public_key {
+                credentials.public_key = public_key;
+            }
+            if let Some(relay_id) = relay_id {
+                credentials.id = relay_id;
+            }
+            credentials
+        }
+        None => match (secret_key, public_key, relay_id) {
+            (Some(secret_key), Some(public_key), Some(id)) => Credentials {
+                secret_key,
+                public_key,
+                id,
+            },
+            _ => bail!("incomplete credentials"),
+        },
+    };
+    if existing.as_ref() == Some(&updated) {
+        println!("Nothing was changed");
+        if !prompted {
+            println!("Run `relay credentials remove` first to remove all stored credentials.");
+        }
+        return Ok(());
+    }
+    config.replace_credentials(Some(updated.clone()))?;
+    print_credentials("Stored updated credentials:", &updated);
+    Ok(())
+}
+
+fn read_line() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("could not read from standard input")?;
+    Ok(line.trim().to_owned())
+}
+
+fn prompt(label: &str) -> anyhow::Result<String> {
+    print!("{label}: ");
+    std::io::stdout().flush().ok();
+    read_line()
+}
+
+fn confirm(question: &str) -> anyhow::Result<bool> {
+    print!("{question} [y/N] ");
+    std::io::stdout().flush().ok();
+    let answer = read_line()?;
+    Ok(matches!(answer.as_str(), "y" | "Y" | "yes"))
+}
+
+/// `relay config init` (config.md §6.3).
+fn config_init(path: Option<&Path>) -> anyhow::Result<()> {
+    let directory = absolute(path.unwrap_or(Path::new(DEFAULT_CONFIG_DIR)))?;
+    println!("Initializing relay in {}", directory.display());
+    let config_file = directory.join("config.yml");
+    let mut changed = false;
+    if !config_file.exists() {
+        println!("Do you want to create a new config?");
+        println!("  1) Yes, create default config");
+        println!("  2) Yes, create custom config");
+        println!("  3) No, abort");
+        print!("> ");
+        std::io::stdout().flush().ok();
+        let choice = read_line()?;
+        let relay_section = match choice.as_str() {
+            "" | "1" => "relay:\n  mode: managed\n".to_owned(),
+            "2" => {
+                let mode = prompt("Mode (managed, proxy, static) [managed]")?;
+                let mode = if mode.is_empty() {
+                    "managed".to_owned()
+                } else {
+                    mode
+                };
+                let upstream = prompt("Upstream [https://sentry.io/]")?;
+                let upstream = if upstream.is_empty() {
+                    "https://sentry.io/".to_owned()
+                } else {
+                    upstream
+                };
+                let host = prompt("Listen host [127.0.0.1]")?;
+                let host = if host.is_empty() {
+                    "127.0.0.1".to_owned()
+                } else {
+                    host
+                };
+                let port = prompt("Listen port [3000]")?;
+                let port = if port.is_empty() {
+                    "3000".to_owned()
+                } else {
+                    port
+                };
+                format!(
+                    "relay:\n  mode: {mode}\n  upstream: \"{upstream}\"\n  host: {host}\n  port: {port}\n"
+                )
+            }
+            _ => {
+                println!("Nothing to do.");
+                return Ok(());
+            }
+        };
+        std::fs::create_dir_all(&directory)
+            .with_context(|| format!("could not create {}", directory.display()))?;
+        let text = format!(
+            "# Please see the relevant documentation.\n# Performance tuning: https://docs.sentry.io/product/relay/operating-guidelines/\n# All config options: https://docs.sentry.io/product/relay/options/\n{relay_section}"
+        );
+        write_private_file(&config_file, text.as_bytes())?;
+        changed = true;
+    }
+    let mut config = Config::from_path(&directory, true)?;
+    if config.values.relay.mode == RelayMode::Managed && config.credentials().is_none() {
+        let credentials = Credentials::generate();
+        config.replace_credentials(Some(credentials.clone()))?;
+        print_credentials("Generated new credentials", &credentials);
+        changed = true;
+    }
+    if changed {
+        println!("All done!");
+    } else {
+        println!("Nothing to do.");
+    }
+    Ok(())
+}
+
+fn write_private_file(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("could not write {}", path.display()))?;
+    file.write_all(contents)
+        .with_context(|| format!("could not write {}", path.display()))?;
+    Ok(())
+}
+
+/// `relay healthcheck` (config.md §6.4).
+fn healthcheck(config: &Config, args: &HealthcheckArgs) -> anyhow::Result<()> {
+    let address = match &args.addr {
+        Some(address) => address.clone(),
+        None => config
+            .internal_listen_addr()
+            .unwrap_or_else(|| config.listen_addr())
+            .to_string(),
+    };
+    let mode = match args.mode {
+        HealthMode::Live => "live",
+        HealthMode::Ready => "ready",
+    };
+    let url = format!("http://{address}/api/relay/healthcheck/{mode}/");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")?;
+    let status = runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(args.timeout))
+            .no_proxy()
+            .build()?;
+        let response = client.get(&url).send().await?;
+        Ok::<_, reqwest::Error>(response.status())
+    });
+    match status {
+        Ok(status) if status.is_success() => Ok(()),
+        Ok(status) => {
+            tracing::error!("Relay is unhealthy. Status code: {}", status.as_u16());
+            eprintln!("Relay is unhealthy. Status code: {}", status.as_u16());
+            std::process::exit(1);
+        }
+        Err(error) => {
+            tracing::error!(error = %error, "Relay is unhealthy");
+            eprintln!("Relay is unhealthy: {error}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn generate_completions(args: CompletionArgs) {
+    use clap::CommandFactory;
+    let shell = args.format.unwrap_or_else(|| {
+        std::env::var("SHELL")
+            .ok()
+            .and_then(clap_complete::Shell::from_shell_path)
+            .unwrap_or(clap_complete::Shell::Bash)
+    });
+    let mut command = Cli::command();
+    clap_complete::generate(shell, &mut command, "relay", &mut std::io::stdout());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_after_subcommand() {
+        let cli =
+            Cli::try_parse_from(["relay", "run", "-c", "/tmp/x", "--log-level", "debug"]).unwrap();
+        assert_eq!(cli.config.as_deref(), Some(Path::new("/tmp/x")));
+        assert!(matches!(cli.log_level, Some(CliLogLevel::Debug)));
+    }
+
+    #[test]
+    fn usage_errors_exit_with_two() {
+        let error = Cli::try_parse_from(["relay", "--log-level", "foo", "run"]).unwrap_err();
+        assert_eq!(error.exit_code(), 2);
+        let error = Cli::try_parse_from(["relay"]).unwrap_err();
+        assert_eq!(error.exit_code(), 2);
+    }
+}

@@ -1,0 +1,187 @@
+//! Running relay: starts the services and the HTTP listeners, then waits for a signal and
+//! shuts down (config.md §5).
+//!
+//! Graceful shutdown (`SIGTERM`): readiness turns false, the listeners stop accepting, and
+//! relay waits up to `limits.shutdown_timeout` for every buffered envelope to leave (delivered
+//! upstream or written); whatever is left then is accounted as `internal` outcomes. `SIGINT`,
+//! `SIGQUIT` or a second signal end the process without waiting.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::middleware::{self, DefaultHeaders, NormalizePath, TrailingSlash};
+use actix_web::{web, App, HttpServer};
+use relay_config::Config;
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::endpoints;
+use crate::middlewares::content_encoding_gate;
+use crate::service::ServiceState;
+use crate::services::outcome::{DiscardReason, Outcome};
+use crate::services::shutdown::ShutdownHandle;
+use crate::RELAY_VERSION;
+
+/// How often the drain checks whether everything left.
+const DRAIN_POLL_INTERVAL: Duration = Duration::from_millis(50);
+/// Time the outcome aggregator gets to hand its final reports to the upstream queue.
+const OUTCOME_FLUSH_GRACE: Duration = Duration::from_millis(100);
+/// How long a client may take to send its request headers (http-api.md §1).
+const CLIENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Which routes a listener serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RouteSet {
+    /// Everything (no separate internal listener).
+    All,
+    /// Everything but the internal routes, which answer 404 here.
+    Public,
+    /// Only health checks and autoscaling.
+    Internal,
+}
+
+fn create_app(
+    data: web::Data<ServiceState>,
+    routes: RouteSet,
+) -> App<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(data)
+        .configure(move |config| match routes {
+            RouteSet::All => endpoints::configure_main(config, true),
+            RouteSet::Public => endpoints::configure_main(config, false),
+            RouteSet::Internal => endpoints::configure_internal(config),
+        })
+        .wrap(middleware::from_fn(content_encoding_gate))
+        .wrap(NormalizePath::new(TrailingSlash::MergeOnly))
+        .wrap(
+            DefaultHeaders::new()
+                .add(("Server", format!("sentry-relay/{RELAY_VERSION}")))
+                .add(("Cross-Origin-Resource-Policy", "cross-origin")),
+        )
+}
+
+/// Runs relay until it is told to stop.
+pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
+    let shutdown = ShutdownHandle::new();
+    let state = ServiceState::start(config.clone(), shutdown.clone())?;
+
+    let limits = &config.values.limits;
+    let workers = config.max_thread_count();
+    let internal_addr = config.internal_listen_addr();
+    let main_addr = config.listen_addr();
+
+    let data = web::Data::new(state.clone());
+    let main_routes = if internal_addr.is_some() {
+        RouteSet::Public
+    } else {
+        RouteSet::All
+    };
+    let main_data = data.clone();
+    let mut main = HttpServer::new(move || create_app(main_data.clone(), main_routes))
+        .workers(workers)
+        .backlog(limits.tcp_listen_backlog)
+        .keep_alive(Duration::from_secs(limits.keepalive_timeout))
+        .client_request_timeout(CLIENT_REQUEST_TIMEOUT)
+        .disable_signals()
+        .shutdown_timeout(limits.shutdown_timeout);
+    if let Some(max_connections) = limits.max_connections {
+        main = main.max_connections(max_connections);
+    }
+    let main = main
+        .bind(main_addr)
+        .map_err(|error| anyhow::anyhow!("could not bind to {main_addr}: {error}"))?
+        .run();
+    let main_handle = main.handle();
+    tracing::info!(address = %main_addr, "spawning http server");
+    let main_task = tokio::spawn(main);
+
+    let internal = match internal_addr {
+        Some(address) => {
+            let internal_data = data.clone();
+            let server =
+                HttpServer::new(move || create_app(internal_data.clone(), RouteSet::Internal))
+                    .workers(1)
+                    .disable_signals()
+                    .bind(address)
+                    .map_err(|error| anyhow::anyhow!("could not bind to {address}: {error}"))?
+                    .run();
+            tracing::info!(address = %address, "spawning internal http server");
+            let handle = server.handle();
+            Some((handle, tokio::spawn(server)))
+        }
+        None => None,
+    };
+
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut sigquit = signal(SignalKind::quit())?;
+    let graceful = tokio::select! {
+        _ = sigterm.recv() => true,
+        _ = sigint.recv() => false,
+        _ = sigquit.recv() => false,
+    };
+
+    shutdown.begin();
+    tracing::info!(graceful, "shutting down");
+    if graceful {
+        main_handle.stop(true).await;
+        let deadline = Instant::now() + Duration::from_secs(limits.shutdown_timeout);
+        tokio::select! {
+            _ = drain(&state, deadline) => {}
+            _ = sigterm.recv() => tracing::info!("second signal, shutting down immediately"),
+            _ = sigint.recv() => tracing::info!("second signal, shutting down immediately"),
+            _ = sigquit.recv() => tracing::info!("second signal, shutting down immediately"),
+        }
+    } else {
+        main_handle.stop(false).await;
+    }
+    account_undelivered(&state);
+    shutdown.finish();
+    if let Some((handle, task)) = internal {
+        handle.stop(false).await;
+        let _ = task.await;
+    }
+    let _ = main_task.await;
+    tracing::info!("relay shutdown complete");
+    Ok(())
+}
+
+/// Waits until nothing is buffered or in flight, or the deadline passes.
+async fn drain(state: &ServiceState, deadline: Instant) {
+    tokio::time::sleep(OUTCOME_FLUSH_GRACE).await;
+    loop {
+        let budget = state.processor.budget();
+        let idle = budget.used_envelopes() == 0
+            && state.upstream.queued_len() == 0
+            && state.upstream.in_flight() == 0;
+        if idle {
+            return;
+        }
+        if Instant::now() >= deadline {
+            tracing::warn!(
+                buffered = budget.used_envelopes(),
+                queued = state.upstream.queued_len(),
+                "shutdown timeout reached with envelopes still buffered"
+            );
+            return;
+        }
+        tokio::time::sleep(DRAIN_POLL_INTERVAL).await;
+    }
+}
+
+/// Everything still held when relay stops is lost; each item becomes an outcome.
+fn account_undelivered(state: &ServiceState) {
+    for pending in state.processor.projects().take_all_parked() {
+        pending
+            .envelope
+            .reject(Outcome::Invalid(DiscardReason::Internal));
+    }
+    state.upstream.abandon_queued();
+}

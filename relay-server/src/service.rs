@@ -1,0 +1,104 @@
+//! Wiring: starts every service for the configured mode and hands the HTTP layer one
+//! [`ServiceState`] with their handles.
+
+use std::sync::Arc;
+
+use relay_config::{Config, RelayMode};
+
+use crate::services::forward::{DirectorySink, EnvelopeSink, UpstreamSink};
+use crate::services::health::HealthCheck;
+use crate::services::outcome::{start_outcome_aggregator, OutcomeHandle};
+use crate::services::processor::EnvelopeProcessor;
+use crate::services::projects::{fetch, ProjectCache};
+use crate::services::relays::RelayKeyCache;
+use crate::services::shutdown::ShutdownHandle;
+use crate::services::upstream::UpstreamHandle;
+use crate::utils::budget::MemoryBudget;
+
+/// Handles to every service, shared by all HTTP workers.
+#[derive(Clone)]
+pub struct ServiceState {
+    pub config: Arc<Config>,
+    pub processor: EnvelopeProcessor,
+    pub upstream: UpstreamHandle,
+    pub outcomes: OutcomeHandle,
+    pub relays: RelayKeyCache,
+    pub health: HealthCheck,
+    pub shutdown: ShutdownHandle,
+}
+
+impl ServiceState {
+    /// Starts the services. Must run inside the tokio runtime that will host them.
+    pub fn start(config: Arc<Config>, shutdown: ShutdownHandle) -> anyhow::Result<ServiceState> {
+        let upstream = UpstreamHandle::start(config.clone(), shutdown.clone())?;
+        let projects = ProjectCache::new(config.clone());
+        if config.values.relay.mode == RelayMode::Static {
+            let directory = config
+                .path()
+                .ok_or_else(|| anyhow::anyhow!("static mode needs a config directory (-c)"))?;
+            let loaded = projects.load_static_projects(directory)?;
+            tracing::info!(projects = loaded, "loaded static project configs");
+        }
+        if config.values.relay.mode != RelayMode::Managed {
+            if let Some(global) = load_local_global_config(&config) {
+                projects.set_global_config(global);
+            }
+        }
+
+        let sink = match config.output_directory() {
+            Some(directory) => EnvelopeSink::Directory(DirectorySink::new(directory.clone())?),
+            None => EnvelopeSink::Upstream(UpstreamSink::new(
+                config.clone(),
+                upstream.clone(),
+                projects.clone(),
+            )),
+        };
+        let budget = MemoryBudget::new(
+            config.values.spool.envelopes.max_memory_size.as_bytes() as usize,
+            config.values.spool.envelopes.max_buffered_envelopes,
+        );
+        let outcomes = start_outcome_aggregator(config.clone(), sink.clone(), shutdown.clone());
+        let processor =
+            EnvelopeProcessor::new(config.clone(), projects.clone(), sink, budget.clone());
+        if config.values.relay.mode == RelayMode::Managed {
+            fetch::start_fetchers(
+                projects.clone(),
+                upstream.clone(),
+                processor.clone(),
+                shutdown.clone(),
+            );
+        }
+        let relays = RelayKeyCache::start(config.clone(), upstream.clone(), shutdown.clone());
+        let health = HealthCheck::start(config.clone(), upstream.clone(), budget, shutdown.clone());
+        Ok(ServiceState {
+            config,
+            processor,
+            upstream,
+            outcomes,
+            relays,
+            health,
+            shutdown,
+        })
+    }
+
+    /// Whether the memory watermark refuses new data (http-api.md §6.1).
+    pub fn memory_exhausted(&self) -> bool {
+        self.health.memory_exhausted()
+    }
+}
+
+/// `global_config.json` of the config directory (non-managed modes, relay-protocol.md §5.6).
+fn load_local_global_config(config: &Config) -> Option<serde_json::Value> {
+    let path = match config.path() {
+        Some(directory) => directory.join("global_config.json"),
+        None => std::path::PathBuf::from("global_config.json"),
+    };
+    let text = std::fs::read(&path).ok()?;
+    match serde_json::from_slice(&text) {
+        Ok(value) => Some(value),
+        Err(error) => {
+            tracing::error!(path = %path.display(), error = %error, "invalid global config, using defaults");
+            None
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! Long-running services. Each owns its state and is reached through a cheap handle.
+
+pub mod forward;
+pub mod health;
+pub mod managed;
+pub mod outcome;
+pub mod processor;
+pub mod projects;
+pub mod relays;
+pub mod shutdown;
+pub mod upstream;

@@ -1,0 +1,518 @@
+//! Outcomes: the record of what happened to every piece of data relay dropped.
+//!
+//! Any stage that drops data calls [`OutcomeHandle::track`]. The aggregator task sums
+//! identical outcomes per (project, time slot, outcome, reason, category) and emits them the
+//! way the mode asks for (relay-protocol.md §7, outcomes.md §4):
+//! - `emit_outcomes: false` → nothing is emitted;
+//! - client reports (proxy mode, or managed with the default `"as_client_reports"`): only
+//!   the representable subset, as `client_report` items in relay-generated envelopes;
+//! - `emit_outcomes: true` in managed mode: `c:outcomes/<name>@none` counter buckets in a
+//!   `metric_buckets` item.
+//!
+//! Tracking never blocks: the channel is bounded; when it is full the outcome is counted in a
+//! lost-outcomes counter and logged, so an overloaded relay degrades its statistics, not its
+//! ingestion.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use relay_config::{Config, EmitOutcomes, RelayMode};
+use relay_protocol::client_report::{ClientReport, DiscardedEvent};
+use relay_protocol::{DataCategory, EventId, ProjectId, ProjectKey};
+use relay_quotas::{ReasonCode, Scoping};
+use tokio::sync::mpsc;
+
+use crate::services::forward::EnvelopeSink;
+use crate::services::shutdown::ShutdownHandle;
+use crate::utils::relay_envelope::relay_generated_envelope;
+
+/// Capacity of the tracking channel; outcomes beyond it are counted as lost.
+const OUTCOME_CHANNEL_CAPACITY: usize = 65_536;
+
+/// The fate of a quantity of data (outcomes.md §1).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Outcome {
+    Accepted,
+    /// Dropped by an inbound filter or sampling; the filter's stat key.
+    Filtered(String),
+    /// Dropped by a quota or rate limit; its reason code.
+    RateLimited(Option<ReasonCode>),
+    /// Malformed, too large, unauthorized or an internal error.
+    Invalid(DiscardReason),
+    Abuse,
+    /// Reported by an SDK in a client report.
+    ClientDiscard(String),
+}
+
+impl Outcome {
+    /// The numeric outcome id.
+    pub fn id(&self) -> u8 {
+        match self {
+            Outcome::Accepted => 0,
+            Outcome::Filtered(_) => 1,
+            Outcome::RateLimited(_) => 2,
+            Outcome::Invalid(_) => 3,
+            Outcome::Abuse => 4,
+            Outcome::ClientDiscard(_) => 5,
+        }
+    }
+
+    /// The outcome's name as used in metric bucket names.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Outcome::Accepted => "accepted",
+            Outcome::Filtered(_) => "filtered",
+            Outcome::RateLimited(_) => "rate_limited",
+            Outcome::Invalid(_) => "invalid",
+            Outcome::Abuse => "abuse",
+            Outcome::ClientDiscard(_) => "client_discard",
+        }
+    }
+
+    /// The reason field, if the outcome has one.
+    pub fn reason(&self) -> Option<String> {
+        match self {
+            Outcome::Accepted | Outcome::Abuse => None,
+            Outcome::Filtered(key) => Some(key.clone()),
+            Outcome::RateLimited(code) => code.as_ref().map(|code| code.as_str().to_owned()),
+            Outcome::Invalid(reason) => Some(reason.to_string()),
+            Outcome::ClientDiscard(reason) => Some(reason.clone()),
+        }
+    }
+}
+
+/// Reasons of `invalid` outcomes (outcomes.md §3.3) that this relay produces.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DiscardReason {
+    ProjectId,
+    Cors,
+    InvalidSignature,
+    MissingSignature,
+    /// A feature the envelope requires is not enabled for the project.
+    FeatureDisabled(String),
+    /// `too_large:<item>`.
+    TooLarge(String),
+    RequestTooLarge,
+    Internal,
+    InternalEnvelope,
+    EmptyBody,
+    InvalidBody,
+    InvalidJson,
+    InvalidMultipart,
+    InvalidMinidump,
+    MissingMinidumpUpload,
+    InvalidCompression,
+    InvalidEnvelope,
+    ProjectUnavailable,
+    Timestamp,
+    QueueFailed,
+    InvalidEventId,
+}
+
+impl std::fmt::Display for DiscardReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match self {
+            DiscardReason::ProjectId => "project_id",
+            DiscardReason::Cors => "cors",
+            DiscardReason::InvalidSignature => "invalid_signature",
+            DiscardReason::MissingSignature => "missing_signature",
+            DiscardReason::FeatureDisabled(_) => "feature_disabled",
+            DiscardReason::TooLarge(item) => return write!(f, "too_large:{item}"),
+            DiscardReason::RequestTooLarge => "request_too_large",
+            DiscardReason::Internal => "internal",
+            DiscardReason::InternalEnvelope => "internal_envelope",
+            DiscardReason::EmptyBody => "empty_body",
+            DiscardReason::InvalidBody => "invalid_body",
+            DiscardReason::InvalidJson => "invalid_json",
+            DiscardReason::InvalidMultipart => "invalid_multipart",
+            DiscardReason::InvalidMinidump => "invalid_minidump",
+            DiscardReason::MissingMinidumpUpload => "missing_minidump_upload",
+            DiscardReason::InvalidCompression => "invalid_compression",
+            DiscardReason::InvalidEnvelope => "invalid_envelope",
+            DiscardReason::ProjectUnavailable => "project_unavailable",
+            DiscardReason::Timestamp => "timestamp",
+            DiscardReason::QueueFailed => "queue_failed",
+            DiscardReason::InvalidEventId => "invalid_event_id",
+        };
+        f.write_str(name)
+    }
+}
+
+impl DiscardReason {
+    /// The name used in `event submission rejected with_reason: <Reason>` (http-api.md §3.6).
+    pub fn rejection_name(&self) -> String {
+        match self {
+            DiscardReason::ProjectId => "ProjectId".to_owned(),
+            DiscardReason::Cors => "Cors".to_owned(),
+            DiscardReason::FeatureDisabled(feature) => format!("FeatureDisabled({feature:?})"),
+            DiscardReason::MissingSignature => "MissingSignature".to_owned(),
+            DiscardReason::InvalidSignature => "InvalidSignature".to_owned(),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// One tracked outcome (outcomes.md §4.1).
+#[derive(Clone, Debug)]
+pub struct TrackOutcome {
+    /// When relay received the data (not when it was dropped).
+    pub timestamp: DateTime<Utc>,
+    pub scoping: Scoping,
+    pub outcome: Outcome,
+    pub event_id: Option<EventId>,
+    pub remote_addr: Option<IpAddr>,
+    pub category: DataCategory,
+    pub quantity: u32,
+}
+
+/// Handle for tracking outcomes; cheap to clone.
+#[derive(Clone)]
+pub struct OutcomeHandle {
+    sender: Option<mpsc::Sender<TrackOutcome>>,
+    lost: Arc<AtomicU64>,
+}
+
+impl OutcomeHandle {
+    /// A handle that discards everything (`emit_outcomes: false`, and tests).
+    pub fn disabled() -> OutcomeHandle {
+        OutcomeHandle {
+            sender: None,
+            lost: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Records one outcome. Never blocks.
+    pub fn track(&self, outcome: TrackOutcome) {
+        let Some(sender) = &self.sender else {
+            return;
+        };
+        if outcome.quantity == 0 {
+            return;
+        }
+        if sender.try_send(outcome).is_err() {
+            let lost = self.lost.fetch_add(1, Ordering::Relaxed) + 1;
+            tracing::error!(
+                lost_outcomes = lost,
+                "outcome channel is full, outcome lost"
+            );
+        }
+    }
+}
+
+/// Which client-report list an outcome belongs to, if any (relay-protocol.md §7.2).
+fn client_report_list(outcome: &Outcome, mode: RelayMode) -> Option<ClientReportList> {
+    match outcome {
+        Outcome::Filtered(key) if key.starts_with("Sampled:") => {
+            Some(ClientReportList::FilteredSampling)
+        }
+        Outcome::Filtered(_) => Some(ClientReportList::Filtered),
+        Outcome::RateLimited(_) => Some(ClientReportList::RateLimited),
+        Outcome::ClientDiscard(_) if mode != RelayMode::Proxy => Some(ClientReportList::Discarded),
+        Outcome::Invalid(DiscardReason::InvalidSignature | DiscardReason::MissingSignature) => {
+            Some(ClientReportList::Discarded)
+        }
+        _ => None,
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum ClientReportList {
+    Discarded,
+    RateLimited,
+    Filtered,
+    FilteredSampling,
+}
+
+/// Aggregation key: identical outcomes in one slot are summed.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct BucketKey {
+    project_key: ProjectKey,
+    project_id: ProjectId,
+    slot: i64,
+    outcome: Outcome,
+    category: DataCategory,
+}
+
+/// Starts the aggregator and returns its handle.
+pub fn start_outcome_aggregator(
+    config: Arc<Config>,
+    sink: EnvelopeSink,
+    shutdown: ShutdownHandle,
+) -> OutcomeHandle {
+    let emit = config.values.outcomes.emit_outcomes;
+    if emit == EmitOutcomes::False {
+        return OutcomeHandle::disabled();
+    }
+    let (sender, receiver) = mpsc::channel(OUTCOME_CHANNEL_CAPACITY);
+    let aggregator = OutcomeAggregator {
+        bucket_interval: i64::from(config.values.aggregator.bucket_interval.max(1)),
+        initial_delay: Duration::from_secs(u64::from(config.values.aggregator.initial_delay)),
+        mode: config.values.relay.mode,
+        as_metrics: emit == EmitOutcomes::True && config.values.relay.mode != RelayMode::Proxy,
+        source: config.values.outcomes.source.clone(),
+        buckets: BTreeMap::new(),
+        sink,
+        config,
+    };
+    tokio::spawn(aggregator.run(receiver, shutdown));
+    OutcomeHandle {
+        sender: Some(sender),
+        lost: Arc::new(AtomicU64::new(0)),
+    }
+}
+
+struct OutcomeAggregator {
+    config: Arc<Config>,
+    bucket_interval: i64,
+    initial_delay: Duration,
+    mode: RelayMode,
+    as_metrics: bool,
+    source: Option<String>,
+    buckets: BTreeMap<BucketKey, u64>,
+    sink: EnvelopeSink,
+}
+
+impl OutcomeAggregator {
+    async fn run(mut self, mut receiver: mpsc::Receiver<TrackOutcome>, shutdown: ShutdownHandle) {
+        let mut flush_at: Option<tokio::time::Instant> = None;
+        loop {
+            let flush_timer = async {
+                match flush_at {
+                    Some(deadline) => tokio::time::sleep_until(deadline).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                received = receiver.recv() => {
+                    let Some(outcome) = received else { break };
+                    if !self.add(outcome) {
+                        continue;
+                    }
+                    if self.initial_delay.is_zero() {
+                        self.flush();
+                    } else if flush_at.is_none() {
+                        flush_at = Some(tokio::time::Instant::now() + self.initial_delay);
+                    }
+                }
+                _ = flush_timer => {
+                    flush_at = None;
+                    self.flush();
+                }
+                _ = shutdown.reached(crate::services::shutdown::Phase::Draining) => {
+                    // Take what is still queued, flush once and stop: the drain of the
+                    // upstream queue that follows carries the reports.
+                    receiver.close();
+                    while let Some(outcome) = receiver.recv().await {
+                        self.add(outcome);
+                    }
+                    self.flush();
+                    return;
+                }
+            }
+        }
+        self.flush();
+    }
+
+    /// Adds an outcome; false when this mode does not emit it.
+    fn add(&mut self, tracked: TrackOutcome) -> bool {
+        if !self.as_metrics && client_report_list(&tracked.outcome, self.mode).is_none() {
+            return false;
+        }
+        let Some(project_id) = tracked.scoping.project_id else {
+            tracing::debug!("dropping outcome without project id");
+            return false;
+        };
+        let timestamp = tracked.timestamp.timestamp();
+        let key = BucketKey {
+            project_key: tracked.scoping.project_key,
+            project_id,
+            slot: timestamp - timestamp.rem_euclid(self.bucket_interval),
+            outcome: tracked.outcome,
+            category: tracked.category,
+        };
+        *self.buckets.entry(key).or_default() += u64::from(tracked.quantity);
+        true
+    }
+
+    fn flush(&mut self) {
+        let buckets = std::mem::take(&mut self.buckets);
+        if buckets.is_empty() {
+            return;
+        }
+        if self.initial_delay.is_zero() && self.mode == RelayMode::Proxy && !self.as_metrics {
+            // Every single outcome travels alone (relay-protocol.md §7.2, proxy mode).
+            for (key, quantity) in buckets {
+                let (project_key, project_id) = (key.project_key, key.project_id);
+                self.send_client_reports(&project_key, project_id, vec![(key, quantity)]);
+            }
+            return;
+        }
+        let mut per_project: BTreeMap<(ProjectKey, ProjectId), Vec<(BucketKey, u64)>> =
+            BTreeMap::new();
+        for (key, quantity) in buckets {
+            per_project
+                .entry((key.project_key, key.project_id))
+                .or_default()
+                .push((key, quantity));
+        }
+        for ((project_key, project_id), entries) in per_project {
+            if self.as_metrics {
+                self.send_metric_buckets(&project_key, project_id, entries);
+            } else if self.mode == RelayMode::Proxy {
+                // One envelope per (project, time slot).
+                let mut per_slot: BTreeMap<i64, Vec<(BucketKey, u64)>> = BTreeMap::new();
+                for (key, quantity) in entries {
+                    per_slot.entry(key.slot).or_default().push((key, quantity));
+                }
+                for (_, slot_entries) in per_slot {
+                    self.send_client_reports(&project_key, project_id, slot_entries);
+                }
+            } else {
+                self.send_client_reports(&project_key, project_id, entries);
+            }
+        }
+    }
+
+    /// One envelope for the project; one `client_report` item per distinct slot.
+    fn send_client_reports(
+        &self,
+        project_key: &ProjectKey,
+        project_id: ProjectId,
+        entries: Vec<(BucketKey, u64)>,
+    ) {
+        let mut reports: BTreeMap<i64, ClientReport> = BTreeMap::new();
+        for (key, quantity) in entries {
+            let Some(list) = client_report_list(&key.outcome, self.mode) else {
+                continue;
+            };
+            let report = reports.entry(key.slot).or_insert_with(|| ClientReport {
+                timestamp: u64::try_from(key.slot).ok(),
+                ..ClientReport::default()
+            });
+            let entry = DiscardedEvent {
+                reason: key.outcome.reason().unwrap_or_default(),
+                category: key.category,
+                quantity: u32::try_from(quantity).unwrap_or(u32::MAX),
+            };
+            match list {
+                ClientReportList::Discarded => report.discarded_events.push(entry),
+                ClientReportList::RateLimited => report.rate_limited_events.push(entry),
+                ClientReportList::Filtered => report.filtered_events.push(entry),
+                ClientReportList::FilteredSampling => report.filtered_sampling_events.push(entry),
+            }
+        }
+        if reports.is_empty() {
+            return;
+        }
+        let items = reports
+            .into_values()
+            .map(|report| {
+                (
+                    relay_protocol::envelope::ItemType::ClientReport,
+                    report.serialize(),
+                )
+            })
+            .collect();
+        let envelope = relay_generated_envelope(&self.config, project_key, project_id, items);
+        self.sink
+            .submit_relay_generated(envelope, *project_key, project_id);
+    }
+
+    /// Outcomes as counter buckets (relay-protocol.md §7.1).
+    fn send_metric_buckets(
+        &self,
+        project_key: &ProjectKey,
+        project_id: ProjectId,
+        entries: Vec<(BucketKey, u64)>,
+    ) {
+        let buckets: Vec<serde_json::Value> = entries
+            .into_iter()
+            .map(|(key, quantity)| {
+                let mut tags = serde_json::Map::new();
+                if let Some(category) = key.category.value() {
+                    tags.insert("category".into(), category.to_string().into());
+                }
+                if let Some(reason) = key.outcome.reason() {
+                    tags.insert("reason".into(), reason.into());
+                }
+                if let Some(source) = &self.source {
+                    tags.insert("source".into(), source.clone().into());
+                }
+                serde_json::json!({
+                    "timestamp": key.slot,
+                    "width": 0,
+                    "name": format!("c:outcomes/{}@none", key.outcome.name()),
+                    "type": "c",
+                    "value": quantity as f64,
+                    "tags": tags,
+                })
+            })
+            .collect();
+        let payload = match serde_json::to_vec(&buckets) {
+            Ok(payload) => payload,
+            Err(error) => {
+                tracing::error!(error = %error, "could not serialize outcome buckets");
+                return;
+            }
+        };
+        let envelope = relay_generated_envelope(
+            &self.config,
+            project_key,
+            project_id,
+            vec![(relay_protocol::envelope::ItemType::MetricBuckets, payload)],
+        );
+        self.sink
+            .submit_relay_generated(envelope, *project_key, project_id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_report_subset() {
+        let proxy = RelayMode::Proxy;
+        let managed = RelayMode::Managed;
+        assert_eq!(
+            client_report_list(&Outcome::Filtered("Sampled:3000".into()), proxy),
+            Some(ClientReportList::FilteredSampling)
+        );
+        assert_eq!(
+            client_report_list(&Outcome::RateLimited(None), proxy),
+            Some(ClientReportList::RateLimited)
+        );
+        assert_eq!(
+            client_report_list(&Outcome::ClientDiscard("x".into()), proxy),
+            None
+        );
+        assert_eq!(
+            client_report_list(&Outcome::ClientDiscard("x".into()), managed),
+            Some(ClientReportList::Discarded)
+        );
+        assert_eq!(
+            client_report_list(&Outcome::Invalid(DiscardReason::MissingSignature), managed),
+            Some(ClientReportList::Discarded)
+        );
+        assert_eq!(
+            client_report_list(&Outcome::Invalid(DiscardReason::ProjectId), managed),
+            None
+        );
+    }
+
+    #[test]
+    fn reasons_render_like_the_spec() {
+        assert_eq!(
+            Outcome::Invalid(DiscardReason::TooLarge("attachment:minidump".into()))
+                .reason()
+                .as_deref(),
+            Some("too_large:attachment:minidump")
+        );
+        assert_eq!(Outcome::RateLimited(None).reason(), None);
+        assert_eq!(Outcome::Invalid(DiscardReason::ProjectId).id(), 3);
+    }
+}

@@ -1,0 +1,285 @@
+//! The project state object (relay-protocol.md §5.3, project-config.md §1–§2).
+//!
+//! Known fields are typed (a type mismatch makes the whole state unparsable, as the spec
+//! requires); the `config` object is also kept verbatim so relay can serve it unchanged to
+//! downstream relays, limited or full (relay-protocol.md §6.1).
+
+use relay_auth::PublicKey;
+use relay_protocol::{ProjectId, ProjectKey};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Keys of `config` an external (non-internal) relay may see (project-config.md §2.1).
+const LIMITED_CONFIG_KEYS: &[&str] = &[
+    "allowedDomains",
+    "trustedRelays",
+    "piiConfig",
+    "filterSettings",
+    "datascrubbingSettings",
+    "trimming",
+    "sessionMetrics",
+    "measurements",
+    "breakdownsV2",
+    "performanceScore",
+    "features",
+    "txNameRules",
+    "txNameReady",
+    "spanDescriptionRules",
+];
+
+/// Keys of `config` that are always written, even when absent.
+const ALWAYS_WRITTEN_CONFIG_KEYS: &[&str] = &["allowedDomains", "trustedRelays", "piiConfig"];
+
+/// One entry of `publicKeys`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PublicKeyConfig {
+    pub public_key: ProjectKey,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub numeric_id: Option<u64>,
+}
+
+/// `trustedRelaySettings.verifySignature`.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum VerifySignature {
+    #[default]
+    Disabled,
+    Enabled,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TrustedRelaySettings {
+    #[serde(default)]
+    pub verify_signature: VerifySignature,
+}
+
+fn default_allowed_domains() -> Vec<String> {
+    vec!["*".to_owned()]
+}
+
+/// The typed part of `config` a non-processing relay reads.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectConfig {
+    #[serde(default = "default_allowed_domains")]
+    pub allowed_domains: Vec<String>,
+    #[serde(default)]
+    pub trusted_relays: Vec<PublicKey>,
+    #[serde(default)]
+    pub trusted_relay_settings: TrustedRelaySettings,
+    #[serde(default)]
+    pub features: Vec<String>,
+    #[serde(default)]
+    pub quotas: Vec<Value>,
+}
+
+impl Default for ProjectConfig {
+    fn default() -> Self {
+        ProjectConfig {
+            allowed_domains: default_allowed_domains(),
+            trusted_relays: Vec::new(),
+            trusted_relay_settings: TrustedRelaySettings::default(),
+            features: Vec::new(),
+            quotas: Vec::new(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawProjectState {
+    #[serde(default)]
+    disabled: bool,
+    #[serde(default)]
+    project_id: Option<ProjectId>,
+    #[serde(default)]
+    slug: Option<String>,
+    #[serde(default)]
+    organization_id: Option<u64>,
+    #[serde(default)]
+    rev: Option<String>,
+    #[serde(default)]
+    last_change: Option<String>,
+    #[serde(default)]
+    public_keys: Vec<PublicKeyConfig>,
+    #[serde(default)]
+    upstream: Option<String>,
+    #[serde(default)]
+    config: Option<Map<String, Value>>,
+}
+
+/// A parsed project state.
+#[derive(Clone, Debug)]
+pub struct ProjectState {
+    pub disabled: bool,
+    pub project_id: Option<ProjectId>,
+    pub slug: Option<String>,
+    pub organization_id: Option<u64>,
+    pub rev: Option<String>,
+    pub last_change: Option<String>,
+    pub public_keys: Vec<PublicKeyConfig>,
+    /// The advertised upstream of this project, if any.
+    pub upstream: Option<String>,
+    pub config: ProjectConfig,
+    /// `config` exactly as received.
+    pub raw_config: Map<String, Value>,
+}
+
+impl ProjectState {
+    /// Parses one entry of a `configs` map or a static project file.
+    pub fn parse(value: Value) -> Result<ProjectState, serde_json::Error> {
+        let raw: RawProjectState = serde_json::from_value(value)?;
+        let raw_config = raw.config.unwrap_or_default();
+        let config: ProjectConfig = serde_json::from_value(Value::Object(raw_config.clone()))?;
+        Ok(ProjectState {
+            disabled: raw.disabled,
+            project_id: raw.project_id,
+            slug: raw.slug,
+            organization_id: raw.organization_id,
+            rev: raw.rev,
+            last_change: raw.last_change,
+            public_keys: raw.public_keys,
+            upstream: raw.upstream,
+            config,
+            raw_config,
+        })
+    }
+
+    /// The numeric key id of `key`, for key-scoped quotas.
+    pub fn key_id(&self, key: &ProjectKey) -> Option<u64> {
+        self.public_keys
+            .iter()
+            .find(|entry| &entry.public_key == key)
+            .and_then(|entry| entry.numeric_id)
+    }
+
+    /// The state as served to a downstream relay (relay-protocol.md §6.1): the full config
+    /// only for internal relays that asked for it, else the limited view.
+    pub fn to_served_json(&self, full: bool, advertised_upstream: Option<String>) -> Value {
+        let mut config = Map::new();
+        for key in ALWAYS_WRITTEN_CONFIG_KEYS {
+            let value = self.raw_config.get(*key).cloned();
+            let value = match (*key, value) {
+                (_, Some(value)) => value,
+                ("allowedDomains", None) => Value::from(default_allowed_domains()),
+                ("trustedRelays", None) => Value::Array(Vec::new()),
+                _ => Value::Null,
+            };
+            config.insert((*key).to_owned(), value);
+        }
+        for (key, value) in &self.raw_config {
+            if config.contains_key(key) {
+                continue;
+            }
+            if !full && !LIMITED_CONFIG_KEYS.contains(&key.as_str()) {
+                continue;
+            }
+            if is_empty_value(value) {
+                continue;
+            }
+            config.insert(key.clone(), value.clone());
+        }
+        let mut state = Map::new();
+        state.insert("disabled".into(), Value::Bool(false));
+        state.insert("projectId".into(), serde_json::json!(self.project_id));
+        state.insert("lastChange".into(), serde_json::json!(self.last_change));
+        state.insert("rev".into(), serde_json::json!(self.rev));
+        state.insert("publicKeys".into(), serde_json::json!(self.public_keys));
+        state.insert("slug".into(), serde_json::json!(self.slug));
+        state.insert("config".into(), Value::Object(config));
+        state.insert(
+            "organizationId".into(),
+            serde_json::json!(self.organization_id),
+        );
+        if let Some(upstream) = advertised_upstream {
+            state.insert("upstream".into(), Value::String(upstream));
+        }
+        Value::Object(state)
+    }
+}
+
+fn is_empty_value(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Array(values) => values.is_empty(),
+        Value::Object(map) => map.is_empty(),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example() -> Value {
+        serde_json::json!({
+            "disabled": false,
+            "projectId": 42,
+            "slug": "python",
+            "organizationId": 1,
+            "rev": "abc",
+            "lastChange": "2025-01-01T00:00:00Z",
+            "publicKeys": [{"publicKey": "0123456789abcdef0123456789abcdef", "numericId": 123}],
+            "config": {
+                "allowedDomains": ["*"],
+                "features": ["organizations:foo"],
+                "quotas": [{"id": "q", "limit": 0}],
+                "sampling": {"version": 2}
+            },
+            "lastFetch": "ignored"
+        })
+    }
+
+    #[test]
+    fn parses_known_fields_and_ignores_unknown() {
+        let state = ProjectState::parse(example()).unwrap();
+        assert_eq!(state.project_id, Some(ProjectId(42)));
+        assert_eq!(state.config.features, vec!["organizations:foo"]);
+        let key = ProjectKey::parse("0123456789abcdef0123456789abcdef").unwrap();
+        assert_eq!(state.key_id(&key), Some(123));
+    }
+
+    #[test]
+    fn type_mismatch_fails_the_state() {
+        let mut value = example();
+        value["slug"] = serde_json::json!(99);
+        assert!(ProjectState::parse(value).is_err());
+    }
+
+    #[test]
+    fn limited_view_withholds_quotas_and_sampling() {
+        let state = ProjectState::parse(example()).unwrap();
+        let limited = state.to_served_json(false, None);
+        let config = limited["config"].as_object().unwrap();
+        let keys: Vec<&str> = config.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            ["allowedDomains", "trustedRelays", "piiConfig", "features"]
+        );
+        let full = state.to_served_json(true, Some("http://up/".into()));
+        assert!(full["config"].get("quotas").is_some());
+        assert_eq!(full["upstream"], "http://up/");
+        let top: Vec<&str> = full
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            top,
+            [
+                "disabled",
+                "projectId",
+                "lastChange",
+                "rev",
+                "publicKeys",
+                "slug",
+                "config",
+                "organizationId",
+                "upstream"
+            ]
+        );
+    }
+}

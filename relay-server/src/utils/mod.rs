@@ -1,0 +1,8 @@
+//! Small helpers shared by endpoints and services.
+
+pub mod backoff;
+pub mod budget;
+pub mod encoding;
+pub mod multipart;
+pub mod origin;
+pub mod relay_envelope;
