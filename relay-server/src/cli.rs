@@ -22,6 +22,8 @@ const DEFAULT_CONFIG_DIR: &str = ".relay";
     name = "relay",
     version = RELAY_VERSION,
     propagate_version = true,
+    subcommand_required = true,
+    arg_required_else_help = false,
     about = "The Sentry relay server",
     disable_help_subcommand = true
 )]

@@ -186,7 +186,9 @@ def test_dsn_in_envelope_header(proxy_relay, upstream):
     response = proxy_relay.send_envelope(42, event_envelope(dsn=dsn), auth=False)
     assert_status(response, 200)
     [received] = upstream.wait_for_envelopes(1)
-    assert received.envelope.headers["dsn"] == dsn
+    # The client's own DSN (its host, not the upstream's) travels on, written in the
+    # normalized form relay writes every DSN in (`<key>:@host`, envelope.md §10).
+    assert received.envelope.headers["dsn"] == "http://%s:@somewhere.example:1234/42" % DEFAULT_DSN_KEY
     assert received.auth["sentry_key"] == DEFAULT_DSN_KEY
     assert received.project_id == 42
 

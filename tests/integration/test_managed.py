@@ -26,9 +26,10 @@ def _wait_for_status(relay, status, dsn_key=DEFAULT_DSN_KEY, project_id=42, head
 
     def attempt():
         response = relay.send_envelope(project_id, event_envelope(), dsn_key=dsn_key, headers=headers)
-        return response if response.status_code == status else None
+        # A `requests.Response` is falsy for 4xx statuses, so it is wrapped for `wait_until`.
+        return (response,) if response.status_code == status else None
 
-    return wait_until(attempt, message="relay never answered %s" % status)
+    return wait_until(attempt, message="relay never answered %s" % status)[0]
 
 
 def test_registration(managed_relay, upstream):

@@ -13,9 +13,10 @@ from fixtures.util import wait_until
 def _wait_for_429(relay, make_envelope, dsn_key=DEFAULT_DSN_KEY):
     def attempt():
         response = relay.send_envelope(42, make_envelope(), dsn_key=dsn_key)
-        return response if response.status_code == 429 else None
+        # A `requests.Response` is falsy for 4xx statuses, so it is wrapped for `wait_until`.
+        return (response,) if response.status_code == 429 else None
 
-    return wait_until(attempt, message="relay never answered 429")
+    return wait_until(attempt, message="relay never answered 429")[0]
 
 
 @pytest.fixture

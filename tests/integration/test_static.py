@@ -21,9 +21,10 @@ def _static_relay(relay, upstream, config=None, projects=None):
 def _wait_for_status(instance, status, dsn_key, project_id=42):
     def attempt():
         response = instance.send_envelope(project_id, event_envelope(), dsn_key=dsn_key)
-        return response if response.status_code == status else None
+        # A `requests.Response` is falsy for 4xx statuses, so it is wrapped for `wait_until`.
+        return (response,) if response.status_code == status else None
 
-    return wait_until(attempt, message="relay never answered %s" % status)
+    return wait_until(attempt, message="relay never answered %s" % status)[0]
 
 
 def test_known_project_is_accepted_and_forwarded(relay, upstream):

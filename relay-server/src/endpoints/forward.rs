@@ -191,8 +191,20 @@ pub async fn forward_request(
     if forwarding_disabled || path == "/api/" || !path.starts_with("/api/") {
         return HttpResponse::NotFound().finish();
     }
-    let body = match read_body(request, payload, body_limit(state, path)).await {
+    let limit = body_limit(state, path);
+    let announced = request
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if announced.is_some_and(|length| length > limit as u64) {
+        return HttpResponse::PayloadTooLarge()
+            .content_type("text/plain; charset=utf-8")
+            .body("length limit exceeded");
+    }
+    let body = match read_body(request, payload, limit).await {
         Ok(body) => body,
+        // Discovered while streaming: an empty 413 (http-api.md §1.2).
         Err(BodyError::TooLarge) => return HttpResponse::PayloadTooLarge().finish(),
         Err(error) => return error.to_response(),
     };

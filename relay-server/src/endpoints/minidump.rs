@@ -96,6 +96,22 @@ fn read_limited(reader: impl Read, limit: usize) -> Result<Vec<u8>, BadStoreRequ
     Ok(output)
 }
 
+/// The part of a msgpack `__sentry-event` payload the endpoint reads.
+#[derive(serde::Deserialize)]
+struct MsgpackEventId {
+    #[serde(default)]
+    event_id: Option<String>,
+}
+
+/// The event id of a msgpack event payload, if it has a valid one.
+fn event_id_from_msgpack(parts: &[Part]) -> Option<EventId> {
+    let payload = parts
+        .iter()
+        .find(|part| part.name.as_deref() == Some("__sentry-event"))?;
+    let event: MsgpackEventId = rmp_serde::from_slice(&payload.data).ok()?;
+    EventId::parse(&event.event_id?).ok()
+}
+
 /// The event id carried by form fields: `sentry` (JSON) or `sentry[event_id]`.
 fn event_id_from_fields(fields: &[Part]) -> Option<EventId> {
     for part in fields {
@@ -184,7 +200,9 @@ async fn minidump_envelope(
         return Err(BadStoreRequest::TooLarge("attachment:minidump".to_owned()));
     }
 
-    let event_id = event_id_from_fields(&fields).unwrap_or_else(EventId::new);
+    let event_id = event_id_from_msgpack(&others)
+        .or_else(|| event_id_from_fields(&fields))
+        .unwrap_or_else(EventId::new);
     let mut envelope = new_request_envelope(meta, Some(event_id));
     let mut total = minidump.len();
     envelope.add_item(attachment_item(

@@ -227,6 +227,23 @@ fn common_meta(request: &HttpRequest, config: &Config) -> Result<CommonMeta, Bad
     })
 }
 
+/// One place credentials were found, not yet validated.
+enum AuthSource<'a> {
+    SentryHeader(&'a str),
+    Query(&'a str),
+    PublicKey(String),
+}
+
+/// Whether a header value is Sentry auth: at least 7 characters starting with `sentry `
+/// in any case (http-api.md §3.1); other values are ignored.
+fn is_sentry_auth_value(value: &str) -> bool {
+    const SCHEME: &str = "sentry ";
+    value.len() >= SCHEME.len()
+        && value
+            .get(..SCHEME.len())
+            .is_some_and(|prefix| prefix.eq_ignore_ascii_case(SCHEME))
+}
+
 /// Authenticates an ingestion request from its headers, query and path.
 ///
 /// Returns `Ok(None)` when no credential source applies; the caller answers
@@ -246,38 +263,42 @@ pub fn extract_request_meta(
     };
     let common = common_meta(request, config)?;
 
-    let mut found: Vec<SentryAuth> = Vec::new();
+    // Sources are counted before any of them is validated: two sources are "multiple
+    // authorization payloads" even when one of them is malformed (http-api.md §3.1).
+    let mut sources: Vec<AuthSource<'_>> = Vec::new();
     for header in ["x-sentry-auth", "authorization"] {
-        if let Some(value) = header_str(request, header) {
-            if let Some(auth) = parse_sentry_auth_header(value).map_err(BadEventMeta::BadAuth)? {
-                found.push(auth);
-            } else if header == "authorization" {
-                if let Some(public_key) = parse_basic_auth(value) {
-                    found.push(SentryAuth {
-                        public_key,
-                        version: DEFAULT_PROTOCOL_VERSION,
-                        client: None,
-                    });
-                }
+        let Some(value) = header_str(request, header) else {
+            continue;
+        };
+        if is_sentry_auth_value(value) {
+            sources.push(AuthSource::SentryHeader(value));
+        } else if header == "authorization" {
+            if let Some(public_key) = parse_basic_auth(value) {
+                sources.push(AuthSource::PublicKey(public_key));
             }
         }
     }
-    if let Some(auth) =
-        parse_sentry_auth_query(request.query_string()).map_err(BadEventMeta::BadAuth)?
-    {
-        found.push(auth);
+    let query = request.query_string();
+    if query.contains("sentry_") {
+        sources.push(AuthSource::Query(query));
     }
     if let Some(path_key) = source.path_key {
-        found.push(SentryAuth {
-            public_key: path_key.to_owned(),
-            version: DEFAULT_PROTOCOL_VERSION,
-            client: None,
-        });
+        sources.push(AuthSource::PublicKey(path_key.to_owned()));
     }
-    if found.len() > 1 {
+    if sources.len() > 1 {
         return Err(BadEventMeta::MultipleAuth);
     }
-    let Some(auth) = found.pop() else {
+    let auth = match sources.pop() {
+        None => return Ok(None),
+        Some(AuthSource::SentryHeader(value)) => parse_sentry_auth_header(value),
+        Some(AuthSource::Query(query)) => parse_sentry_auth_query(query),
+        Some(AuthSource::PublicKey(public_key)) => Ok(Some(SentryAuth {
+            public_key,
+            version: DEFAULT_PROTOCOL_VERSION,
+            client: None,
+        })),
+    };
+    let Some(auth) = auth.map_err(BadEventMeta::BadAuth)? else {
         return Ok(None);
     };
 

@@ -323,6 +323,7 @@ impl EnvelopeProcessor {
             &scoping,
             Instant::now(),
         );
+        tracing::debug!(?scoping, ?limits, active = ?enforcement.active, dropped = ?enforcement.dropped, "enforced cached rate limits");
         for dropped in &enforcement.dropped {
             managed.track(
                 Outcome::RateLimited(dropped.reason.clone()),

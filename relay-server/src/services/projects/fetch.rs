@@ -191,7 +191,7 @@ fn apply_response(
     for key in requested {
         let key_str = key.as_str();
         if response.pending.iter().any(|pending| pending == key_str) {
-            projects.mark_still_pending(key);
+            schedule_refetch(projects, key);
             continue;
         }
         if response
@@ -208,7 +208,7 @@ fn apply_response(
                 Ok(state) => released.extend(projects.resolve(key, Some(state))),
                 Err(error) => {
                     tracing::error!(error = %error, "error fetching project state {key}");
-                    projects.mark_still_pending(key);
+                    schedule_refetch(projects, key);
                 }
             },
         }
@@ -217,6 +217,17 @@ fn apply_response(
         projects.inner.fetch_wakeup.notify_one();
     }
     released
+}
+
+/// Fetches a pending key again after its per-project backoff (relay-protocol.md §5.4 step 6).
+fn schedule_refetch(projects: &ProjectCache, key: &ProjectKey) {
+    let delay = projects.mark_still_pending(key);
+    let projects = projects.clone();
+    let key = *key;
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        projects.refetch_pending(&key);
+    });
 }
 
 async fn run_global_config_fetcher(

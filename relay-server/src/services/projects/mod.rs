@@ -29,6 +29,7 @@ use tokio::sync::Notify;
 
 pub use self::state::ProjectState;
 use crate::services::managed::ManagedEnvelope;
+use crate::utils::backoff::Backoff;
 
 /// What an ingestion request learns about its project.
 #[derive(Clone, Debug)]
@@ -60,6 +61,8 @@ struct ProjectEntry {
     /// Whether the key is in the fetch queue already.
     fetch_requested: bool,
     no_cache: bool,
+    /// Backoff between fetches while the upstream answers "pending" (relay-protocol.md §5.4).
+    pending_backoff: Option<Backoff>,
 }
 
 #[derive(Clone)]
@@ -206,7 +209,8 @@ impl ProjectCache {
             entry.rate_limits = RateLimits::default();
         }
         let needs_fetch = no_cache || age.is_none_or(|age| age >= expiry);
-        if needs_fetch && !entry.fetch_requested {
+        // A key waiting for its pending backoff is fetched by that timer, not by every request.
+        if needs_fetch && !entry.fetch_requested && entry.pending_backoff.is_none() {
             entry.fetch_requested = true;
             entry.no_cache |= no_cache;
             self.inner.fetch_queue.lock().push((*key, no_cache));
@@ -246,6 +250,7 @@ impl ProjectCache {
         entry.fetched_at = Some(Instant::now());
         entry.fetch_requested = false;
         entry.no_cache = false;
+        entry.pending_backoff = None;
         if !self.inner.global_ready.load(Ordering::Acquire) {
             return Vec::new();
         }
@@ -268,12 +273,29 @@ impl ProjectCache {
         std::mem::take(&mut entry.pending)
     }
 
-    /// The key is still pending upstream: fetch it again later.
-    pub fn mark_still_pending(&self, key: &ProjectKey) {
+    /// The key is still pending upstream; returns how long to wait before fetching it again.
+    pub fn mark_still_pending(&self, key: &ProjectKey) -> std::time::Duration {
+        let max_interval = self.inner.config.http_max_retry_interval();
         let mut entries = self.inner.entries.lock();
-        if let Some(entry) = entries.get_mut(key) {
-            entry.fetch_requested = false;
+        let entry = entries.entry(*key).or_default();
+        entry.fetch_requested = false;
+        entry
+            .pending_backoff
+            .get_or_insert_with(|| Backoff::new(max_interval))
+            .next_backoff()
+    }
+
+    /// Queues a fetch for `key` once its pending backoff has elapsed.
+    pub fn refetch_pending(&self, key: &ProjectKey) {
+        let mut entries = self.inner.entries.lock();
+        let entry = entries.entry(*key).or_default();
+        if entry.fetch_requested {
+            return;
         }
+        entry.fetch_requested = true;
+        let no_cache = entry.no_cache;
+        self.inner.fetch_queue.lock().push((*key, no_cache));
+        self.inner.fetch_wakeup.notify_one();
     }
 
     /// The revision of the state relay holds, for `revisions` in fetch requests.
@@ -344,6 +366,11 @@ impl ProjectCache {
             &rate_limits_headers,
             retry_after,
             Instant::now(),
+        );
+        tracing::debug!(
+            project_key = %scoping.project_key,
+            limits = ?limits,
+            "learned rate limits from upstream"
         );
         if limits.is_empty() {
             return;
