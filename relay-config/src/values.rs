@@ -502,6 +502,14 @@ pub struct EnvelopeSpoolConfig {
     /// *Relay extension*: bound on the number of envelopes held in the in-memory buffer; once
     /// reached, ingestion answers 503.
     pub max_buffered_envelopes: usize,
+    /// *Relay extension*: while the upstream is reachable but slower than ingestion, at most
+    /// this many envelopes wait in its send queue; further requests wait for room (flow
+    /// control back to the clients) instead of growing the buffer. When the upstream is
+    /// unreachable the whole buffer is used.
+    pub max_queued_for_upstream: usize,
+    /// *Relay extension*: how long (ms) a request waits for room in the upstream send queue
+    /// before it is answered 503.
+    pub admission_timeout_ms: u64,
 }
 
 impl Default for EnvelopeSpoolConfig {
@@ -520,6 +528,8 @@ impl Default for EnvelopeSpoolConfig {
             ephemeral: false,
             max_memory_size: ByteSize::mebibytes(64),
             max_buffered_envelopes: 10_000,
+            max_queued_for_upstream: 64,
+            admission_timeout_ms: 1_000,
         }
     }
 }
@@ -1081,6 +1091,8 @@ mod tests {
         assert_eq!(spool.max_memory_size.as_bytes(), 64 * MIB);
         assert_eq!(spool.max_memory_size.to_string(), "64MiB");
         assert_eq!(spool.max_buffered_envelopes, 10_000);
+        assert_eq!(spool.max_queued_for_upstream, 64);
+        assert_eq!(spool.admission_timeout_ms, 1_000);
     }
 
     #[test]

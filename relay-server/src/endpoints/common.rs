@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::extractors::RequestMeta;
 use crate::service::ServiceState;
 use crate::services::managed::ManagedEnvelope;
+use crate::services::outcome::{DiscardReason, Outcome};
 use crate::services::processor::RequestChecks;
 
 /// The body of a `429` (http-api.md §6.1).
@@ -189,7 +190,11 @@ pub struct HandledEnvelope {
 }
 
 /// Takes a parsed envelope through ingestion (http-api.md §3.6, §7, envelope.md §6, §8).
-pub fn handle_envelope(
+///
+/// Waits for room in the upstream send queue first (flow control, see
+/// `spool.envelopes.max_queued_for_upstream`), so a slow upstream slows clients down instead
+/// of filling the buffer; only when no room appears in time is the request refused with 503.
+pub async fn handle_envelope(
     state: &ServiceState,
     mut envelope: Envelope,
     meta: &RequestMeta,
@@ -224,6 +229,20 @@ pub fn handle_envelope(
         trusted: meta.trusted,
         received_at: meta.received_at,
     };
+    let spool = &state.config.values.spool.envelopes;
+    let admitted = state
+        .upstream
+        .wait_for_admission(
+            spool.max_queued_for_upstream.max(1),
+            std::time::Duration::from_millis(spool.admission_timeout_ms),
+        )
+        .await;
+    if !admitted {
+        managed.reject(Outcome::Invalid(DiscardReason::Internal));
+        return Err(BadStoreRequest::QueueFailed(
+            "envelope buffer does not have capacity".to_owned(),
+        ));
+    }
     let submitted = state.processor.submit(managed, checks)?;
     if rate_limit_response == RateLimitResponse::TooManyRequests
         && !submitted.active_limits.is_empty()

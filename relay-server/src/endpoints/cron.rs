@@ -86,7 +86,7 @@ async fn handle(
     let mut item = Item::new(ItemType::CheckIn);
     item.set_payload(ContentType::Json, Bytes::from(payload));
     envelope.add_item(item);
-    handle_envelope(&state, envelope, &meta, RateLimitResponse::Silent)?;
+    handle_envelope(&state, envelope, &meta, RateLimitResponse::Silent).await?;
     Ok(HttpResponse::Accepted().finish())
 }
 

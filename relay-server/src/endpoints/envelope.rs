@@ -26,6 +26,7 @@ pub async fn handle(
         None => envelope_dsn_meta(&request, &state.config, &body).map_err(BadStoreRequest::from)?,
     };
     let envelope = parse_request_envelope(body, &mut meta)?;
-    let handled = handle_envelope(&state, envelope, &meta, RateLimitResponse::TooManyRequests)?;
+    let handled =
+        handle_envelope(&state, envelope, &meta, RateLimitResponse::TooManyRequests).await?;
     Ok(event_id_response(handled.event_id))
 }

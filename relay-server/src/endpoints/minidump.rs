@@ -282,7 +282,7 @@ pub async fn handle_minidump(
         }
     };
     let event_id = envelope.event_id().unwrap_or_else(EventId::new);
-    handle_envelope(&state, envelope, &meta, RateLimitResponse::Silent)?;
+    handle_envelope(&state, envelope, &meta, RateLimitResponse::Silent).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
         .body(event_id.hyphenated()))
@@ -353,6 +353,6 @@ pub async fn handle_attachments(
         item.set_payload(ContentType::Text, Bytes::from(form_data));
         envelope.add_item(item);
     }
-    handle_envelope(&state, envelope, &meta, RateLimitResponse::TooManyRequests)?;
+    handle_envelope(&state, envelope, &meta, RateLimitResponse::TooManyRequests).await?;
     Ok(HttpResponse::Created().finish())
 }

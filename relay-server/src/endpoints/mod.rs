@@ -70,6 +70,12 @@ pub fn configure_internal(config: &mut web::ServiceConfig) {
 /// Routes of the main listener. `with_internal` is false when a separate internal listener
 /// exists; `/api/relay/*` then answers `404` here.
 pub fn configure_main(config: &mut web::ServiceConfig, with_internal: bool) {
+    // The envelope route carries almost all traffic; it is matched first.
+    config.service(ingest_resource(
+        "/api/{project_id}/envelope/",
+        "POST",
+        vec![web::post().to(envelope::handle)],
+    ));
     if with_internal {
         configure_internal(config);
     } else {
@@ -108,11 +114,6 @@ pub fn configure_main(config: &mut web::ServiceConfig, with_internal: bool) {
                 web::post().to(store::post_without_project),
                 get_or_head().to(store::get_without_project),
             ],
-        ))
-        .service(ingest_resource(
-            "/api/{project_id}/envelope/",
-            "POST",
-            vec![web::post().to(envelope::handle)],
         ))
         .service(ingest_resource(
             "/api/{project_id}/store/",

@@ -98,7 +98,7 @@ pub async fn handle_security(
             let _ = item.set_header("sentry_environment", environment.clone().into());
         }
         envelope.add_item(item);
-        match handle_envelope(&state, envelope, &meta, RateLimitResponse::TooManyRequests) {
+        match handle_envelope(&state, envelope, &meta, RateLimitResponse::TooManyRequests).await {
             Ok(_) => {}
             Err(BadStoreRequest::RateLimited(limits)) => limited = Some(limits),
             Err(error) => return Err(error.into()),
@@ -132,6 +132,6 @@ pub async fn handle_nel(
     let mut item = Item::new(ItemType::Integration);
     item.set_payload(ContentType::from(NEL_INTEGRATION_CONTENT_TYPE), body);
     envelope.add_item(item);
-    handle_envelope(&state, envelope, &meta, RateLimitResponse::Silent)?;
+    handle_envelope(&state, envelope, &meta, RateLimitResponse::Silent).await?;
     Ok(HttpResponse::Ok().finish())
 }

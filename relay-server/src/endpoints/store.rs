@@ -164,7 +164,8 @@ async fn store(
     } else {
         event_envelope(&state, &meta, body.to_vec())?
     };
-    let handled = handle_envelope(&state, envelope, &meta, RateLimitResponse::TooManyRequests)?;
+    let handled =
+        handle_envelope(&state, envelope, &meta, RateLimitResponse::TooManyRequests).await?;
     Ok(event_id_response(handled.event_id))
 }
 
@@ -184,7 +185,7 @@ async fn store_get(
         .unwrap_or(StoreQuery { sentry_data: None });
     let data = query.sentry_data.unwrap_or_default();
     let (envelope, meta) = event_envelope(&state, &meta, data.into_bytes())?;
-    handle_envelope(&state, envelope, &meta, RateLimitResponse::TooManyRequests)?;
+    handle_envelope(&state, envelope, &meta, RateLimitResponse::TooManyRequests).await?;
     Ok(HttpResponse::Ok()
         .content_type("image/gif")
         .body(TRANSPARENT_GIF))

@@ -46,7 +46,7 @@ pub async fn handle(
     let mut item = Item::new(ItemType::UnrealReport);
     item.set_payload(ContentType::OctetStream, body);
     envelope.add_item(item);
-    handle_envelope(&state, envelope, &meta, RateLimitResponse::Silent)?;
+    handle_envelope(&state, envelope, &meta, RateLimitResponse::Silent).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
         .body(event_id.hyphenated()))

@@ -38,6 +38,39 @@ pub async fn content_encoding_gate<B: MessageBody + 'static>(
     Ok(response.map_into_left_body())
 }
 
+/// Collapses runs of `/` in the path before routing (http-api.md §1); the query is kept.
+///
+/// Only paths that contain `//` are rewritten, so the common case costs one substring scan.
+pub async fn merge_slashes<B: MessageBody + 'static>(
+    mut request: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<B>, actix_web::Error> {
+    if request.path().contains("//") {
+        if let Some(uri) = merged_uri(request.uri()) {
+            request.match_info_mut().get_mut().update(&uri);
+            request.head_mut().uri = uri;
+        }
+    }
+    next.call(request).await
+}
+
+fn merged_uri(uri: &actix_web::http::Uri) -> Option<actix_web::http::Uri> {
+    let mut path = String::with_capacity(uri.path().len());
+    for character in uri.path().chars() {
+        if character == '/' && path.ends_with('/') {
+            continue;
+        }
+        path.push(character);
+    }
+    if let Some(query) = uri.query() {
+        path.push('?');
+        path.push_str(query);
+    }
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = Some(path.parse().ok()?);
+    actix_web::http::Uri::from_parts(parts).ok()
+}
+
 /// `405` with an `Allow` header listing `methods` (every `GET` route also answers `HEAD`).
 pub fn method_not_allowed(methods: &'static str) -> HttpResponse {
     HttpResponse::MethodNotAllowed()

@@ -288,6 +288,10 @@ struct UpstreamInner {
     outage_changed: Notify,
     outage_tracker: Mutex<OutageTracker>,
     retry_backoff: Mutex<Backoff>,
+    /// The last signature over the empty payload and when it was made.
+    empty_signature: Mutex<Option<(Instant, HeaderValue)>>,
+    /// Woken whenever a low-priority job leaves the queue (admission control).
+    low_dequeued: Notify,
 }
 
 /// Handle to the upstream service; cheap to clone.
@@ -329,6 +333,8 @@ impl UpstreamHandle {
             outage_tracker: Mutex::new(OutageTracker {
                 first_failure: None,
             }),
+            empty_signature: Mutex::new(None),
+            low_dequeued: Notify::new(),
         });
         let handle = UpstreamHandle { inner };
 
@@ -364,6 +370,28 @@ impl UpstreamHandle {
             .max_concurrent_requests
             .max(1)
             - self.inner.in_flight.available_permits()
+    }
+
+    /// Flow control for ingestion: while the upstream is reachable and keeps up (no outage,
+    /// no failed requests waiting for a retry, registered), waits until fewer than
+    /// `max_queued` low-priority jobs wait to be sent. Returns false when `timeout` passed
+    /// first. When the upstream is not reachable this returns at once: the memory budget of
+    /// the buffer decides then.
+    pub async fn wait_for_admission(&self, max_queued: usize, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let dequeued = self.inner.low_dequeued.notified();
+            let has_room = {
+                let queues = self.inner.queues.lock();
+                queues.low.len() < max_queued || !queues.low_retry.is_empty()
+            };
+            if has_room || self.is_in_outage() || !self.auth_state().is_authenticated() {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, dequeued).await.is_err() {
+                return false;
+            }
+        }
     }
 
     /// Queues a job. A denied relay fails it immediately (§3.5).
@@ -429,6 +457,9 @@ impl UpstreamHandle {
                     (queues.pop_next(now), queues.next_retry_due())
                 };
                 if let Some(job) = job {
+                    if job.priority() == Priority::Low {
+                        self.inner.low_dequeued.notify_waiters();
+                    }
                     break job;
                 }
                 if shutdown.is_finished() {
@@ -569,13 +600,10 @@ impl UpstreamHandle {
         }
         builder = match request.sign {
             SignMode::Unsigned => builder,
-            SignMode::EmptyIfCredentials => match config.credentials() {
-                Some(credentials) => builder
-                    .header(RELAY_ID_HEADER, credentials.id.to_string())
-                    .header(
-                        RELAY_SIGNATURE_HEADER,
-                        credentials.secret_key.sign(&[]).to_string(),
-                    ),
+            SignMode::EmptyIfCredentials => match self.empty_payload_signature() {
+                Some((relay_id, signature)) => builder
+                    .header(RELAY_ID_HEADER, relay_id)
+                    .header(RELAY_SIGNATURE_HEADER, signature),
                 None => builder,
             },
             SignMode::Body => match config.credentials() {
@@ -604,6 +632,26 @@ impl UpstreamHandle {
             headers,
             body,
         })
+    }
+
+    /// The relay id and a signature over the empty payload, for envelopes.
+    ///
+    /// That signature only proves identity and freshness, and verifiers accept it for
+    /// `auth.signature_max_age`; one signature is therefore reused for
+    /// [`EMPTY_SIGNATURE_REUSE`] instead of spending an Ed25519 signing per envelope.
+    fn empty_payload_signature(&self) -> Option<(HeaderValue, HeaderValue)> {
+        let credentials = self.inner.config.credentials()?;
+        let relay_id = HeaderValue::from_str(&credentials.id.to_string()).ok()?;
+        let mut cached = self.inner.empty_signature.lock();
+        if let Some((signed_at, signature)) = cached.as_ref() {
+            if signed_at.elapsed() < EMPTY_SIGNATURE_REUSE {
+                return Some((relay_id, signature.clone()));
+            }
+        }
+        let signature =
+            HeaderValue::from_str(&credentials.secret_key.sign(&[]).to_string()).ok()?;
+        *cached = Some((Instant::now(), signature.clone()));
+        Some((relay_id, signature))
     }
 
     /// Registration loop (relay-protocol.md §3).
@@ -774,6 +822,10 @@ fn relay_version() -> relay_auth::RelayVersion {
         .parse()
         .unwrap_or_else(|_| relay_auth::RelayVersion::current())
 }
+
+/// How long one signature over the empty payload is reused (far below any sensible
+/// `auth.signature_max_age`).
+const EMPTY_SIGNATURE_REUSE: Duration = Duration::from_secs(1);
 
 /// How long an idle pooled connection to the upstream is kept.
 const POOL_IDLE_TIMEOUT_SECS: u64 = 90;

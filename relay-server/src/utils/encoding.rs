@@ -111,7 +111,7 @@ pub fn inflate_zlib(body: &[u8], limit: usize) -> Result<Vec<u8>, DecodeError> {
 pub fn encode_body(encoding: HttpEncoding, body: &[u8]) -> io::Result<Vec<u8>> {
     match encoding {
         HttpEncoding::Identity => Ok(body.to_vec()),
-        HttpEncoding::Zstd => zstd::bulk::compress(body, ZSTD_LEVEL),
+        HttpEncoding::Zstd => compress_zstd(body),
         HttpEncoding::Gzip => {
             let mut encoder =
                 flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -138,6 +138,26 @@ pub fn encode_body(encoding: HttpEncoding, body: &[u8]) -> io::Result<Vec<u8>> {
             Ok(output)
         }
     }
+}
+
+thread_local! {
+    /// Creating a zstd context allocates its tables; reusing one per thread keeps
+    /// compression of small envelopes cheap.
+    static ZSTD_COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+fn compress_zstd(body: &[u8]) -> io::Result<Vec<u8>> {
+    ZSTD_COMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(zstd::bulk::Compressor::new(ZSTD_LEVEL)?);
+        }
+        match slot.as_mut() {
+            Some(compressor) => compressor.compress(body),
+            None => zstd::bulk::compress(body, ZSTD_LEVEL),
+        }
+    })
 }
 
 /// The `Content-Encoding` header value for `encoding`, `None` for identity.
