@@ -303,6 +303,46 @@ pub fn require_request_meta(
     )
 }
 
+/// Records `outcome` for `items` that are dropped before an envelope reaches the processor
+/// (e.g. parts of an upload that failed or were too large).
+pub fn reject_request_items(
+    state: &ServiceState,
+    meta: &RequestMeta,
+    event_id: Option<EventId>,
+    items: Vec<relay_protocol::envelope::Item>,
+    outcome: Outcome,
+) {
+    if items.is_empty() {
+        return;
+    }
+    let mut envelope = new_request_envelope(meta, event_id);
+    for item in items {
+        envelope.add_item(item);
+    }
+    ManagedEnvelope::new(
+        envelope,
+        request_scoping(meta),
+        meta.received_at,
+        meta.client_ip(),
+        state.outcomes.clone(),
+    )
+    .reject(outcome);
+}
+
+/// Authenticates a request to a route with a `<project_id>` path segment and no other
+/// credential source in the path.
+pub fn require_project_meta(
+    state: &ServiceState,
+    request: &actix_web::HttpRequest,
+    project_id: &str,
+) -> Result<RequestMeta, BadStoreRequest> {
+    let source = crate::extractors::MetaSource {
+        project_id: Some(project_id),
+        path_key: None,
+    };
+    require_request_meta(state, request, source)
+}
+
 /// The scoping known from the request alone (before the project config).
 pub fn request_scoping(meta: &RequestMeta) -> Scoping {
     Scoping {

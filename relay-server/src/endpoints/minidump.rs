@@ -10,11 +10,11 @@ use relay_protocol::envelope::{AttachmentType, ContentType, Envelope, Item, Item
 use relay_protocol::EventId;
 
 use crate::endpoints::common::{
-    handle_envelope, new_request_envelope, require_request_meta, BadStoreRequest, RateLimitResponse,
+    handle_envelope, new_request_envelope, reject_request_items, require_project_meta,
+    BadStoreRequest, RateLimitResponse,
 };
-use crate::extractors::{read_body, MetaSource, RequestMeta};
+use crate::extractors::{read_body, RequestMeta};
 use crate::service::ServiceState;
-use crate::services::managed::ManagedEnvelope;
 use crate::services::outcome::{DiscardReason, Outcome};
 use crate::utils::multipart::{encode_form_data, parse_multipart, Part};
 
@@ -245,16 +245,13 @@ async fn minidump_envelope(
 fn track_oversized(state: &ServiceState, meta: &RequestMeta, event_id: EventId, items: Vec<Item>) {
     for item in items {
         let reason = DiscardReason::TooLarge(item.size_limit_name());
-        let mut envelope = new_request_envelope(meta, Some(event_id));
-        envelope.add_item(item);
-        let managed = ManagedEnvelope::new(
-            envelope,
-            crate::endpoints::common::request_scoping(meta),
-            meta.received_at,
-            meta.client_ip(),
-            state.outcomes.clone(),
+        reject_request_items(
+            state,
+            meta,
+            Some(event_id),
+            vec![item],
+            Outcome::Invalid(reason),
         );
-        managed.reject(Outcome::Invalid(reason));
     }
 }
 
@@ -265,11 +262,7 @@ pub async fn handle_minidump(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let source = MetaSource {
-        project_id: Some(path.as_str()),
-        path_key: None,
-    };
-    let meta = require_request_meta(&state, &request, source)?;
+    let meta = require_project_meta(&state, &request, &path)?;
     let limits = &state.config.values.limits;
     let limit =
         (limits.max_upload_size.as_bytes() + limits.max_attachments_size.as_bytes()) as usize;
@@ -299,16 +292,8 @@ fn track_failed_crash(state: &ServiceState, meta: &RequestMeta, error: &BadStore
         BadStoreRequest::RequestTooLarge => DiscardReason::RequestTooLarge,
         _ => return,
     };
-    let mut envelope = new_request_envelope(meta, None);
-    envelope.add_item(Item::new(ItemType::Event));
-    let managed = ManagedEnvelope::new(
-        envelope,
-        crate::endpoints::common::request_scoping(meta),
-        meta.received_at,
-        meta.client_ip(),
-        state.outcomes.clone(),
-    );
-    managed.reject(Outcome::Invalid(reason));
+    let crash = vec![Item::new(ItemType::Event)];
+    reject_request_items(state, meta, None, crash, Outcome::Invalid(reason));
 }
 
 /// `POST /api/<id>/events/<event_id>/attachments/`.
@@ -319,11 +304,7 @@ pub async fn handle_attachments(
     payload: web::Payload,
 ) -> Result<HttpResponse, actix_web::Error> {
     let (project_id, event_id) = path.into_inner();
-    let source = MetaSource {
-        project_id: Some(&project_id),
-        path_key: None,
-    };
-    let meta = require_request_meta(&state, &request, source)?;
+    let meta = require_project_meta(&state, &request, &project_id)?;
     let event_id = EventId::parse(&event_id).map_err(|_| BadStoreRequest::InvalidEventId)?;
     let limit = state.config.values.limits.max_attachments_size.as_bytes() as usize;
     let body = read_body(&request, payload, limit).await?;

@@ -9,9 +9,9 @@ use relay_protocol::EventId;
 use serde::Deserialize;
 
 use crate::endpoints::common::{
-    handle_envelope, new_request_envelope, require_request_meta, BadStoreRequest, RateLimitResponse,
+    handle_envelope, new_request_envelope, require_project_meta, BadStoreRequest, RateLimitResponse,
 };
-use crate::extractors::{read_body, MetaSource};
+use crate::extractors::read_body;
 use crate::service::ServiceState;
 
 /// MIME types accepted for security reports.
@@ -62,11 +62,7 @@ pub async fn handle_security(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let source = MetaSource {
-        project_id: Some(path.as_str()),
-        path_key: None,
-    };
-    let meta = require_request_meta(&state, &request, source)?;
+    let meta = require_project_meta(&state, &request, &path)?;
     check_content_type(&request, SECURITY_CONTENT_TYPES)?;
     let limit = state.config.values.limits.max_event_size.as_bytes() as usize;
     let body = read_body(&request, payload, limit).await?;
@@ -117,11 +113,7 @@ pub async fn handle_nel(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let source = MetaSource {
-        project_id: Some(path.as_str()),
-        path_key: None,
-    };
-    let meta = require_request_meta(&state, &request, source)?;
+    let meta = require_project_meta(&state, &request, &path)?;
     check_content_type(&request, NEL_CONTENT_TYPES)?;
     let limit = state.config.values.limits.max_container_size.as_bytes() as usize;
     let body = read_body(&request, payload, limit).await?;

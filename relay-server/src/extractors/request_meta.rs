@@ -214,6 +214,39 @@ struct CommonMeta {
     relay_signature: Option<String>,
 }
 
+/// What authentication established about the request.
+struct Credentials {
+    project_id: Option<ProjectId>,
+    public_key: ProjectKey,
+    no_cache: bool,
+    version: u16,
+    client: Option<String>,
+    dsn: Dsn,
+    from_envelope_dsn: bool,
+}
+
+impl CommonMeta {
+    fn into_request_meta(self, credentials: Credentials) -> RequestMeta {
+        RequestMeta {
+            project_id: credentials.project_id,
+            public_key: credentials.public_key,
+            no_cache: credentials.no_cache,
+            version: credentials.version,
+            client: credentials.client,
+            origin: self.origin,
+            remote_addr: self.remote_addr,
+            forwarded_for: self.forwarded_for,
+            user_agent: self.user_agent,
+            client_hints: self.client_hints,
+            trusted: self.trusted,
+            relay_signature: self.relay_signature,
+            received_at: Utc::now(),
+            dsn: credentials.dsn,
+            from_envelope_dsn: credentials.from_envelope_dsn,
+        }
+    }
+}
+
 fn common_meta(request: &HttpRequest, config: &Config) -> Result<CommonMeta, BadEventMeta> {
     let remote_addr = request.peer_addr().map(|addr| addr.ip());
     Ok(CommonMeta {
@@ -308,23 +341,15 @@ pub fn extract_request_meta(
         return Err(BadEventMeta::UnsupportedProtocolVersion(auth.version));
     }
     let dsn = crate::utils::relay_envelope::internal_dsn(config, public_key, project_id);
-    Ok(Some(RequestMeta {
+    Ok(Some(common.into_request_meta(Credentials {
         project_id,
         public_key,
         no_cache: flags.no_cache,
         version: auth.version,
         client: auth.client,
-        origin: common.origin,
-        remote_addr: common.remote_addr,
-        forwarded_for: common.forwarded_for,
-        user_agent: common.user_agent,
-        client_hints: common.client_hints,
-        trusted: common.trusted,
-        relay_signature: common.relay_signature,
-        received_at: Utc::now(),
         dsn,
         from_envelope_dsn: false,
-    }))
+    })))
 }
 
 #[derive(serde::Deserialize)]
@@ -344,21 +369,13 @@ pub fn envelope_dsn_meta(
     let dsn = Dsn::parse(&header.dsn)
         .map_err(|error| BadEventMeta::BadEnvelopeAuth(error.to_string()))?;
     let common = common_meta(request, config)?;
-    Ok(RequestMeta {
+    Ok(common.into_request_meta(Credentials {
         project_id: Some(dsn.project_id()),
         public_key: dsn.public_key(),
         no_cache: false,
         version: DEFAULT_PROTOCOL_VERSION,
         client: None,
-        origin: common.origin,
-        remote_addr: common.remote_addr,
-        forwarded_for: common.forwarded_for,
-        user_agent: common.user_agent,
-        client_hints: common.client_hints,
-        trusted: common.trusted,
-        relay_signature: common.relay_signature,
-        received_at: Utc::now(),
         dsn,
         from_envelope_dsn: true,
-    })
+    }))
 }
