@@ -244,8 +244,8 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Run(ref args) => {
             let mut overrides = global_overrides(&cli);
             apply_run_flags(&mut overrides, args);
-            let config = load_config(cli.config.as_deref(), overrides)?;
-            run(config)
+            let config = load_config(cli.config.as_deref(), overrides.clone())?;
+            run(config, overrides)
         }
         Command::Credentials(ref command) => {
             let config = load_config(cli.config.as_deref(), global_overrides(&cli))?;
@@ -328,7 +328,7 @@ fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
         .join(path))
 }
 
-fn run(config: Config) -> anyhow::Result<()> {
+fn run(config: Config, overrides: OverridableConfig) -> anyhow::Result<()> {
     config.validate_for_run()?;
     tracing::info!(
         relay_version = RELAY_VERSION,
@@ -347,7 +347,7 @@ fn run(config: Config) -> anyhow::Result<()> {
         .build()
         .context("could not start the async runtime")?;
     let config = Arc::new(config);
-    runtime.block_on(crate::server::run(config))?;
+    runtime.block_on(crate::server::run(config, overrides))?;
     runtime.shutdown_timeout(Duration::from_secs(1));
     Ok(())
 }

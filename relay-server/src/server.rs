@@ -6,12 +6,13 @@
 //! upstream or written); whatever is left then is accounted as `internal` outcomes. `SIGINT`,
 //! `SIGQUIT` or a second signal end the process without waiting.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::middleware::{self, DefaultHeaders};
 use actix_web::{web, App, HttpServer};
-use relay_config::Config;
+use relay_config::{Config, OverridableConfig};
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::endpoints;
@@ -77,8 +78,41 @@ fn http_worker_count(threads: usize) -> usize {
     threads.div_ceil(2).max(1)
 }
 
-/// Runs relay until it is told to stop.
-pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
+/// Re-reads the config directory every `relay.config_reload_interval` and applies the
+/// `health` section (config.md §1.3; everything else needs a restart). A config that fails to
+/// load leaves the running one untouched.
+async fn run_config_reload(
+    state: ServiceState,
+    directory: PathBuf,
+    overrides: OverridableConfig,
+    interval: Duration,
+) {
+    let mut current = state.config.values.health.clone();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = state.shutdown.finished() => return,
+        }
+        let loaded = Config::from_path(&directory, true).and_then(|mut config| {
+            config.apply_overrides(overrides.clone())?;
+            Ok(config)
+        });
+        match loaded {
+            Ok(config) if config.values.health != current => {
+                tracing::info!("applying reloaded health config");
+                current = config.values.health.clone();
+                state.health.update_config(config.values.health);
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::error!(error = %error, "config reload failed, keeping the running config")
+            }
+        }
+    }
+}
+
+/// Runs relay until it is told to stop. `overrides` are applied again on every config reload.
+pub async fn run(config: Arc<Config>, overrides: OverridableConfig) -> anyhow::Result<()> {
     let shutdown = ShutdownHandle::new();
     let state = ServiceState::start(config.clone(), shutdown.clone())?;
 
@@ -129,13 +163,29 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
         None => None,
     };
 
+    if let (Some(interval), Some(directory)) = (config.config_reload_interval(), config.path()) {
+        tokio::spawn(run_config_reload(
+            state.clone(),
+            directory.to_path_buf(),
+            overrides,
+            interval,
+        ));
+    }
+
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sigquit = signal(SignalKind::quit())?;
-    let graceful = tokio::select! {
-        _ = sigterm.recv() => true,
-        _ = sigint.recv() => false,
-        _ = sigquit.recv() => false,
+    let mut sigusr1 = signal(SignalKind::user_defined1())?;
+    let graceful = loop {
+        tokio::select! {
+            _ = sigterm.recv() => break true,
+            _ = sigint.recv() => break false,
+            _ = sigquit.recv() => break false,
+            _ = sigusr1.recv() => {
+                let dequeue = state.upstream.toggle_envelope_dequeue();
+                tracing::info!("SIGUSR1 receive, dequeue={dequeue}");
+            }
+        }
     };
 
     shutdown.begin();

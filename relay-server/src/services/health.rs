@@ -8,10 +8,10 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
-use relay_config::{AuthReady, Config, RelayMode};
+use parking_lot::{Mutex, RwLock};
+use relay_config::{AuthReady, Config, HealthConfig, RelayMode};
 
 use crate::services::shutdown::ShutdownHandle;
 use crate::services::upstream::UpstreamHandle;
@@ -51,6 +51,8 @@ impl MemoryStat {
 
 struct HealthInner {
     config: Arc<Config>,
+    /// The `health` section; the one part of the config applied again on reload (config.md §1.3).
+    health: RwLock<HealthConfig>,
     upstream: UpstreamHandle,
     budget: MemoryBudget,
     shutdown: ShutdownHandle,
@@ -73,6 +75,7 @@ impl HealthCheck {
     ) -> HealthCheck {
         let check = HealthCheck {
             inner: Arc::new(HealthInner {
+                health: RwLock::new(config.values.health.clone()),
                 config,
                 upstream,
                 budget,
@@ -86,6 +89,11 @@ impl HealthCheck {
         check
     }
 
+    /// Applies a reloaded `health` section.
+    pub fn update_config(&self, health: HealthConfig) {
+        *self.inner.health.write() = health;
+    }
+
     /// Whether ingestion must be refused for lack of memory.
     pub fn memory_exhausted(&self) -> bool {
         self.inner.memory_exhausted.load(Ordering::Relaxed)
@@ -96,9 +104,11 @@ impl HealthCheck {
         if self.inner.shutdown.is_draining() {
             return false;
         }
-        let config = &self.inner.config;
-        let max_age = (config.health_refresh_interval() + config.health_probe_timeout())
-            .mul_f64(STALENESS_FACTOR);
+        let max_age = {
+            let health = self.inner.health.read();
+            Duration::from_millis(health.refresh_interval_ms + health.probe_timeout_ms)
+                .mul_f64(STALENESS_FACTOR)
+        };
         match *self.inner.last_ready.lock() {
             Some((evaluated_at, ready)) => ready && evaluated_at.elapsed() <= max_age,
             None => false,
@@ -106,7 +116,7 @@ impl HealthCheck {
     }
 
     fn memory_over_watermark(&self, stat: MemoryStat) -> Option<String> {
-        let health = &self.inner.config.values.health;
+        let health = self.inner.health.read();
         let percent = stat.used as f64 / stat.total.max(1) as f64;
         if percent >= f64::from(health.max_memory_percent) {
             return Some(format!(
@@ -132,8 +142,9 @@ impl HealthCheck {
     }
 
     async fn run_memory_sampler(self) {
-        let interval = self.inner.config.health_memory_refresh_interval();
         loop {
+            let interval =
+                Duration::from_millis(self.inner.health.read().memory_stat_refresh_frequency_ms);
             if let Some(stat) = MemoryStat::current() {
                 let exhausted = self.memory_over_watermark(stat).is_some();
                 self.inner
@@ -171,8 +182,8 @@ impl HealthCheck {
     }
 
     async fn run_readiness(self) {
-        let interval = self.inner.config.health_refresh_interval();
         loop {
+            let interval = Duration::from_millis(self.inner.health.read().refresh_interval_ms);
             let ready = self.evaluate();
             *self.inner.last_ready.lock() = Some((Instant::now(), ready));
             tokio::select! {

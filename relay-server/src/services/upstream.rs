@@ -224,8 +224,8 @@ struct Queues {
 }
 
 impl Queues {
-    /// Dequeue order of relay-protocol.md §4.2.
-    fn pop_next(&mut self, now: Instant) -> Option<Box<dyn UpstreamJob>> {
+    /// Dequeue order of relay-protocol.md §4.2; low-priority jobs only with `include_low`.
+    fn pop_next(&mut self, now: Instant, include_low: bool) -> Option<Box<dyn UpstreamJob>> {
         if self
             .high_retry
             .front()
@@ -236,15 +236,24 @@ impl Queues {
         if let Some(job) = self.high.pop_front() {
             return Some(job);
         }
+        if !include_low {
+            return None;
+        }
         if self.low_retry.front().is_some_and(|entry| entry.due <= now) {
             return self.low_retry.pop_front().map(|entry| entry.job);
         }
         self.low.pop_front()
     }
 
-    fn next_retry_due(&self) -> Option<Instant> {
+    /// When the next retry becomes due; paused low-priority retries do not count, so a
+    /// paused dispatcher does not wake for them.
+    fn next_retry_due(&self, include_low: bool) -> Option<Instant> {
         let high = self.high_retry.front().map(|entry| entry.due);
-        let low = self.low_retry.front().map(|entry| entry.due);
+        let low = self
+            .low_retry
+            .front()
+            .filter(|_| include_low)
+            .map(|entry| entry.due);
         match (high, low) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -292,6 +301,8 @@ struct UpstreamInner {
     empty_signature: Mutex<Option<(Instant, HeaderValue)>>,
     /// Woken whenever a low-priority job leaves the queue (admission control).
     low_dequeued: Notify,
+    /// Whether low-priority jobs (envelopes) are dequeued; toggled by `SIGUSR1`.
+    low_dequeue_enabled: AtomicBool,
 }
 
 /// Handle to the upstream service; cheap to clone.
@@ -335,6 +346,7 @@ impl UpstreamHandle {
             }),
             empty_signature: Mutex::new(None),
             low_dequeued: Notify::new(),
+            low_dequeue_enabled: AtomicBool::new(true),
         });
         let handle = UpstreamHandle { inner };
 
@@ -385,13 +397,27 @@ impl UpstreamHandle {
                 let queues = self.inner.queues.lock();
                 queues.low.len() < max_queued || !queues.low_retry.is_empty()
             };
-            if has_room || self.is_in_outage() || !self.auth_state().is_authenticated() {
+            let draining = self.inner.low_dequeue_enabled.load(Ordering::Acquire);
+            if has_room || !draining || self.is_in_outage() || !self.auth_state().is_authenticated()
+            {
                 return true;
             }
             if tokio::time::timeout_at(deadline, dequeued).await.is_err() {
                 return false;
             }
         }
+    }
+
+    /// Pauses or resumes sending envelopes (`SIGUSR1`, config.md §5); queries keep flowing
+    /// and envelopes keep being accepted into the buffer. Returns whether dequeuing is on.
+    pub fn toggle_envelope_dequeue(&self) -> bool {
+        let enabled = !self
+            .inner
+            .low_dequeue_enabled
+            .fetch_xor(true, Ordering::AcqRel);
+        self.inner.wake_dispatcher.notify_one();
+        self.inner.low_dequeued.notify_waiters();
+        enabled
     }
 
     /// Queues a job. A denied relay fails it immediately (§3.5).
@@ -454,7 +480,11 @@ impl UpstreamHandle {
                 let now = Instant::now();
                 let (job, next_due) = {
                     let mut queues = self.inner.queues.lock();
-                    (queues.pop_next(now), queues.next_retry_due())
+                    let include_low = self.inner.low_dequeue_enabled.load(Ordering::Acquire);
+                    (
+                        queues.pop_next(now, include_low),
+                        queues.next_retry_due(include_low),
+                    )
                 };
                 if let Some(job) = job {
                     if job.priority() == Priority::Low {
@@ -918,12 +948,13 @@ mod tests {
             due: now + Duration::from_secs(60),
             job: Box::new(Marker("high-retry-later", Priority::High)),
         });
-        assert_eq!(name(queues.pop_next(now)), "high");
-        assert_eq!(name(queues.pop_next(now)), "low-retry");
-        assert_eq!(name(queues.pop_next(now)), "low");
-        assert_eq!(name(queues.pop_next(now)), "none");
+        assert_eq!(name(queues.pop_next(now, false)), "high");
+        assert_eq!(name(queues.pop_next(now, false)), "none");
+        assert_eq!(name(queues.pop_next(now, true)), "low-retry");
+        assert_eq!(name(queues.pop_next(now, true)), "low");
+        assert_eq!(name(queues.pop_next(now, true)), "none");
         queues.make_retries_due(now);
-        assert_eq!(name(queues.pop_next(now)), "high-retry-later");
+        assert_eq!(name(queues.pop_next(now, true)), "high-retry-later");
     }
 
     #[test]
