@@ -315,7 +315,7 @@ fn load_config(path: Option<&Path>, overrides: OverridableConfig) -> anyhow::Res
     let directory = absolute(&directory)?;
     let mut config = Config::from_path(&directory, explicit)?;
     config.apply_overrides(overrides)?;
-    logging::init(config.values.logging.level, config.values.logging.format);
+    logging::init(&config);
     Ok(config)
 }
 

@@ -113,6 +113,7 @@ async fn run_config_reload(
 
 /// Runs relay until it is told to stop. `overrides` are applied again on every config reload.
 pub async fn run(config: Arc<Config>, overrides: OverridableConfig) -> anyhow::Result<()> {
+    crate::logging::start_internal_error_reporting();
     let shutdown = ShutdownHandle::new();
     let state = ServiceState::start(config.clone(), shutdown.clone())?;
 

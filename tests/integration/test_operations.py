@@ -68,3 +68,34 @@ def test_sigusr1_pauses_and_resumes_sending(relay, upstream):
     wait_until(lambda: "dequeue=true" in instance.stderr_text(), message="resume not logged")
     [received] = upstream.wait_for_envelopes(1)
     assert received.envelope.event_id == envelope.event_id
+
+
+def test_own_warnings_are_reported_to_sentry(relay, upstream):
+    """relay-protocol.md §12: with `sentry.enabled`, warnings and errors become Sentry events
+    sent to `sentry.dsn`, whatever `logging.level` is."""
+    dsn = "http://%s@127.0.0.1:%d/666" % ("a1b2c3d4e5f60718293a4b5c6d7e8f90", upstream.port)
+    instance = relay(
+        upstream,
+        mode="proxy",
+        config={
+            "sentry": {"enabled": True, "dsn": dsn, "environment": "ci"},
+            "logging": {"level": "error"},
+            # Every ingestion request is refused with 503, which relay logs as a warning.
+            "health": {"max_memory_bytes": 1},
+        },
+    )
+    wait_until(lambda: instance.send_envelope(42, event_envelope()).status_code == 503)
+
+    def report_arrived():
+        for received in upstream.envelopes:
+            if received.project_id != 666:
+                continue
+            for item in received.envelope.items:
+                event = item.json()
+                if event.get("message") == "not handling request: service unavailable":
+                    return event
+        return None
+
+    event = wait_until(report_arrived, message="no internal error report arrived")
+    assert event["level"] == "warning"
+    assert event["environment"] == "ci"

@@ -2,6 +2,7 @@
 
 pub mod forward;
 pub mod health;
+pub mod internal_errors;
 pub mod managed;
 pub mod outcome;
 pub mod processor;
