@@ -16,6 +16,7 @@ use relay_config::{Config, OverridableConfig};
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::endpoints;
+use crate::middlewares::compression::compress_responses;
 use crate::middlewares::{content_encoding_gate, merge_slashes};
 use crate::service::ServiceState;
 use crate::services::outcome::{DiscardReason, Outcome};
@@ -59,6 +60,7 @@ fn create_app(
             RouteSet::Public => endpoints::configure_main(config, false),
             RouteSet::Internal => endpoints::configure_internal(config),
         })
+        .wrap(middleware::from_fn(compress_responses))
         .wrap(middleware::from_fn(content_encoding_gate))
         .wrap(middleware::from_fn(merge_slashes))
         .wrap(

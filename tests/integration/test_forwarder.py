@@ -145,3 +145,20 @@ def test_register_body_limit(proxy_relay, upstream):
     assert_status(response, 413)
     assert response.content == b"Failed to buffer the request body: length limit exceeded"
     assert upstream.requests_to(r"/register/") == []
+
+
+def test_upstream_encoded_answer_keeps_its_encoding(proxy_relay, upstream):
+    """The caller's Accept-Encoding is forwarded; an answer the HTTP client does not decode
+    itself (br) must reach the caller with its Content-Encoding, not as garbage."""
+    import brotli
+
+    payload = json.dumps({"answer": "x" * 500}).encode()
+    upstream.add_route(
+        "GET",
+        r"^/api/0/brotli-answer/$",
+        lambda _request: (200, [("Content-Type", "application/json"), ("Content-Encoding", "br")], brotli.compress(payload)),
+    )
+    response = proxy_relay.get("/api/0/brotli-answer/", headers={"Accept-Encoding": "br"})
+    assert_status(response, 200)
+    assert response.headers.get("Content-Encoding") == "br"
+    assert response.content == payload

@@ -92,7 +92,7 @@ impl UpstreamJob for ForwardJob {
 }
 
 /// Copies forwardable request headers.
-fn copy_headers(request: &HttpRequest) -> HeaderMap {
+pub(crate) fn copy_headers(request: &HttpRequest) -> HeaderMap {
     let mut headers = HeaderMap::new();
     for (name, value) in request.headers() {
         if !is_forwardable(name.as_str()) {
@@ -109,7 +109,7 @@ fn copy_headers(request: &HttpRequest) -> HeaderMap {
 }
 
 /// The forwarding chain line of http-api.md §3.5.
-fn forwarding_chain(request: &HttpRequest) -> String {
+pub(crate) fn forwarding_chain(request: &HttpRequest) -> String {
     let peer = request.peer_addr().map(|addr| addr.ip().to_string());
     let incoming = [
         "cf-connecting-ip",
@@ -130,7 +130,9 @@ fn forwarding_chain(request: &HttpRequest) -> String {
     }
 }
 
-async fn send_through_queue(
+/// Sends a request through the upstream queue and turns the answer (or the failure) into
+/// the response for the client (http-api.md §9 steps 3 and 4).
+pub(crate) async fn send_through_queue(
     state: &ServiceState,
     upstream_request: UpstreamRequest,
 ) -> HttpResponse {
@@ -161,6 +163,10 @@ async fn send_through_queue(
 }
 
 /// Streams the upstream's answer back, minus hop-by-hop headers.
+///
+/// The HTTP client decodes gzip itself and then drops `Content-Encoding`; any other encoding
+/// the upstream chose (the caller's `Accept-Encoding` is forwarded) stays on the body, so its
+/// header must stay too.
 fn pass_through(response: UpstreamResponse) -> HttpResponse {
     let status =
         StatusCode::from_u16(response.status.as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -169,7 +175,6 @@ fn pass_through(response: UpstreamResponse) -> HttpResponse {
         let name_str = name.as_str();
         if HOP_BY_HOP.contains(&name_str)
             || name_str == "content-length"
-            || name_str == "content-encoding"
             || name_str == "server"
         {
             continue;

@@ -3,17 +3,21 @@
 //! Ingestion routes get the CORS layer and a `405` with `Allow` for other methods; every path
 //! no route matches goes to the forwarder.
 
+pub mod autoscaling;
 pub mod common;
 pub mod cron;
 pub mod envelope;
 pub mod forward;
 pub mod health;
 pub mod minidump;
+pub mod otlp;
 pub mod project_configs;
 pub mod public_keys;
 pub mod security;
 pub mod store;
 pub mod unreal;
+pub mod upload;
+pub mod vercel;
 
 use actix_web::http::Method;
 use actix_web::{guard, middleware, web, HttpResponse};
@@ -63,6 +67,11 @@ pub fn configure_internal(config: &mut web::ServiceConfig) {
             "/api/relay/healthcheck/{kind}/",
             "GET,HEAD",
             get_or_head().to(health::healthcheck),
+        ))
+        .service(fixed_resource(
+            "/api/relay/autoscaling/",
+            "GET,HEAD",
+            get_or_head().to(autoscaling::handle),
         ))
         .service(web::resource("/api/relay/{tail:.*}").to(HttpResponse::NotFound));
 }
@@ -157,6 +166,47 @@ pub fn configure_main(config: &mut web::ServiceConfig, with_internal: bool) {
             "/api/{project_id}/unreal/{sentry_key}/",
             "POST",
             vec![web::post().to(unreal::handle)],
+        ));
+    for path in [
+        "/api/{project_id}/integration/otlp/v1/traces",
+        "/api/{project_id}/integration/otlp/v1/traces/",
+    ] {
+        config.service(ingest_resource(
+            path,
+            "POST",
+            vec![web::post().to(otlp::handle_traces)],
+        ));
+    }
+    for path in [
+        "/api/{project_id}/integration/otlp/v1/logs",
+        "/api/{project_id}/integration/otlp/v1/logs/",
+    ] {
+        config.service(ingest_resource(
+            path,
+            "POST",
+            vec![web::post().to(otlp::handle_logs)],
+        ));
+    }
+    for path in [
+        "/api/{project_id}/integration/vercel/logs",
+        "/api/{project_id}/integration/vercel/logs/",
+    ] {
+        config.service(ingest_resource(
+            path,
+            "POST",
+            vec![web::post().to(vercel::handle)],
+        ));
+    }
+    config
+        .service(ingest_resource(
+            "/api/{project_id}/upload/",
+            "POST",
+            vec![web::post().to(upload::create)],
+        ))
+        .service(ingest_resource(
+            "/api/{project_id}/upload/{upload_key}/",
+            "PATCH",
+            vec![web::patch().to(upload::append)],
         ));
     for path in [
         "/api/{project_id}/cron/{slug}/{sentry_key}",

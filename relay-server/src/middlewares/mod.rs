@@ -1,6 +1,7 @@
 //! HTTP layers wrapped around the routes: response headers every answer carries, the
-//! content-encoding gate, CORS for ingestion routes and method handling.
+//! content-encoding gate, response compression, CORS for ingestion routes and method handling.
 
+pub mod compression;
 pub mod cors;
 
 use actix_web::body::{BoxBody, EitherBody, MessageBody};

@@ -1,0 +1,102 @@
+//! Vercel log drain: `POST /api/<id>/integration/vercel/logs[/]` (http-api.md §4.10).
+//!
+//! Like OTLP, relay does not parse the drain's payload: the body (a JSON array or NDJSON
+//! lines) becomes one internal `integration` item whose content type names the format
+//! (envelope.md §3.1). Errors are the ordinary ingestion errors (§6.1), including `429` on
+//! active rate limits; the success answer is `202` with an empty body.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use relay_protocol::envelope::{ContentType, Item, ItemType};
+
+use crate::endpoints::common::{
+    handle_envelope, new_request_envelope, require_request_meta, BadStoreRequest, RateLimitResponse,
+};
+use crate::endpoints::otlp::request_mime_essence;
+use crate::extractors::{read_body, MetaSource};
+use crate::service::ServiceState;
+
+/// The drain formats Vercel sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VercelFormat {
+    /// `application/json`: one JSON array of log entries.
+    Json,
+    /// `application/x-ndjson`: one JSON log entry per line.
+    Ndjson,
+}
+
+impl VercelFormat {
+    /// The format for a request `Content-Type` essence; `None` for anything unsupported.
+    pub fn from_mime_essence(essence: Option<&str>) -> Option<VercelFormat> {
+        match essence? {
+            "application/json" => Some(VercelFormat::Json),
+            "application/x-ndjson" => Some(VercelFormat::Ndjson),
+            _ => None,
+        }
+    }
+
+    /// The content type of the internal `integration` item.
+    pub fn integration_content_type(self) -> ContentType {
+        match self {
+            VercelFormat::Json => ContentType::VercelLogsJson,
+            VercelFormat::Ndjson => ContentType::VercelLogsNdjson,
+        }
+    }
+}
+
+/// `POST /api/<id>/integration/vercel/logs[/]`.
+pub async fn handle(
+    state: web::Data<ServiceState>,
+    request: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, actix_web::Error> {
+    let source = MetaSource {
+        project_id: Some(path.as_str()),
+        path_key: None,
+    };
+    let meta = require_request_meta(&state, &request, source)?;
+    let format = VercelFormat::from_mime_essence(request_mime_essence(&request).as_deref())
+        .ok_or(BadStoreRequest::UnsupportedMediaType)?;
+    let limit = state.config.values.limits.max_container_size.as_bytes() as usize;
+    let body = read_body(&request, payload, limit).await?;
+    if body.is_empty() {
+        return Err(BadStoreRequest::EmptyBody.into());
+    }
+    let mut envelope = new_request_envelope(&meta, None);
+    let mut item = Item::new(ItemType::Integration);
+    item.set_payload(format.integration_content_type(), body);
+    envelope.add_item(item);
+    handle_envelope(&state, envelope, &meta, RateLimitResponse::TooManyRequests).await?;
+    Ok(HttpResponse::Accepted().finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_come_from_the_mime_essence() {
+        assert_eq!(
+            VercelFormat::from_mime_essence(Some("application/json")),
+            Some(VercelFormat::Json)
+        );
+        assert_eq!(
+            VercelFormat::from_mime_essence(Some("application/x-ndjson")),
+            Some(VercelFormat::Ndjson)
+        );
+        assert_eq!(VercelFormat::from_mime_essence(Some("text/plain")), None);
+        assert_eq!(VercelFormat::from_mime_essence(None), None);
+    }
+
+    #[test]
+    fn item_content_types_name_the_format() {
+        assert_eq!(
+            VercelFormat::Json.integration_content_type().as_str(),
+            "application/vnd.sentry.integration.vercel.logs+json"
+        );
+        assert_eq!(
+            VercelFormat::Ndjson.integration_content_type().as_str(),
+            "application/vnd.sentry.integration.vercel.logs+ndjson"
+        );
+    }
+}
