@@ -68,6 +68,9 @@ enum Command {
     /// Manage the relay config.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Manage project configs in the Redis cache read by processing relays.
+    #[command(subcommand)]
+    ProjectConfig(crate::cli_project_config::ProjectConfigCommand),
     /// Perform a health check against a running relay.
     Healthcheck(HealthcheckArgs),
     /// Generate shell completion files.
@@ -258,6 +261,10 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 ShowFormat::Debug => println!("{:#?}", config.values),
             }
             Ok(())
+        }
+        Command::ProjectConfig(ref command) => {
+            let config = load_config(cli.config.as_deref(), global_overrides(&cli))?;
+            crate::cli_project_config::run(&config, command)
         }
         Command::Healthcheck(ref args) => {
             let config = load_config(cli.config.as_deref(), global_overrides(&cli))?;

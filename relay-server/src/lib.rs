@@ -9,6 +9,7 @@
 //! - [`utils`]: small shared helpers (backoff, memory budget, encodings, origins).
 
 pub mod cli;
+pub mod cli_project_config;
 pub mod endpoints;
 pub mod extractors;
 pub mod logging;
