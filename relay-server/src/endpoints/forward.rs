@@ -173,10 +173,7 @@ fn pass_through(response: UpstreamResponse) -> HttpResponse {
     let mut builder = HttpResponseBuilder::new(status);
     for (name, value) in &response.headers {
         let name_str = name.as_str();
-        if HOP_BY_HOP.contains(&name_str)
-            || name_str == "content-length"
-            || name_str == "server"
-        {
+        if HOP_BY_HOP.contains(&name_str) || name_str == "content-length" || name_str == "server" {
             continue;
         }
         builder.append_header((name_str, value.as_bytes()));
