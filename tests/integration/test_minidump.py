@@ -1,10 +1,13 @@
 """Native crash uploads (http-api.md §4.5) in proxy mode."""
 
+import bz2
 import gzip
 import json
+import lzma
 
 import msgpack
 import pytest
+import zstandard
 
 from fixtures.asserts import assert_cors, assert_hyphenated_event_id, assert_json_error, assert_status
 from fixtures.envelope import decode_form_data, new_event_id
@@ -120,15 +123,31 @@ def test_event_id_from_sentry_json_field(proxy_relay, upstream):
     upstream.wait_for_envelopes(1)
 
 
-def test_gzip_compressed_minidump(proxy_relay, upstream):
+@pytest.mark.parametrize(
+    "compress, extension",
+    [
+        (gzip.compress, ".gz"),
+        (lzma.compress, ".xz"),
+        (bz2.compress, ".bz2"),
+        (lambda data: zstandard.ZstdCompressor().compress(data), ".zst"),
+    ],
+    ids=["gzip", "xz", "bzip2", "zstd"],
+)
+def test_compressed_minidump(proxy_relay, upstream, compress, extension):
     response = _post_multipart(
-        proxy_relay, [Part("upload_file_minidump", gzip.compress(MINIDUMP), filename="crash.dmp.gz")]
+        proxy_relay, [Part("upload_file_minidump", compress(MINIDUMP), filename="crash.dmp" + extension)]
     )
     assert_status(response, 200)
     [received] = upstream.wait_for_envelopes(1)
     minidump = _attachments_by_type(received.envelope)["event.minidump"]
     assert minidump.payload == MINIDUMP
     assert minidump.headers["filename"] == "crash.dmp"
+
+
+def test_corrupt_compressed_minidump(proxy_relay):
+    corrupt = lzma.compress(MINIDUMP)[:-8] + b"garbage!"
+    response = _post_multipart(proxy_relay, [Part("upload_file_minidump", corrupt, filename="crash.dmp.xz")])
+    assert_json_error(response, 400, "invalid compression format")
 
 
 def test_invalid_minidump(proxy_relay):

@@ -74,14 +74,58 @@ fn decode_minidump(
         let decoder = zstd::stream::read::Decoder::new(&data[..])
             .map_err(|_| BadStoreRequest::InvalidCompression)?;
         (read_limited(decoder, limit)?, ".zst")
-    } else if data.starts_with(XZ_MAGIC) || data.starts_with(BZIP2_MAGIC) {
-        // xz and bzip2 containers are recognised but not supported by this build.
-        return Err(BadStoreRequest::InvalidCompression);
+    } else if data.starts_with(XZ_MAGIC) {
+        (decode_xz(&data, limit)?, ".xz")
+    } else if data.starts_with(BZIP2_MAGIC) {
+        (
+            read_limited(bzip2::read::BzDecoder::new(&data[..]), limit)?,
+            ".bz2",
+        )
     } else {
         return Ok((data, filename));
     };
     let filename = filename.map(|name| name.strip_suffix(extension).unwrap_or(&name).to_owned());
     Ok((Bytes::from(decoded), filename))
+}
+
+/// Decodes an xz container, never writing more than `limit` bytes.
+fn decode_xz(data: &[u8], limit: usize) -> Result<Vec<u8>, BadStoreRequest> {
+    let mut output = LimitedWriter {
+        buffer: Vec::new(),
+        limit,
+    };
+    let mut input = std::io::BufReader::new(data);
+    match lzma_rs::xz_decompress(&mut input, &mut output) {
+        Ok(()) => Ok(output.buffer),
+        Err(_) if output.buffer.len() >= limit => {
+            Err(BadStoreRequest::TooLarge("attachment:minidump".to_owned()))
+        }
+        Err(_) => Err(BadStoreRequest::InvalidCompression),
+    }
+}
+
+/// A writer that fails once more than `limit` bytes were written.
+struct LimitedWriter {
+    buffer: Vec<u8>,
+    limit: usize,
+}
+
+impl std::io::Write for LimitedWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if self.buffer.len() + bytes.len() > self.limit {
+            self.buffer
+                .extend_from_slice(&bytes[..self.limit - self.buffer.len()]);
+            return Err(std::io::Error::other(
+                "decoded minidump exceeds the size limit",
+            ));
+        }
+        self.buffer.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 fn read_limited(reader: impl Read, limit: usize) -> Result<Vec<u8>, BadStoreRequest> {
