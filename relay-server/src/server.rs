@@ -142,7 +142,7 @@ pub async fn run(config: Arc<Config>, overrides: OverridableConfig) -> anyhow::R
         main = main.max_connections(max_connections);
     }
     let main = main
-        .bind(main_addr)
+        .bind_auto_h2c(main_addr)
         .map_err(|error| anyhow::anyhow!("could not bind to {main_addr}: {error}"))?
         .run();
     let main_handle = main.handle();

@@ -9,6 +9,11 @@
 //! - `emit_outcomes: true` in managed mode: `c:outcomes/<name>@none` counter buckets in a
 //!   `metric_buckets` item.
 //!
+//! In managed mode outcomes pass through the metrics aggregator's time window: outcomes
+//! older than `aggregator.max_secs_in_past` or further than `aggregator.max_secs_in_future`
+//! in the future are discarded silently (outcomes.md §4.2; this is what drops client report
+//! entries that are valid but older than five days).
+//!
 //! Tracking never blocks: the channel is bounded; when it is full the outcome is counted in a
 //! lost-outcomes counter and logged, so an overloaded relay degrades its statistics, not its
 //! ingestion.
@@ -185,6 +190,17 @@ impl OutcomeHandle {
         }
     }
 
+    /// A handle whose outcomes end up in the returned receiver (unit tests).
+    #[cfg(test)]
+    pub(crate) fn capturing() -> (OutcomeHandle, mpsc::Receiver<TrackOutcome>) {
+        let (sender, receiver) = mpsc::channel(OUTCOME_CHANNEL_CAPACITY);
+        let handle = OutcomeHandle {
+            sender: Some(sender),
+            lost: Arc::new(AtomicU64::new(0)),
+        };
+        (handle, receiver)
+    }
+
     /// Records one outcome. Never blocks.
     pub fn track(&self, outcome: TrackOutcome) {
         let Some(sender) = &self.sender else {
@@ -203,10 +219,93 @@ impl OutcomeHandle {
     }
 }
 
+/// Prefix of the reason of outcomes produced by dynamic sampling.
+pub const SAMPLED_REASON_PREFIX: &str = "Sampled:";
+
+/// The category a sampling rule id is reported as (processing.md §5), in reporting order:
+/// the catch-all `0` always comes last.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RuleCategory {
+    BoostLowVolumeProjects,
+    BoostEnvironments,
+    IgnoreHealthChecks,
+    BoostKeyTransactions,
+    Recalibration,
+    BoostReplayId,
+    BoostLowVolumeTransactions,
+    BoostLatestReleases,
+    Custom,
+    Other,
+}
+
+impl RuleCategory {
+    /// The category of a rule id.
+    pub fn of_rule(rule_id: u32) -> RuleCategory {
+        match rule_id {
+            1000 => RuleCategory::BoostLowVolumeProjects,
+            1001 => RuleCategory::BoostEnvironments,
+            1002 => RuleCategory::IgnoreHealthChecks,
+            1003 => RuleCategory::BoostKeyTransactions,
+            1004 => RuleCategory::Recalibration,
+            1005 => RuleCategory::BoostReplayId,
+            1400..=1499 => RuleCategory::BoostLowVolumeTransactions,
+            1500..=1599 => RuleCategory::BoostLatestReleases,
+            3000..=4999 => RuleCategory::Custom,
+            _ => RuleCategory::Other,
+        }
+    }
+
+    /// The number the category is rendered as.
+    pub fn code(self) -> u32 {
+        match self {
+            RuleCategory::BoostLowVolumeProjects => 1000,
+            RuleCategory::BoostEnvironments => 1001,
+            RuleCategory::IgnoreHealthChecks => 1002,
+            RuleCategory::BoostKeyTransactions => 1003,
+            RuleCategory::Recalibration => 1004,
+            RuleCategory::BoostReplayId => 1005,
+            RuleCategory::BoostLowVolumeTransactions => 1400,
+            RuleCategory::BoostLatestReleases => 1500,
+            RuleCategory::Custom => 3000,
+            RuleCategory::Other => 0,
+        }
+    }
+}
+
+/// `Sampled:<categories>` for the matched rule ids: deduplicated, in [`RuleCategory`] order.
+pub fn sampled_reason(rule_ids: impl IntoIterator<Item = u32>) -> String {
+    let mut categories: Vec<RuleCategory> =
+        rule_ids.into_iter().map(RuleCategory::of_rule).collect();
+    categories.sort();
+    categories.dedup();
+    let rendered: Vec<String> = categories
+        .iter()
+        .map(|category| category.code().to_string())
+        .collect();
+    format!("{SAMPLED_REASON_PREFIX}{}", rendered.join(","))
+}
+
+/// Parses `Sampled:<id>,<id>,…` (rule ids as reported by SDKs and downstream relays) and
+/// renders it with rule categories; `None` unless every id is an unsigned integer.
+pub fn normalize_sampled_reason(reason: &str) -> Option<String> {
+    let rule_ids = reason.strip_prefix(SAMPLED_REASON_PREFIX)?;
+    let parsed: Option<Vec<u32>> = rule_ids
+        .split(',')
+        .map(|rule_id| {
+            // `str::parse` would also take a leading `+`; only plain digits are rule ids.
+            if rule_id.is_empty() || !rule_id.bytes().all(|byte| byte.is_ascii_digit()) {
+                return None;
+            }
+            rule_id.parse::<u32>().ok()
+        })
+        .collect();
+    parsed.map(sampled_reason)
+}
+
 /// Which client-report list an outcome belongs to, if any (relay-protocol.md §7.2).
 fn client_report_list(outcome: &Outcome, mode: RelayMode) -> Option<ClientReportList> {
     match outcome {
-        Outcome::Filtered(key) if key.starts_with("Sampled:") => {
+        Outcome::Filtered(key) if key.starts_with(SAMPLED_REASON_PREFIX) => {
             Some(ClientReportList::FilteredSampling)
         }
         Outcome::Filtered(_) => Some(ClientReportList::Filtered),
@@ -252,6 +351,12 @@ pub fn start_outcome_aggregator(
         bucket_interval: i64::from(config.values.aggregator.bucket_interval.max(1)),
         initial_delay: Duration::from_secs(u64::from(config.values.aggregator.initial_delay)),
         mode: config.values.relay.mode,
+        accepted_window: (config.values.relay.mode != RelayMode::Proxy).then(|| AcceptedWindow {
+            max_secs_in_past: i64::try_from(config.values.aggregator.max_secs_in_past)
+                .unwrap_or(i64::MAX),
+            max_secs_in_future: i64::try_from(config.values.aggregator.max_secs_in_future)
+                .unwrap_or(i64::MAX),
+        }),
         as_metrics: emit == EmitOutcomes::True && config.values.relay.mode != RelayMode::Proxy,
         source: config.values.outcomes.source.clone(),
         buckets: BTreeMap::new(),
@@ -265,11 +370,27 @@ pub fn start_outcome_aggregator(
     }
 }
 
+/// The timestamps the metrics aggregator accepts, relative to now (managed mode only).
+#[derive(Clone, Copy, Debug)]
+struct AcceptedWindow {
+    max_secs_in_past: i64,
+    max_secs_in_future: i64,
+}
+
+impl AcceptedWindow {
+    fn contains(&self, timestamp: i64, now: i64) -> bool {
+        timestamp >= now.saturating_sub(self.max_secs_in_past)
+            && timestamp <= now.saturating_add(self.max_secs_in_future)
+    }
+}
+
 struct OutcomeAggregator {
     config: Arc<Config>,
     bucket_interval: i64,
     initial_delay: Duration,
     mode: RelayMode,
+    /// `None` in proxy mode, which aggregates client reports directly.
+    accepted_window: Option<AcceptedWindow>,
     as_metrics: bool,
     source: Option<String>,
     buckets: BTreeMap<BucketKey, u64>,
@@ -327,6 +448,15 @@ impl OutcomeAggregator {
             return false;
         };
         let timestamp = tracked.timestamp.timestamp();
+        if let Some(window) = &self.accepted_window {
+            if !window.contains(timestamp, Utc::now().timestamp()) {
+                tracing::debug!(
+                    timestamp,
+                    "dropping outcome outside the aggregator's time window"
+                );
+                return false;
+            }
+        }
         let key = BucketKey {
             project_key: tracked.scoping.project_key,
             project_id,
@@ -502,6 +632,44 @@ mod tests {
             client_report_list(&Outcome::Invalid(DiscardReason::ProjectId), managed),
             None
         );
+    }
+
+    #[test]
+    fn sampled_reasons_use_rule_categories() {
+        assert_eq!(sampled_reason([3000]), "Sampled:3000");
+        assert_eq!(sampled_reason([1004, 1000]), "Sampled:1000,1004");
+        // The catch-all comes last, it is not sorted numerically.
+        assert_eq!(sampled_reason([7, 1004]), "Sampled:1004,0");
+        assert_eq!(
+            sampled_reason([1450, 1599, 4999, 5000]),
+            "Sampled:1400,1500,3000,0"
+        );
+        assert_eq!(sampled_reason([3001, 3002, 1]), "Sampled:3000,0");
+        assert_eq!(
+            normalize_sampled_reason("Sampled:1,3005,1001").as_deref(),
+            Some("Sampled:1001,3000,0")
+        );
+        assert_eq!(normalize_sampled_reason("Sampled:"), None);
+        assert_eq!(normalize_sampled_reason("Sampled:1,x"), None);
+        assert_eq!(normalize_sampled_reason("Sampled:-1"), None);
+        assert_eq!(normalize_sampled_reason("Sampled:+1"), None);
+        assert_eq!(normalize_sampled_reason("Sampled:1,,2"), None);
+        assert_eq!(normalize_sampled_reason("Sampled:99999999999"), None);
+        assert_eq!(normalize_sampled_reason("sampled:1"), None);
+        assert_eq!(normalize_sampled_reason("release-version"), None);
+    }
+
+    #[test]
+    fn accepted_window_bounds() {
+        let window = AcceptedWindow {
+            max_secs_in_past: 100,
+            max_secs_in_future: 10,
+        };
+        assert!(window.contains(1000, 1000));
+        assert!(window.contains(900, 1000));
+        assert!(!window.contains(899, 1000));
+        assert!(window.contains(1010, 1000));
+        assert!(!window.contains(1011, 1000));
     }
 
     #[test]

@@ -2,15 +2,23 @@
 //! the sink. Shared by the endpoints (synchronously, so the client learns about 403/413/429)
 //! and by the project cache (for envelopes that waited for their project's state).
 //!
-//! Normalization, PII scrubbing and inbound filters of managed mode are separate stages that
-//! plug in between the checks and the hand-off (`process_enabled`).
+//! In managed mode an envelope of an enabled project then goes through `process_enabled`
+//! (SDK client reports become outcomes, [`client_reports`]; normalization, PII scrubbing and
+//! inbound filters are further stages that plug in there) and is split into one envelope per
+//! product ([`split`]), each stamped with the send time as `sent_at` (relay-protocol.md
+//! §8.2). Proxy and static relays forward one envelope per incoming one, unchanged.
+
+pub mod client_reports;
+pub mod split;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use relay_config::{Config, UpstreamDescriptor};
+use relay_config::{Config, RelayMode, UpstreamDescriptor};
+use relay_protocol::client_report::ClientReport;
 use relay_protocol::envelope::size_limits::SizeLimits;
+use relay_protocol::envelope::ItemType;
 use relay_protocol::{ProjectId, ProjectKey};
 use relay_quotas::{RateLimits, Scoping};
 use url::Url;
@@ -157,7 +165,10 @@ impl EnvelopeProcessor {
             }
             return Ok(Submitted { active_limits });
         }
-        self.inner.sink.submit(managed, target);
+        match &status {
+            ProjectStatus::Enabled(state) => self.hand_off(managed, state, target),
+            _ => self.inner.sink.submit(managed, target),
+        }
         Ok(Submitted { active_limits })
     }
 
@@ -204,7 +215,74 @@ impl EnvelopeProcessor {
                 managed.scoping(),
             );
             self.enforce_rate_limits(&mut managed, &limits);
-            self.inner.sink.submit(managed, advertised_upstream(&state));
+            self.hand_off(managed, &state, advertised_upstream(&state));
+        }
+    }
+
+    /// Sends a checked envelope of an enabled project on its way: processed and split per
+    /// product in managed mode, unchanged otherwise.
+    fn hand_off(
+        &self,
+        mut managed: ManagedEnvelope,
+        state: &ProjectState,
+        target: Option<UpstreamDescriptor>,
+    ) {
+        if self.inner.config.values.relay.mode != RelayMode::Managed {
+            self.inner.sink.submit(managed, target);
+            return;
+        }
+        self.process_enabled(&mut managed, state);
+        let groups = split::product_groups(managed.envelope().items());
+        let sent_at = Utc::now();
+        for mut part in managed.split_by(&groups) {
+            part.envelope_mut().headers_mut().sent_at = Some(sent_at);
+            self.inner.sink.submit(part, target.clone());
+        }
+    }
+
+    /// The managed-mode processing stages for an enabled project.
+    fn process_enabled(&self, managed: &mut ManagedEnvelope, state: &ProjectState) {
+        self.convert_client_reports(managed, state);
+    }
+
+    /// Replaces SDK client reports by the outcomes they report (relay-protocol.md §7.3).
+    fn convert_client_reports(&self, managed: &mut ManagedEnvelope, state: &ProjectState) {
+        let reports = managed.take_items_where(|item| *item.ty() == ItemType::ClientReport);
+        if reports.is_empty() {
+            return;
+        }
+        let context = client_reports::ClientReportContext {
+            received_at: managed.received_at(),
+            sent_at: managed.envelope().headers().sent_at,
+            retention_days: state
+                .config
+                .event_retention
+                .unwrap_or(client_reports::DEFAULT_EVENT_RETENTION_DAYS),
+            max_secs_in_future: self.inner.config.values.processing.max_secs_in_future,
+        };
+        for item in reports {
+            let report = match ClientReport::parse(item.payload_slice()) {
+                Ok(report) => report,
+                Err(error) => {
+                    tracing::debug!(error = %error, "dropping unparsable client report");
+                    continue;
+                }
+            };
+            let outcomes = match client_reports::reported_outcomes(&report, &context) {
+                Ok(outcomes) => outcomes,
+                Err(rejection) => {
+                    tracing::debug!(%rejection, "dropping client report");
+                    continue;
+                }
+            };
+            for reported in outcomes {
+                managed.track_at(
+                    reported.timestamp,
+                    reported.outcome,
+                    reported.category,
+                    usize::try_from(reported.quantity).unwrap_or(usize::MAX),
+                );
+            }
         }
     }
 

@@ -4,7 +4,13 @@
 //! Keys requested by the cache are collected for `cache.batch_interval` (plus the current
 //! backoff), split into batches of `cache.batch_size` (`no-cache` keys separately) and sent
 //! concurrently, at most `limits.max_concurrent_queries` at a time. Failed batches go back
-//! into the queue with a longer backoff.
+//! into the queue with a longer backoff. A key whose fetch is still unresolved
+//! `limits.query_timeout` after its first request is resolved as pending instead (warning
+//! `error fetching project state <key>: deadline exceeded`) and fetched again after its
+//! per-project backoff.
+//!
+//! A maintenance loop runs every second: it expires parked envelopes, evicts stale states and
+//! queues proactive refreshes (see [`ProjectCache::maintain`]).
 
 use std::collections::HashMap;
 
@@ -26,8 +32,8 @@ pub const PROJECT_CONFIGS_PATH: &str = "/api/0/relays/projectconfigs/?version=3"
 /// Failed global-config fetches are only logged after this long without success.
 const GLOBAL_CONFIG_ERROR_GRACE: Duration = Duration::from_secs(35);
 
-/// How often parked envelopes are checked against `max_envelope_delay_secs`.
-const PARKED_EXPIRY_INTERVAL: Duration = Duration::from_secs(1);
+/// How often the cache maintenance runs (parked envelope expiry, eviction, refreshes).
+const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(1);
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -79,7 +85,7 @@ pub fn start_fetchers(
         processor.clone(),
         shutdown.clone(),
     ));
-    tokio::spawn(run_parked_expiry(projects, processor, shutdown));
+    tokio::spawn(run_cache_maintenance(projects, processor, shutdown));
 }
 
 async fn run_project_fetcher(
@@ -109,9 +115,16 @@ async fn run_project_fetcher(
             _ = tokio::time::sleep(delay) => {}
             _ = shutdown.finished() => return,
         }
-        let mut queued = projects.take_fetch_queue();
-        queued.sort();
-        queued.dedup_by(|a, b| a.0 == b.0);
+        let mut queued = dedup_fetch_queue(projects.take_fetch_queue());
+        let now = Instant::now();
+        queued.retain(|(key, _)| {
+            if !projects.fetch_deadline_passed(key, now) {
+                return true;
+            }
+            tracing::warn!("error fetching project state {key}: deadline exceeded");
+            schedule_refetch(&projects, key);
+            false
+        });
         if queued.len() > max_keys {
             let rest = queued.split_off(max_keys);
             projects.requeue(rest);
@@ -219,9 +232,20 @@ fn apply_response(
     released
 }
 
+/// One entry per key; a key queued both with and without `no-cache` keeps the flag.
+fn dedup_fetch_queue(mut queued: Vec<(ProjectKey, bool)>) -> Vec<(ProjectKey, bool)> {
+    // Within a key the flag sorts descending, so its no-cache request comes first and is
+    // the one the dedup keeps.
+    queued.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+    queued.dedup_by(|later, kept| later.0 == kept.0);
+    queued
+}
+
 /// Fetches a pending key again after its per-project backoff (relay-protocol.md §5.4 step 6).
 fn schedule_refetch(projects: &ProjectCache, key: &ProjectKey) {
-    let delay = projects.mark_still_pending(key);
+    let Some(delay) = projects.mark_still_pending(key) else {
+        return;
+    };
     let projects = projects.clone();
     let key = *key;
     tokio::spawn(async move {
@@ -272,8 +296,9 @@ async fn run_global_config_fetcher(
     }
 }
 
-/// Drops envelopes that waited longer than `spool.envelopes.max_envelope_delay_secs`.
-async fn run_parked_expiry(
+/// Expires parked envelopes, evicts old states and queues refreshes, once per
+/// [`MAINTENANCE_INTERVAL`].
+async fn run_cache_maintenance(
     projects: ProjectCache,
     processor: EnvelopeProcessor,
     shutdown: ShutdownHandle,
@@ -281,10 +306,42 @@ async fn run_parked_expiry(
     let max_delay = projects.config().max_envelope_delay();
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(PARKED_EXPIRY_INTERVAL) => {}
+            _ = tokio::time::sleep(MAINTENANCE_INTERVAL) => {}
             _ = shutdown.finished() => return,
         }
-        let expired = projects.expire_parked(max_delay);
-        processor.expire_parked(expired);
+        let maintenance = projects.maintain(max_delay);
+        if maintenance.evicted > 0 || maintenance.refreshed > 0 {
+            tracing::debug!(
+                evicted = maintenance.evicted,
+                refreshed = maintenance.refreshed,
+                "project cache maintenance"
+            );
+        }
+        processor.expire_parked(maintenance.expired_envelopes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(byte: char) -> ProjectKey {
+        ProjectKey::parse(&byte.to_string().repeat(32)).unwrap()
+    }
+
+    #[test]
+    fn dedup_keeps_no_cache() {
+        let queued = vec![
+            (key('b'), false),
+            (key('a'), false),
+            (key('a'), true),
+            (key('b'), false),
+            (key('c'), true),
+            (key('c'), false),
+        ];
+        assert_eq!(
+            dedup_fetch_queue(queued),
+            vec![(key('a'), true), (key('b'), false), (key('c'), true)]
+        );
     }
 }

@@ -8,6 +8,15 @@
 //! state is pending, the envelopes waiting for it. Those envelopes hold buffer permits, so
 //! the waiting room is bounded by the same memory budget as the upstream queue.
 //!
+//! Lifetime of a managed state (relay-protocol.md §5.4–§5.5): it is *fresh* for
+//! `cache.project_expiry` after the first request of the fetch that produced it, then *stale*
+//! (still used; a lookup starts a fetch) until it is *evicted* `project_grace_period` later,
+//! together with the learned rate limits. A valid `cache.project_refresh_interval` refetches a
+//! state without any lookup; such a refresh updates the state but moves neither its fresh
+//! window nor its eviction time (a lookup during a refresh turns it into a normal fetch).
+//! A fetch still unresolved `limits.query_timeout` after its first request is resolved as
+//! pending by the fetcher.
+//!
 //! The map is written by the fetcher and by the endpoints (pending envelopes, rate limits)
 //! under one short mutex; nothing slow ever happens while it is held.
 
@@ -18,7 +27,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use relay_config::{Config, RelayMode};
@@ -54,15 +63,117 @@ pub struct PendingEnvelope {
 #[derive(Default)]
 struct ProjectEntry {
     state: Option<EntryState>,
-    /// When the state was last fetched successfully.
+    /// When the fetch that produced the state started; the fresh window starts here. Only
+    /// fetches asked for by lookups move it, proactive refreshes do not.
     fetched_at: Option<Instant>,
+    /// When the state is evicted (`project_expiry + project_grace_period` after the last
+    /// fetch asked for by a lookup); `None` for states that never expire (static mode).
+    evict_at: Option<Instant>,
+    /// When the next proactive refresh is due (`cache.project_refresh_interval`).
+    refresh_at: Option<Instant>,
     rate_limits: RateLimits,
     pending: Vec<PendingEnvelope>,
-    /// Whether the key is in the fetch queue already.
-    fetch_requested: bool,
+    /// The fetch of this key that is queued or in flight, if any.
+    fetch: Option<FetchInProgress>,
     no_cache: bool,
     /// Backoff between fetches while the upstream answers "pending" (relay-protocol.md §5.4).
     pending_backoff: Option<Backoff>,
+}
+
+/// A fetch of one key, from its first request until it resolves.
+#[derive(Clone, Copy, Debug)]
+struct FetchInProgress {
+    /// When the key was first requested: the deadline (`limits.query_timeout`) runs from
+    /// here, and a completed fetch's fresh window starts here.
+    requested_at: Instant,
+    /// A proactive refresh no lookup asked for: its result keeps the eviction time.
+    refresh: bool,
+}
+
+impl ProjectEntry {
+    /// Drops the state and everything that lives only as long as it (relay-protocol.md §5.5).
+    fn evict(&mut self) {
+        self.state = None;
+        self.fetched_at = None;
+        self.evict_at = None;
+        self.refresh_at = None;
+        self.rate_limits = RateLimits::default();
+    }
+
+    /// Whether nothing but an evicted state would be lost by forgetting the entry.
+    fn is_disposable(&self) -> bool {
+        self.state.is_none()
+            && self.pending.is_empty()
+            && self.fetch.is_none()
+            && self.pending_backoff.is_none()
+            && self.rate_limits.is_empty()
+    }
+
+    /// Records that a fetch finished: the fresh window and the eviction time start at the
+    /// fetch's first request, unless it was a proactive refresh.
+    fn complete_fetch(&mut self, timing: &CacheTiming, now: Instant) {
+        let fetch = self.fetch.take().unwrap_or(FetchInProgress {
+            requested_at: now,
+            refresh: false,
+        });
+        if !fetch.refresh || self.fetched_at.is_none() {
+            self.fetched_at = Some(fetch.requested_at);
+            self.evict_at = Some(fetch.requested_at + timing.eviction);
+        }
+        self.refresh_at = timing
+            .refresh_interval
+            .map(|interval| fetch.requested_at + interval);
+        self.no_cache = false;
+        self.pending_backoff = None;
+    }
+}
+
+/// The time settings of the cache (relay-protocol.md §5.4–§5.5).
+#[derive(Clone, Copy, Debug)]
+struct CacheTiming {
+    /// A state this old is stale: still used, but a lookup triggers a fetch.
+    expiry: Duration,
+    /// A state this old is evicted.
+    eviction: Duration,
+    /// `cache.project_refresh_interval`, only when it lies strictly between expiry and
+    /// eviction.
+    refresh_interval: Option<Duration>,
+    /// `limits.query_timeout`: how long a key may stay in the fetch queue, retries included.
+    query_timeout: Duration,
+}
+
+impl CacheTiming {
+    fn from_config(config: &Config) -> CacheTiming {
+        let expiry = config.project_expiry();
+        let eviction = expiry + config.project_grace_period();
+        let refresh_interval = config
+            .project_refresh_interval()
+            .filter(|interval| expiry < *interval && *interval < eviction);
+        if let (Some(requested), None) = (config.project_refresh_interval(), refresh_interval) {
+            tracing::warn!(
+                refresh_interval = requested.as_secs(),
+                "cache.project_refresh_interval must lie between project_expiry and \
+                 project_expiry + project_grace_period, ignoring it"
+            );
+        }
+        CacheTiming {
+            expiry,
+            eviction,
+            refresh_interval,
+            query_timeout: config.query_timeout(),
+        }
+    }
+}
+
+/// What the periodic maintenance found (see [`ProjectCache::maintain`]).
+#[derive(Default)]
+pub struct Maintenance {
+    /// Parked envelopes older than `spool.envelopes.max_envelope_delay_secs`.
+    pub expired_envelopes: Vec<PendingEnvelope>,
+    /// Keys whose state was evicted.
+    pub evicted: usize,
+    /// Keys queued for a proactive refresh.
+    pub refreshed: usize,
 }
 
 #[derive(Clone)]
@@ -73,6 +184,7 @@ enum EntryState {
 
 struct ProjectCacheInner {
     config: Arc<Config>,
+    timing: CacheTiming,
     entries: Mutex<HashMap<ProjectKey, ProjectEntry>>,
     /// Keys to fetch, drained by the fetcher.
     fetch_queue: Mutex<Vec<(ProjectKey, bool)>>,
@@ -116,6 +228,7 @@ impl ProjectCache {
         let global_ready = config.values.relay.mode != RelayMode::Managed;
         ProjectCache {
             inner: Arc::new(ProjectCacheInner {
+                timing: CacheTiming::from_config(&config),
                 config,
                 entries: Mutex::new(HashMap::new()),
                 fetch_queue: Mutex::new(Vec::new()),
@@ -176,6 +289,7 @@ impl ProjectCache {
                     EntryState::Enabled(state.clone())
                 });
                 entry.fetched_at = Some(Instant::now());
+                entry.evict_at = None;
             }
             loaded += 1;
         }
@@ -195,26 +309,40 @@ impl ProjectCache {
             }
             RelayMode::Managed => {}
         }
-        let now = Instant::now();
-        let expiry = self.inner.config.project_expiry();
-        let eviction = expiry + self.inner.config.project_grace_period();
+        self.get_at(key, no_cache, Instant::now())
+    }
+
+    fn get_at(&self, key: &ProjectKey, no_cache: bool, now: Instant) -> ProjectStatus {
+        let timing = self.inner.timing;
         let mut entries = self.inner.entries.lock();
         let entry = entries.entry(*key).or_default();
-        let age = entry
-            .fetched_at
-            .map(|fetched_at| now.duration_since(fetched_at));
-        if age.is_some_and(|age| age >= eviction) {
-            entry.state = None;
-            entry.fetched_at = None;
-            entry.rate_limits = RateLimits::default();
+        if entry.evict_at.is_some_and(|evict_at| now >= evict_at) {
+            entry.evict();
         }
-        let needs_fetch = no_cache || age.is_none_or(|age| age >= expiry);
+        let stale = entry
+            .fetched_at
+            .is_none_or(|fetched_at| now.duration_since(fetched_at) >= timing.expiry);
+        let needs_fetch = no_cache || stale;
         // A key waiting for its pending backoff is fetched by that timer, not by every request.
-        if needs_fetch && !entry.fetch_requested && entry.pending_backoff.is_none() {
-            entry.fetch_requested = true;
-            entry.no_cache |= no_cache;
-            self.inner.fetch_queue.lock().push((*key, no_cache));
-            self.inner.fetch_wakeup.notify_one();
+        if needs_fetch && entry.pending_backoff.is_none() {
+            match &mut entry.fetch {
+                None => {
+                    entry.fetch = Some(FetchInProgress {
+                        requested_at: now,
+                        refresh: false,
+                    });
+                    entry.no_cache |= no_cache;
+                    self.queue_fetch(key, no_cache);
+                }
+                Some(fetch) => {
+                    // A lookup wants this result now: it counts as a normal fetch.
+                    fetch.refresh = false;
+                    if no_cache && !entry.no_cache {
+                        entry.no_cache = true;
+                        self.queue_fetch(key, true);
+                    }
+                }
+            }
         }
         if !self.inner.global_ready.load(Ordering::Acquire) {
             return ProjectStatus::Pending;
@@ -224,6 +352,11 @@ impl ProjectCache {
             Some(EntryState::Disabled) => ProjectStatus::Disabled,
             Some(EntryState::Enabled(state)) => ProjectStatus::Enabled(state.clone()),
         }
+    }
+
+    fn queue_fetch(&self, key: &ProjectKey, no_cache: bool) {
+        self.inner.fetch_queue.lock().push((*key, no_cache));
+        self.inner.fetch_wakeup.notify_one();
     }
 
     /// Parks an envelope until its project's state is known. Returns it back if the state
@@ -240,6 +373,15 @@ impl ProjectCache {
 
     /// Stores a fetched state and returns the envelopes that waited for it.
     pub fn resolve(&self, key: &ProjectKey, state: Option<ProjectState>) -> Vec<PendingEnvelope> {
+        self.resolve_at(key, state, Instant::now())
+    }
+
+    fn resolve_at(
+        &self,
+        key: &ProjectKey,
+        state: Option<ProjectState>,
+        now: Instant,
+    ) -> Vec<PendingEnvelope> {
         let state = match state {
             Some(state) if !state.disabled => EntryState::Enabled(Arc::new(state)),
             _ => EntryState::Disabled,
@@ -247,10 +389,7 @@ impl ProjectCache {
         let mut entries = self.inner.entries.lock();
         let entry = entries.entry(*key).or_default();
         entry.state = Some(state);
-        entry.fetched_at = Some(Instant::now());
-        entry.fetch_requested = false;
-        entry.no_cache = false;
-        entry.pending_backoff = None;
+        entry.complete_fetch(&self.inner.timing, now);
         if !self.inner.global_ready.load(Ordering::Acquire) {
             return Vec::new();
         }
@@ -263,39 +402,112 @@ impl ProjectCache {
         let Some(entry) = entries.get_mut(key) else {
             return Vec::new();
         };
-        entry.fetch_requested = false;
-        if entry.state.is_some() {
-            entry.fetched_at = Some(Instant::now());
+        if entry.state.is_none() {
+            // Nothing to keep: the state was evicted while the fetch ran. Fetch it again.
+            entry.fetch = None;
+            return Vec::new();
         }
-        if entry.state.is_none() || !self.inner.global_ready.load(Ordering::Acquire) {
+        entry.complete_fetch(&self.inner.timing, Instant::now());
+        if !self.inner.global_ready.load(Ordering::Acquire) {
             return Vec::new();
         }
         std::mem::take(&mut entry.pending)
     }
 
-    /// The key is still pending upstream; returns how long to wait before fetching it again.
-    pub fn mark_still_pending(&self, key: &ProjectKey) -> std::time::Duration {
+    /// The key is still pending upstream (or its fetch deadline passed); returns how long to
+    /// wait before fetching it again, or `None` when it needs no refetch: a proactive refresh
+    /// that did not complete is simply dropped, the cached state stays in use.
+    pub fn mark_still_pending(&self, key: &ProjectKey) -> Option<Duration> {
         let max_interval = self.inner.config.http_max_retry_interval();
         let mut entries = self.inner.entries.lock();
         let entry = entries.entry(*key).or_default();
-        entry.fetch_requested = false;
-        entry
-            .pending_backoff
-            .get_or_insert_with(|| Backoff::new(max_interval))
-            .next_backoff()
+        let was_refresh = entry.fetch.take().is_some_and(|fetch| fetch.refresh);
+        if was_refresh && entry.state.is_some() {
+            return None;
+        }
+        Some(
+            entry
+                .pending_backoff
+                .get_or_insert_with(|| Backoff::new(max_interval))
+                .next_backoff(),
+        )
     }
 
     /// Queues a fetch for `key` once its pending backoff has elapsed.
     pub fn refetch_pending(&self, key: &ProjectKey) {
         let mut entries = self.inner.entries.lock();
         let entry = entries.entry(*key).or_default();
-        if entry.fetch_requested {
+        if entry.fetch.is_some() {
             return;
         }
-        entry.fetch_requested = true;
+        entry.fetch = Some(FetchInProgress {
+            requested_at: Instant::now(),
+            refresh: false,
+        });
         let no_cache = entry.no_cache;
-        self.inner.fetch_queue.lock().push((*key, no_cache));
-        self.inner.fetch_wakeup.notify_one();
+        self.queue_fetch(key, no_cache);
+    }
+
+    /// Whether the fetch of `key` has outlived `limits.query_timeout` since its first
+    /// request (relay-protocol.md §5.4 step 4).
+    pub fn fetch_deadline_passed(&self, key: &ProjectKey, now: Instant) -> bool {
+        let timeout = self.inner.timing.query_timeout;
+        let entries = self.inner.entries.lock();
+        entries
+            .get(key)
+            .and_then(|entry| entry.fetch)
+            .is_some_and(|fetch| now.duration_since(fetch.requested_at) >= timeout)
+    }
+
+    /// Periodic housekeeping (managed mode): expires parked envelopes, evicts states past
+    /// their eviction time (dropping their rate limits, and the entry when nothing else
+    /// needs it) and queues due proactive refreshes.
+    pub fn maintain(&self, max_envelope_delay: Duration) -> Maintenance {
+        self.maintain_at(max_envelope_delay, Instant::now())
+    }
+
+    fn maintain_at(&self, max_envelope_delay: Duration, now: Instant) -> Maintenance {
+        let mut maintenance = Maintenance::default();
+        let mut to_refresh = Vec::new();
+        {
+            let mut entries = self.inner.entries.lock();
+            entries.retain(|key, entry| {
+                let mut index = 0;
+                while index < entry.pending.len() {
+                    if now.duration_since(entry.pending[index].queued_at) >= max_envelope_delay {
+                        maintenance
+                            .expired_envelopes
+                            .push(entry.pending.swap_remove(index));
+                    } else {
+                        index += 1;
+                    }
+                }
+                if entry.evict_at.is_some_and(|evict_at| now >= evict_at) {
+                    entry.evict();
+                    maintenance.evicted += 1;
+                }
+                entry.rate_limits.clean_expired(now);
+                let refresh_due = entry.refresh_at.is_some_and(|refresh_at| now >= refresh_at);
+                if refresh_due && entry.state.is_some() && entry.fetch.is_none() {
+                    entry.refresh_at = None;
+                    entry.fetch = Some(FetchInProgress {
+                        requested_at: now,
+                        refresh: true,
+                    });
+                    to_refresh.push(*key);
+                }
+                !entry.is_disposable()
+            });
+        }
+        maintenance.refreshed = to_refresh.len();
+        if !to_refresh.is_empty() {
+            self.inner
+                .fetch_queue
+                .lock()
+                .extend(to_refresh.into_iter().map(|key| (key, false)));
+            self.inner.fetch_wakeup.notify_one();
+        }
+        maintenance
     }
 
     /// The revision of the state relay holds, for `revisions` in fetch requests.
@@ -394,24 +606,6 @@ impl ProjectCache {
         &self.inner.config
     }
 
-    /// Drops parked envelopes older than `spool.envelopes.max_envelope_delay_secs`.
-    pub fn expire_parked(&self, max_delay: std::time::Duration) -> Vec<PendingEnvelope> {
-        let now = Instant::now();
-        let mut expired = Vec::new();
-        let mut entries = self.inner.entries.lock();
-        for entry in entries.values_mut() {
-            let mut index = 0;
-            while index < entry.pending.len() {
-                if now.duration_since(entry.pending[index].queued_at) >= max_delay {
-                    expired.push(entry.pending.swap_remove(index));
-                } else {
-                    index += 1;
-                }
-            }
-        }
-        expired
-    }
-
     /// Takes every parked envelope (used by shutdown).
     pub fn take_all_parked(&self) -> Vec<PendingEnvelope> {
         let mut entries = self.inner.entries.lock();
@@ -419,5 +613,279 @@ impl ProjectCache {
             .values_mut()
             .flat_map(|entry| std::mem::take(&mut entry.pending))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "31a5a894b4524f74a9a8d0e27e21ba91";
+
+    fn cache(yaml: &str) -> ProjectCache {
+        let config = Config::from_yaml_str(yaml).unwrap();
+        let cache = ProjectCache::new(Arc::new(config));
+        cache.set_global_config(serde_json::json!({}));
+        cache
+    }
+
+    fn key() -> ProjectKey {
+        ProjectKey::parse(KEY).unwrap()
+    }
+
+    fn state() -> ProjectState {
+        ProjectState::parse(serde_json::json!({
+            "projectId": 42,
+            "publicKeys": [{"publicKey": KEY}],
+        }))
+        .unwrap()
+    }
+
+    fn secs(seconds: u64) -> Duration {
+        Duration::from_secs(seconds)
+    }
+
+    fn queued(cache: &ProjectCache) -> Vec<(ProjectKey, bool)> {
+        cache.take_fetch_queue()
+    }
+
+    fn add_rate_limit(cache: &ProjectCache, now: Instant) {
+        let scoping = Scoping {
+            organization_id: None,
+            project_id: None,
+            project_key: key(),
+            key_id: None,
+        };
+        let limits = relay_quotas::rate_limits_from_upstream_429(&scoping, &[], Some("600"), now);
+        assert!(!limits.is_empty());
+        cache
+            .inner
+            .entries
+            .lock()
+            .entry(key())
+            .or_default()
+            .rate_limits
+            .merge(limits);
+    }
+
+    fn has_rate_limits(cache: &ProjectCache) -> bool {
+        cache
+            .inner
+            .entries
+            .lock()
+            .get(&key())
+            .is_some_and(|entry| !entry.rate_limits.is_empty())
+    }
+
+    const TIMING: &str =
+        "cache: {project_expiry: 2, project_grace_period: 2, project_refresh_interval: 3}";
+
+    #[test]
+    fn first_lookup_is_pending_and_queues_one_fetch() {
+        let cache = cache(TIMING);
+        let t0 = Instant::now();
+        assert!(matches!(
+            cache.get_at(&key(), false, t0),
+            ProjectStatus::Pending
+        ));
+        assert!(matches!(
+            cache.get_at(&key(), false, t0),
+            ProjectStatus::Pending
+        ));
+        assert_eq!(queued(&cache), vec![(key(), false)]);
+    }
+
+    #[test]
+    fn stale_state_is_used_and_refetched_then_evicted_with_its_rate_limits() {
+        let cache = cache(TIMING);
+        let t0 = Instant::now();
+        cache.get_at(&key(), false, t0);
+        queued(&cache);
+        cache.resolve_at(&key(), Some(state()), t0 + Duration::from_millis(100));
+        add_rate_limit(&cache, t0);
+
+        // Fresh: no fetch. The fresh window starts at the first request, not at completion.
+        assert!(matches!(
+            cache.get_at(&key(), false, t0 + secs(1)),
+            ProjectStatus::Enabled(_)
+        ));
+        assert!(queued(&cache).is_empty());
+
+        // Stale: still used, one fetch queued.
+        assert!(matches!(
+            cache.get_at(&key(), false, t0 + secs(2)),
+            ProjectStatus::Enabled(_)
+        ));
+        assert_eq!(queued(&cache), vec![(key(), false)]);
+        // The fetch never completes: at expiry + grace the state is gone, and so are the
+        // learned rate limits.
+        assert!(has_rate_limits(&cache));
+        assert!(matches!(
+            cache.get_at(&key(), false, t0 + secs(4)),
+            ProjectStatus::Pending
+        ));
+        assert!(!has_rate_limits(&cache));
+    }
+
+    #[test]
+    fn refresh_updates_the_state_but_not_the_eviction_time() {
+        let cache = cache(TIMING);
+        let t0 = Instant::now();
+        cache.get_at(&key(), false, t0);
+        queued(&cache);
+        cache.resolve_at(&key(), Some(state()), t0);
+
+        let before_refresh = cache.maintain_at(secs(60), t0 + Duration::from_millis(2_900));
+        assert_eq!(before_refresh.refreshed, 0);
+        let at_refresh = cache.maintain_at(secs(60), t0 + secs(3));
+        assert_eq!(at_refresh.refreshed, 1);
+        assert_eq!(queued(&cache), vec![(key(), false)]);
+        // A refresh is queued once.
+        assert_eq!(cache.maintain_at(secs(60), t0 + secs(3)).refreshed, 0);
+
+        let mut refreshed = state();
+        refreshed.rev = Some("new".into());
+        cache.resolve_at(&key(), Some(refreshed), t0 + Duration::from_millis(3_100));
+        assert_eq!(cache.revision(&key()).as_deref(), Some("new"));
+
+        let evicted = cache.maintain_at(secs(60), t0 + secs(4));
+        assert_eq!(evicted.evicted, 1);
+        assert!(matches!(
+            cache.get_at(&key(), false, t0 + secs(4)),
+            ProjectStatus::Pending
+        ));
+    }
+
+    #[test]
+    fn a_lookup_during_a_refresh_makes_it_a_normal_fetch() {
+        let cache = cache(TIMING);
+        let t0 = Instant::now();
+        cache.get_at(&key(), false, t0);
+        queued(&cache);
+        cache.resolve_at(&key(), Some(state()), t0);
+        assert_eq!(cache.maintain_at(secs(60), t0 + secs(3)).refreshed, 1);
+        // The state is stale by now, so the lookup wants a fetch and adopts the refresh.
+        cache.get_at(&key(), false, t0 + Duration::from_millis(3_200));
+        cache.resolve_at(&key(), Some(state()), t0 + Duration::from_millis(3_500));
+        // Eviction now runs from the refresh's first request (3 s).
+        assert_eq!(cache.maintain_at(secs(60), t0 + secs(4)).evicted, 0);
+        assert!(matches!(
+            cache.get_at(&key(), false, t0 + Duration::from_millis(4_500)),
+            ProjectStatus::Enabled(_)
+        ));
+        assert_eq!(cache.maintain_at(secs(60), t0 + secs(7)).evicted, 1);
+    }
+
+    #[test]
+    fn refresh_interval_outside_the_grace_window_is_ignored() {
+        for interval in [1, 2, 4, 10] {
+            let cache = cache(&format!(
+                "cache: {{project_expiry: 2, project_grace_period: 2, project_refresh_interval: {interval}}}"
+            ));
+            assert_eq!(cache.inner.timing.refresh_interval, None, "{interval}");
+            let t0 = Instant::now();
+            cache.get_at(&key(), false, t0);
+            queued(&cache);
+            cache.resolve_at(&key(), Some(state()), t0);
+            for second in 0..4 {
+                assert_eq!(cache.maintain_at(secs(60), t0 + secs(second)).refreshed, 0);
+            }
+        }
+        assert_eq!(cache(TIMING).inner.timing.refresh_interval, Some(secs(3)));
+    }
+
+    #[test]
+    fn failed_refresh_keeps_the_state_without_backoff() {
+        let cache = cache(TIMING);
+        let t0 = Instant::now();
+        cache.get_at(&key(), false, t0);
+        queued(&cache);
+        cache.resolve_at(&key(), Some(state()), t0);
+        cache.maintain_at(secs(60), t0 + secs(3));
+        assert_eq!(cache.mark_still_pending(&key()), None);
+        assert!(matches!(
+            cache.get_at(&key(), false, t0 + Duration::from_millis(3_500)),
+            ProjectStatus::Enabled(_)
+        ));
+        // The stale state triggered a normal fetch right away.
+        assert_eq!(queued(&cache).len(), 2);
+    }
+
+    #[test]
+    fn fetch_deadline_runs_from_the_first_request() {
+        let cache = cache("limits: {query_timeout: 5}");
+        let t0 = Instant::now();
+        cache.get_at(&key(), false, t0);
+        cache.get_at(&key(), false, t0 + secs(3));
+        assert!(!cache.fetch_deadline_passed(&key(), t0 + Duration::from_millis(4_999)));
+        assert!(cache.fetch_deadline_passed(&key(), t0 + secs(5)));
+        // Resolved as pending: backoff, then a new fetch with a new deadline.
+        assert_eq!(cache.mark_still_pending(&key()), Some(Duration::ZERO));
+        assert!(!cache.fetch_deadline_passed(&key(), t0 + secs(5)));
+        cache.refetch_pending(&key());
+        assert!(cache.fetch_deadline_passed(&key(), Instant::now() + secs(5)));
+    }
+
+    #[test]
+    fn no_cache_lookup_fetches_a_fresh_state_and_upgrades_a_queued_fetch() {
+        let cache = cache(TIMING);
+        let t0 = Instant::now();
+        cache.get_at(&key(), false, t0);
+        cache.get_at(&key(), true, t0);
+        assert_eq!(queued(&cache), vec![(key(), false), (key(), true)]);
+        cache.resolve_at(&key(), Some(state()), t0);
+        cache.get_at(&key(), true, t0 + Duration::from_millis(10));
+        assert_eq!(queued(&cache), vec![(key(), true)]);
+    }
+
+    #[test]
+    fn maintenance_expires_parked_envelopes_and_forgets_unused_entries() {
+        let cache = cache(TIMING);
+        let t0 = Instant::now();
+        cache.get_at(&key(), false, t0);
+        let scoping = Scoping {
+            organization_id: None,
+            project_id: None,
+            project_key: key(),
+            key_id: None,
+        };
+        let envelope = ManagedEnvelope::new(
+            relay_protocol::envelope::Envelope::new(Default::default()),
+            scoping,
+            chrono::Utc::now(),
+            None,
+            crate::services::outcome::OutcomeHandle::disabled(),
+        );
+        let checks = crate::services::processor::RequestChecks {
+            request_project_id: None,
+            public_key: key(),
+            origin: None,
+            required_features: Vec::new(),
+            relay_signature: None,
+            trusted: false,
+            received_at: chrono::Utc::now(),
+        };
+        let parked = PendingEnvelope {
+            envelope,
+            checks,
+            queued_at: t0,
+        };
+        assert!(cache.park(&key(), parked).is_none());
+        assert!(cache
+            .maintain_at(secs(2), t0 + secs(1))
+            .expired_envelopes
+            .is_empty());
+        assert_eq!(
+            cache
+                .maintain_at(secs(2), t0 + secs(2))
+                .expired_envelopes
+                .len(),
+            1
+        );
+        // Still fetching: the entry stays.
+        assert!(cache.inner.entries.lock().contains_key(&key()));
+        cache.resolve_at(&key(), Some(state()), t0);
+        assert_eq!(cache.maintain_at(secs(2), t0 + secs(4)).evicted, 1);
+        assert!(!cache.inner.entries.lock().contains_key(&key()));
     }
 }

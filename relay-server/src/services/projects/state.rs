@@ -73,6 +73,9 @@ pub struct ProjectConfig {
     pub features: Vec<String>,
     #[serde(default)]
     pub quotas: Vec<Value>,
+    /// `eventRetention` in days; a value outside 0–65535 makes the config unparsable.
+    #[serde(default)]
+    pub event_retention: Option<u16>,
 }
 
 impl Default for ProjectConfig {
@@ -83,6 +86,7 @@ impl Default for ProjectConfig {
             trusted_relay_settings: TrustedRelaySettings::default(),
             features: Vec::new(),
             quotas: Vec::new(),
+            event_retention: None,
         }
     }
 }
@@ -239,6 +243,30 @@ mod tests {
         assert_eq!(state.config.features, vec!["organizations:foo"]);
         let key = ProjectKey::parse("0123456789abcdef0123456789abcdef").unwrap();
         assert_eq!(state.key_id(&key), Some(123));
+    }
+
+    #[test]
+    fn event_retention_is_bounded() {
+        let mut value = example();
+        value["config"]["eventRetention"] = serde_json::json!(30);
+        assert_eq!(
+            ProjectState::parse(value.clone())
+                .unwrap()
+                .config
+                .event_retention,
+            Some(30)
+        );
+        value["config"]["eventRetention"] = serde_json::json!(65_536);
+        assert!(ProjectState::parse(value.clone()).is_err());
+        value["config"]["eventRetention"] = serde_json::json!(-1);
+        assert!(ProjectState::parse(value).is_err());
+        assert_eq!(
+            ProjectState::parse(example())
+                .unwrap()
+                .config
+                .event_retention,
+            None
+        );
     }
 
     #[test]
