@@ -90,10 +90,20 @@ struct RunArgs {
     #[arg(long, value_enum)]
     mode: Option<CliMode>,
     /// The secret key to set.
-    #[arg(short = 's', long = "secret-key", requires = "public_key")]
+    #[arg(
+        short = 's',
+        long = "secret-key",
+        requires = "public_key",
+        allow_hyphen_values = true
+    )]
     secret_key: Option<String>,
     /// The public key to set.
-    #[arg(short = 'p', long = "public-key", requires = "secret_key")]
+    #[arg(
+        short = 'p',
+        long = "public-key",
+        requires = "secret_key",
+        allow_hyphen_values = true
+    )]
     public_key: Option<String>,
     /// The relay id to set.
     #[arg(short = 'i', long = "id")]
@@ -157,9 +167,10 @@ enum CredentialsCommand {
     },
     /// Set parts of the credentials.
     Set {
-        #[arg(short = 's', long = "secret-key")]
+        // Base64url keys may start with `-`; they are values, not flags.
+        #[arg(short = 's', long = "secret-key", allow_hyphen_values = true)]
         secret_key: Option<String>,
-        #[arg(short = 'p', long = "public-key")]
+        #[arg(short = 'p', long = "public-key", allow_hyphen_values = true)]
         public_key: Option<String>,
         #[arg(short = 'i', long = "id")]
         id: Option<String>,
@@ -674,6 +685,37 @@ mod tests {
             Cli::try_parse_from(["relay", "run", "-c", "/tmp/x", "--log-level", "debug"]).unwrap();
         assert_eq!(cli.config.as_deref(), Some(Path::new("/tmp/x")));
         assert!(matches!(cli.log_level, Some(CliLogLevel::Debug)));
+    }
+
+    #[test]
+    fn keys_starting_with_a_hyphen_are_values() {
+        let cli = Cli::try_parse_from([
+            "relay",
+            "credentials",
+            "set",
+            "-s",
+            "-abc",
+            "-p",
+            "-def",
+            "-i",
+            "random",
+        ])
+        .unwrap();
+        let Command::Credentials(CredentialsCommand::Set {
+            secret_key,
+            public_key,
+            ..
+        }) = cli.command
+        else {
+            panic!("parsed the wrong command");
+        };
+        assert_eq!(secret_key.as_deref(), Some("-abc"));
+        assert_eq!(public_key.as_deref(), Some("-def"));
+        let cli = Cli::try_parse_from(["relay", "run", "-s", "-abc", "-p", "-def"]).unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("parsed the wrong command");
+        };
+        assert_eq!(args.secret_key.as_deref(), Some("-abc"));
     }
 
     #[test]
