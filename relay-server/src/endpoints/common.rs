@@ -343,6 +343,29 @@ pub fn require_project_meta(
     require_request_meta(state, request, source)
 }
 
+/// Reads a body of at most `limits.max_container_size` and ingests it as one internal
+/// `integration` item of `content_type` (NEL reports, the Vercel log drain).
+pub async fn ingest_integration_body(
+    state: &ServiceState,
+    request: &actix_web::HttpRequest,
+    meta: &RequestMeta,
+    payload: actix_web::web::Payload,
+    content_type: relay_protocol::envelope::ContentType,
+    rate_limit_response: RateLimitResponse,
+) -> Result<(), actix_web::Error> {
+    let limit = state.config.values.limits.max_container_size.as_bytes() as usize;
+    let body = crate::extractors::read_body(request, payload, limit).await?;
+    if body.is_empty() {
+        return Err(BadStoreRequest::EmptyBody.into());
+    }
+    let mut envelope = new_request_envelope(meta, None);
+    let mut item = relay_protocol::envelope::Item::new(ItemType::Integration);
+    item.set_payload(content_type, body);
+    envelope.add_item(item);
+    handle_envelope(state, envelope, meta, rate_limit_response).await?;
+    Ok(())
+}
+
 /// The scoping known from the request alone (before the project config).
 pub fn request_scoping(meta: &RequestMeta) -> Scoping {
     Scoping {

@@ -9,7 +9,8 @@ use relay_protocol::EventId;
 use serde::Deserialize;
 
 use crate::endpoints::common::{
-    handle_envelope, new_request_envelope, require_project_meta, BadStoreRequest, RateLimitResponse,
+    handle_envelope, ingest_integration_body, new_request_envelope, require_project_meta,
+    BadStoreRequest, RateLimitResponse,
 };
 use crate::extractors::read_body;
 use crate::service::ServiceState;
@@ -115,15 +116,15 @@ pub async fn handle_nel(
 ) -> Result<HttpResponse, actix_web::Error> {
     let meta = require_project_meta(&state, &request, &path)?;
     check_content_type(&request, NEL_CONTENT_TYPES)?;
-    let limit = state.config.values.limits.max_container_size.as_bytes() as usize;
-    let body = read_body(&request, payload, limit).await?;
-    if body.is_empty() {
-        return Err(BadStoreRequest::EmptyBody.into());
-    }
-    let mut envelope = new_request_envelope(&meta, None);
-    let mut item = Item::new(ItemType::Integration);
-    item.set_payload(ContentType::from(NEL_INTEGRATION_CONTENT_TYPE), body);
-    envelope.add_item(item);
-    handle_envelope(&state, envelope, &meta, RateLimitResponse::Silent).await?;
+    let content_type = ContentType::from(NEL_INTEGRATION_CONTENT_TYPE);
+    ingest_integration_body(
+        &state,
+        &request,
+        &meta,
+        payload,
+        content_type,
+        RateLimitResponse::Silent,
+    )
+    .await?;
     Ok(HttpResponse::Ok().finish())
 }

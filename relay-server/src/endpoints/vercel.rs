@@ -6,13 +6,12 @@
 //! active rate limits; the success answer is `202` with an empty body.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use relay_protocol::envelope::{ContentType, Item, ItemType};
+use relay_protocol::envelope::ContentType;
 
 use crate::endpoints::common::{
-    handle_envelope, new_request_envelope, require_request_meta, BadStoreRequest, RateLimitResponse,
+    ingest_integration_body, require_project_meta, BadStoreRequest, RateLimitResponse,
 };
 use crate::endpoints::otlp::request_mime_essence;
-use crate::extractors::{read_body, MetaSource};
 use crate::service::ServiceState;
 
 /// The drain formats Vercel sends.
@@ -50,23 +49,12 @@ pub async fn handle(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let source = MetaSource {
-        project_id: Some(path.as_str()),
-        path_key: None,
-    };
-    let meta = require_request_meta(&state, &request, source)?;
+    let meta = require_project_meta(&state, &request, &path)?;
     let format = VercelFormat::from_mime_essence(request_mime_essence(&request).as_deref())
         .ok_or(BadStoreRequest::UnsupportedMediaType)?;
-    let limit = state.config.values.limits.max_container_size.as_bytes() as usize;
-    let body = read_body(&request, payload, limit).await?;
-    if body.is_empty() {
-        return Err(BadStoreRequest::EmptyBody.into());
-    }
-    let mut envelope = new_request_envelope(&meta, None);
-    let mut item = Item::new(ItemType::Integration);
-    item.set_payload(format.integration_content_type(), body);
-    envelope.add_item(item);
-    handle_envelope(&state, envelope, &meta, RateLimitResponse::TooManyRequests).await?;
+    let content_type = format.integration_content_type();
+    let rate_limits = RateLimitResponse::TooManyRequests;
+    ingest_integration_body(&state, &request, &meta, payload, content_type, rate_limits).await?;
     Ok(HttpResponse::Accepted().finish())
 }
 
