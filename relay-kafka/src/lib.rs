@@ -1,6 +1,6 @@
 //! Kafka producer infrastructure of a processing relay (`processing.md` §7, `config.md` §4.11).
 //!
-//! This crate knows nothing about message encodings: callers hand it encoded payloads with an
+//! The producer side knows nothing about message encodings: callers hand it encoded payloads with an
 //! optional natural partition key and headers, and it takes care of everything between that and
 //! a Kafka acknowledgement:
 //!
@@ -11,10 +11,12 @@
 //! * [`KafkaProducers`] creates one librdkafka producer per referenced cluster config, validates
 //!   topics at startup, enqueues without ever blocking ([`ProduceError::QueueFull`] means
 //!   backpressure), reports each message's delivery, and flushes on shutdown;
-//! * [`keyed_partition_key`] derives the key of messages with a natural UUID key.
+//! * [`keyed_partition_key`] derives the key of messages with a natural UUID key;
+//! * [`messages`] encodes the message kinds (§7.3) with their keys and headers.
 
 mod error;
 mod key;
+pub mod messages;
 mod producer;
 mod rate_limit;
 mod routing;
@@ -26,6 +28,7 @@ pub use error::{
 pub use key::{
     counter_partition_key, keyed_partition_key, shard_index, PartitionKey, PARTITION_KEY_LEN,
 };
+pub use messages::{EncodeKafkaMessage, MessageEncodeError};
 pub use producer::{Delivered, KafkaDelivery, KafkaProducers};
 pub use relay_config::KafkaTopic;
 pub use routing::{
