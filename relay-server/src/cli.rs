@@ -355,6 +355,9 @@ fn run(config: Config, overrides: OverridableConfig) -> anyhow::Result<()> {
         "launching relay"
     );
     if config.processing_enabled() {
+        // The settings are checked first, so a broken processing config is reported as such;
+        // the processing pipeline itself is not part of this build yet.
+        crate::processing_checks::check_processing_config(&config)?;
         bail!("was not compiled with processing, cannot enable processing");
     }
     let threads = config.max_thread_count();

@@ -14,6 +14,7 @@ pub mod endpoints;
 pub mod extractors;
 pub mod logging;
 pub mod middlewares;
+pub mod processing_checks;
 pub mod server;
 pub mod service;
 pub mod services;
