@@ -20,7 +20,10 @@
 mod attachment;
 mod check_in;
 mod event;
+mod metric_bucket;
 mod outcome;
+mod profile;
+mod replay_recording;
 mod user_report;
 
 use std::net::IpAddr;
@@ -38,7 +41,12 @@ pub use attachment::{
 };
 pub use check_in::{check_in_routing_hint, CheckInMessage};
 pub use event::EventMessage;
+pub use metric_bucket::{
+    GaugeValue, MetricBucketMessage, MetricBucketMessageError, MetricBucketValue,
+};
 pub use outcome::{is_billing_outcome, OutcomeMessage, OUTCOME_ACCEPTED, OUTCOME_RATE_LIMITED};
+pub use profile::{ProfileChunkAttachment, ProfileChunkMessage, ProfileMessage};
+pub use replay_recording::{ReplayRecordingNotChunkedMessage, REPLAY_MESSAGE_OVERHEAD_BYTES};
 pub use user_report::{normalize_user_report, UserReportError, UserReportMessage};
 
 /// A message could not be encoded.
