@@ -118,56 +118,29 @@ impl TopicRoute {
     }
 }
 
-/// One value per logical topic, looked up without a fallible map access.
+/// One value per logical topic, in the order of [`KafkaTopic::ALL`].
 #[derive(Debug)]
 struct PerTopic<T> {
-    events: T,
-    attachments: T,
-    transactions: T,
-    outcomes: T,
-    outcomes_billing: T,
-    metrics_sessions: T,
-    profiles: T,
-    replay_recordings: T,
-    monitors: T,
-    spans: T,
-    feedback: T,
-    items: T,
+    values: Vec<(KafkaTopic, T)>,
 }
 
 impl<T> PerTopic<T> {
     fn try_from_fn<E>(mut make: impl FnMut(KafkaTopic) -> Result<T, E>) -> Result<Self, E> {
-        Ok(Self {
-            events: make(KafkaTopic::Events)?,
-            attachments: make(KafkaTopic::Attachments)?,
-            transactions: make(KafkaTopic::Transactions)?,
-            outcomes: make(KafkaTopic::Outcomes)?,
-            outcomes_billing: make(KafkaTopic::OutcomesBilling)?,
-            metrics_sessions: make(KafkaTopic::MetricsSessions)?,
-            profiles: make(KafkaTopic::Profiles)?,
-            replay_recordings: make(KafkaTopic::ReplayRecordings)?,
-            monitors: make(KafkaTopic::Monitors)?,
-            spans: make(KafkaTopic::Spans)?,
-            feedback: make(KafkaTopic::Feedback)?,
-            items: make(KafkaTopic::Items)?,
-        })
+        let values = KafkaTopic::ALL
+            .into_iter()
+            .map(|topic| make(topic).map(|value| (topic, value)))
+            .collect::<Result<_, E>>()?;
+        Ok(Self { values })
     }
 
     fn get(&self, topic: KafkaTopic) -> &T {
-        match topic {
-            KafkaTopic::Events => &self.events,
-            KafkaTopic::Attachments => &self.attachments,
-            KafkaTopic::Transactions => &self.transactions,
-            KafkaTopic::Outcomes => &self.outcomes,
-            KafkaTopic::OutcomesBilling => &self.outcomes_billing,
-            KafkaTopic::MetricsSessions => &self.metrics_sessions,
-            KafkaTopic::Profiles => &self.profiles,
-            KafkaTopic::ReplayRecordings => &self.replay_recordings,
-            KafkaTopic::Monitors => &self.monitors,
-            KafkaTopic::Spans => &self.spans,
-            KafkaTopic::Feedback => &self.feedback,
-            KafkaTopic::Items => &self.items,
-        }
+        // `values` holds every topic of `KafkaTopic::ALL`, so the lookup always succeeds; the
+        // scan is over twelve entries.
+        self.values
+            .iter()
+            .find(|(candidate, _)| *candidate == topic)
+            .map(|(_, value)| value)
+            .unwrap_or_else(|| unreachable!("PerTopic holds every KafkaTopic"))
     }
 }
 
