@@ -277,11 +277,6 @@ impl EncodeKafkaMessage for AttachmentChunkMessage {
     fn partition_key(&self) -> Option<PartitionKey> {
         keyed_partition_key(*self.event_id.as_uuid().as_bytes(), self.organization_id)
     }
-
-    /// Chunks carry no headers.
-    fn headers(&self) -> Vec<(String, Vec<u8>)> {
-        Vec::new()
-    }
 }
 
 /// An `attachment` message (msgpack, ingest-attachments): an individual attachment.
@@ -324,11 +319,6 @@ impl EncodeKafkaMessage for AttachmentMessage {
     /// Keyed by the event id.
     fn partition_key(&self) -> Option<PartitionKey> {
         keyed_partition_key(*self.event_id.as_uuid().as_bytes(), self.organization_id)
-    }
-
-    /// Attachments carry no headers.
-    fn headers(&self) -> Vec<(String, Vec<u8>)> {
-        Vec::new()
     }
 }
 

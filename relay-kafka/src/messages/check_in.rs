@@ -130,11 +130,6 @@ impl EncodeKafkaMessage for CheckInMessage {
     fn partition_key(&self) -> Option<PartitionKey> {
         keyed_partition_key(*self.routing_hint.as_bytes(), self.organization_id)
     }
-
-    /// Check-ins carry no headers.
-    fn headers(&self) -> Vec<(String, Vec<u8>)> {
-        Vec::new()
-    }
 }
 
 #[cfg(test)]

@@ -73,11 +73,6 @@ impl EncodeKafkaMessage for EventMessage {
     fn partition_key(&self) -> Option<PartitionKey> {
         keyed_partition_key(*self.event_id.as_uuid().as_bytes(), self.organization_id)
     }
-
-    /// Events carry no headers.
-    fn headers(&self) -> Vec<(String, Vec<u8>)> {
-        Vec::new()
-    }
 }
 
 #[cfg(test)]

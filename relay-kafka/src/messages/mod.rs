@@ -85,9 +85,12 @@ pub trait EncodeKafkaMessage {
     /// nil), in which case the router uses the topic's counter key.
     fn partition_key(&self) -> Option<PartitionKey>;
 
-    /// The message's own headers as `(name, value)` (§7.6); empty means no header block. The
-    /// router sorts them and appends `sentry-reshuffled` when it replaces the key.
-    fn headers(&self) -> Vec<(String, Vec<u8>)>;
+    /// The message's own headers as `(name, value)` (§7.6); empty (the default: most
+    /// messages have none) means no header block. The router sorts them and appends
+    /// `sentry-reshuffled` when it replaces the key.
+    fn headers(&self) -> Vec<(String, Vec<u8>)> {
+        Vec::new()
+    }
 
     /// Everything the producer needs in one value.
     fn to_kafka_message(&self) -> Result<KafkaMessage, MessageEncodeError> {

@@ -142,11 +142,6 @@ impl EncodeKafkaMessage for OutcomeMessage {
     fn partition_key(&self) -> Option<PartitionKey> {
         None
     }
-
-    /// Outcomes carry no headers.
-    fn headers(&self) -> Vec<(String, Vec<u8>)> {
-        Vec::new()
-    }
 }
 
 fn is_zero(value: &u64) -> bool {

@@ -114,11 +114,6 @@ impl EncodeKafkaMessage for ReplayRecordingNotChunkedMessage {
     fn partition_key(&self) -> Option<PartitionKey> {
         None
     }
-
-    /// Replay recordings carry no headers.
-    fn headers(&self) -> Vec<(String, Vec<u8>)> {
-        Vec::new()
-    }
 }
 
 /// Writes optional bytes as msgpack bin, or nil when absent.

@@ -130,11 +130,6 @@ impl EncodeKafkaMessage for UserReportMessage {
             self.organization_id,
         )
     }
-
-    /// User reports carry no headers.
-    fn headers(&self) -> Vec<(String, Vec<u8>)> {
-        Vec::new()
-    }
 }
 
 #[cfg(test)]
