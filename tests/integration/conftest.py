@@ -7,6 +7,7 @@ Fixtures:
 * `make_upstream` - factory for additional fake upstreams (same teardown checks).
 * `relay` - `RelayFactory`: `relay(upstream, mode="proxy"|"managed"|"static", config={...})`.
 * `managed_relay` / `proxy_relay` - shortcuts that start a relay of that mode against `upstream`.
+* `kafka_topics` - per-test Kafka topics, processing config and consumers (fixtures/kafka.py).
 
 When a test fails, the stderr of every relay it started is printed in the teardown section.
 """
@@ -83,3 +84,20 @@ def proxy_relay(relay, upstream):
 @pytest.fixture
 def managed_relay(relay, upstream):
     return relay(upstream, mode="managed")
+
+
+# --- processing mode (Kafka) -----------------------------------------------------------------
+
+
+@pytest.fixture
+def kafka_topics():
+    """`KafkaTopics` (fixtures/kafka.py): a fresh, uniquely named Kafka topic per logical topic
+    of `processing.topics`, the relay `processing` config using them (`.config()`,
+    `.relay_config()`) and consumers (`.consumer("events")`, `.outcomes_consumer()`).
+    Consumers are closed and the topics deleted at teardown."""
+    # Imported here so that tests without Kafka do not need confluent-kafka.
+    from fixtures.kafka import KafkaTopics
+
+    topics = KafkaTopics()
+    yield topics
+    topics.close()

@@ -12,8 +12,10 @@
 //!   attachment ids hyphenated), IP addresses are plain strings. rmp-serde is not a
 //!   human-readable format, so `Uuid`/`IpAddr` are never handed to it directly (they would
 //!   turn into bytes / enum variants); dedicated serializers below write the string forms.
-//! * JSON messages (outcomes) carry no `type` discriminator and omit absent optional fields
-//!   instead of writing `null`.
+//! * JSON messages (outcomes, metrics, spans) carry no `type` discriminator and omit absent
+//!   optional fields instead of writing `null`.
+//! * protobuf messages (trace items) use hand-written `prost` structs whose field numbers are
+//!   those of `sentry_protos`.
 //! * Optional inputs that only influence routing (organization id, envelope event id, check-in
 //!   routing hint) are kept on the message but never serialized.
 
@@ -24,6 +26,8 @@ mod metric_bucket;
 mod outcome;
 mod profile;
 mod replay_recording;
+mod span;
+mod trace_item;
 mod user_report;
 
 use std::net::IpAddr;
@@ -32,7 +36,7 @@ use chrono::{DateTime, Utc};
 use serde::Serializer;
 use uuid::Uuid;
 
-use crate::{KafkaMessage, PartitionKey};
+use crate::{KafkaMessage, KafkaTopic, PartitionKey};
 
 pub use attachment::{
     prepare_attachment, AttachmentChunkMessage, AttachmentContent, AttachmentDescriptor,
@@ -47,7 +51,42 @@ pub use metric_bucket::{
 pub use outcome::{is_billing_outcome, OutcomeMessage, OUTCOME_ACCEPTED, OUTCOME_RATE_LIMITED};
 pub use profile::{ProfileChunkAttachment, ProfileChunkMessage, ProfileMessage};
 pub use replay_recording::{ReplayRecordingNotChunkedMessage, REPLAY_MESSAGE_OVERHEAD_BYTES};
+pub use span::{SpanMessage, SpanMessageError};
+pub use trace_item::{
+    any_value, any_value_from_attribute, attributes_from_json, item_id_from_uuid, uuid_v7_at,
+    AnyValue, ArrayValue, CategoryCount, KeyValue, KeyValueList, Outcomes, Timestamp, TraceItem,
+    TraceItemMessage, TraceItemType,
+};
 pub use user_report::{normalize_user_report, UserReportError, UserReportMessage};
+
+/// The wire format of a topic's messages (§7.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MessageEncoding {
+    /// msgpack maps with string keys.
+    Msgpack,
+    /// JSON objects.
+    Json,
+    /// protobuf (`sentry_protos.snuba.v1.TraceItem`).
+    Protobuf,
+}
+
+/// The encoding of every message on a logical topic.
+pub fn topic_encoding(topic: KafkaTopic) -> MessageEncoding {
+    match topic {
+        KafkaTopic::Events
+        | KafkaTopic::Attachments
+        | KafkaTopic::Transactions
+        | KafkaTopic::Profiles
+        | KafkaTopic::ReplayRecordings
+        | KafkaTopic::Monitors
+        | KafkaTopic::Feedback => MessageEncoding::Msgpack,
+        KafkaTopic::Outcomes
+        | KafkaTopic::OutcomesBilling
+        | KafkaTopic::MetricsSessions
+        | KafkaTopic::Spans => MessageEncoding::Json,
+        KafkaTopic::Items => MessageEncoding::Protobuf,
+    }
+}
 
 /// A message could not be encoded.
 ///
@@ -236,6 +275,32 @@ mod test_support {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn topic_encodings_follow_the_spec_table() {
+        use MessageEncoding::{Json, Msgpack, Protobuf};
+        let encodings: Vec<MessageEncoding> = KafkaTopic::ALL
+            .iter()
+            .map(|topic| topic_encoding(*topic))
+            .collect();
+        assert_eq!(
+            encodings,
+            [
+                Msgpack,  // events
+                Msgpack,  // attachments
+                Msgpack,  // transactions
+                Json,     // outcomes
+                Json,     // outcomes_billing
+                Json,     // metrics_sessions
+                Msgpack,  // profiles
+                Msgpack,  // replay_recordings
+                Msgpack,  // monitors
+                Json,     // spans
+                Msgpack,  // feedback
+                Protobuf, // items
+            ]
+        );
+    }
 
     #[test]
     fn received_time_after_the_epoch_is_whole_seconds() {
