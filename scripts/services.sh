@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Makes sure the services the test suite talks to are installed and running:
+# Makes sure the build tools and the services the test suite talks to are installed and
+# running:
+#   - a C/C++ toolchain, make and pkg-config (librdkafka is compiled from source),
 #   - Redis on 127.0.0.1:6379 (Debian's redis-server),
 #   - the Kafka-compatible broker tansu on 127.0.0.1:9092 (built once with cargo, then cached
 #     in ~/.cargo/bin).
@@ -34,6 +36,15 @@ apt_install() {
     fi
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
+
+# Build tools: librdkafka (bundled by the rdkafka crate) and zstd are compiled from source
+# with the system C/C++ toolchain, make and pkg-config.
+for tool in cc c++ make pkg-config; do
+    if ! command -v "$tool" >/dev/null; then
+        apt_install build-essential pkg-config
+        break
+    fi
+done
 
 # Redis
 if ! port_open 6379; then

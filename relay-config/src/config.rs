@@ -39,6 +39,10 @@ pub const STATIC_PROJECTS_DIR_NAME: &str = "projects";
 /// Subdirectory of `output.directory` receiving envelope files (relay extension).
 pub const OUTPUT_ENVELOPES_DIR_NAME: &str = "envelopes";
 
+/// *Relay extension*: the directory below `output.directory` that holds the topic files of a
+/// processing relay without Kafka.
+pub const OUTPUT_TOPICS_DIR_NAME: &str = "topics";
+
 /// Permissions of files relay writes: owner read/write only.
 #[cfg(unix)]
 const PRIVATE_FILE_MODE: u32 = 0o600;
@@ -633,10 +637,19 @@ impl Config {
         if mode == RelayMode::Managed && self.credentials.is_none() {
             return Err(ConfigError::MissingCredentials);
         }
-        if self.values.processing.enabled && mode != RelayMode::Managed {
+        // Relay extension: the embedded default processes in static mode, writing topic
+        // files instead of producing to Kafka (no upstream, no Kafka needed).
+        let embedded_processing = mode == RelayMode::Static && !self.kafka_configured();
+        if self.values.processing.enabled && mode != RelayMode::Managed && !embedded_processing {
             return Err(ConfigError::ProcessingNotInManagedMode);
         }
         Ok(())
+    }
+
+    /// Whether `processing.kafka_config` names any producer parameter. Without one, a
+    /// processing relay writes its messages to topic files (relay extension).
+    pub fn kafka_configured(&self) -> bool {
+        !self.values.processing.kafka_config.is_empty()
     }
 
     /// Resolves a configured path against the config directory (or the working directory).
@@ -877,6 +890,12 @@ impl Config {
     /// *Relay extension*: `<output.directory>/envelopes`, where envelope files are written.
     pub fn output_envelopes_dir(&self) -> Option<PathBuf> {
         Some(self.output_directory()?.join(OUTPUT_ENVELOPES_DIR_NAME))
+    }
+
+    /// *Relay extension*: `<output.directory>/topics`, where a processing relay without Kafka
+    /// writes one line-delimited file per topic.
+    pub fn output_topics_dir(&self) -> Option<PathBuf> {
+        Some(self.output_directory()?.join(OUTPUT_TOPICS_DIR_NAME))
     }
 
     /// `limits.max_thread_count` (defaults to the number of CPUs).
@@ -1671,9 +1690,15 @@ relay:
         assert!(config.validate_for_run().is_ok());
         let config = Config::from_yaml_str("relay:\n  mode: static\n").unwrap();
         assert!(config.validate_for_run().is_ok());
+        // The embedded default: static processing without Kafka writes topic files.
         let config =
             Config::from_yaml_str("relay:\n  mode: static\nprocessing:\n  enabled: true\n")
                 .unwrap();
+        assert!(config.validate_for_run().is_ok());
+        let config = Config::from_yaml_str(
+            "relay:\n  mode: static\nprocessing:\n  enabled: true\n  kafka_config:\n    - {name: bootstrap.servers, value: k:9092}\n",
+        )
+        .unwrap();
         assert!(matches!(
             config.validate_for_run(),
             Err(ConfigError::ProcessingNotInManagedMode)

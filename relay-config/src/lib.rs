@@ -31,7 +31,8 @@ pub use aggregator::{
 pub use byte_size::{ByteSize, ByteSizeError, ByteUnit, MAX_PLAIN_BYTE_COUNT};
 pub use config::{
     Config, ConfigError, YamlLocation, CONFIG_FILE_NAME, CREDENTIALS_FILE_NAME,
-    GLOBAL_CONFIG_FILE_NAME, OUTPUT_ENVELOPES_DIR_NAME, STATIC_PROJECTS_DIR_NAME,
+    GLOBAL_CONFIG_FILE_NAME, OUTPUT_ENVELOPES_DIR_NAME, OUTPUT_TOPICS_DIR_NAME,
+    STATIC_PROJECTS_DIR_NAME,
 };
 pub use credentials::Credentials;
 pub use overrides::OverridableConfig;

@@ -355,10 +355,8 @@ fn run(config: Config, overrides: OverridableConfig) -> anyhow::Result<()> {
         "launching relay"
     );
     if config.processing_enabled() {
-        // The settings are checked first, so a broken processing config is reported as such;
-        // the processing pipeline itself is not part of this build yet.
+        // A broken Kafka or Redis setting fails here, naming the setting, before relay binds.
         crate::processing_checks::check_processing_config(&config)?;
-        bail!("was not compiled with processing, cannot enable processing");
     }
     let threads = config.max_thread_count();
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -207,6 +207,16 @@ pub async fn run(config: Arc<Config>, overrides: OverridableConfig) -> anyhow::R
     }
     account_undelivered(&state);
     shutdown.finish();
+    if let Some(processing) = state.processor.processing().cloned() {
+        // The outcome aggregator produces its last messages when it sees `Finished`; give it
+        // a moment, then run what the workers still hold and flush the Kafka producers.
+        tokio::time::sleep(OUTCOME_FLUSH_GRACE).await;
+        let timeout = Duration::from_secs(limits.shutdown_timeout.max(1));
+        let stopped = tokio::task::spawn_blocking(move || processing.stop(timeout)).await;
+        if stopped.is_err() {
+            tracing::error!("flushing the kafka producers failed");
+        }
+    }
     if let Some((handle, task)) = internal {
         handle.stop(false).await;
         let _ = task.await;

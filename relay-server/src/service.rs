@@ -7,11 +7,15 @@ use relay_config::{Config, RelayMode};
 
 use crate::services::forward::{DirectorySink, EnvelopeSink, UpstreamSink};
 use crate::services::health::HealthCheck;
+use crate::services::metrics::MetricsHandle;
 use crate::services::outcome::{start_outcome_aggregator, OutcomeHandle};
+use crate::services::processing::ProcessingService;
 use crate::services::processor::EnvelopeProcessor;
+use crate::services::projects::redis_source::RedisProjectSource;
 use crate::services::projects::{fetch, ProjectCache};
 use crate::services::relays::RelayKeyCache;
 use crate::services::shutdown::ShutdownHandle;
+use crate::services::store::StoreSink;
 use crate::services::upstream::UpstreamHandle;
 use crate::utils::budget::MemoryBudget;
 
@@ -57,19 +61,51 @@ impl ServiceState {
             config.values.spool.envelopes.max_memory_size.as_bytes() as usize,
             config.values.spool.envelopes.max_buffered_envelopes,
         );
-        let outcomes = start_outcome_aggregator(config.clone(), sink.clone(), shutdown.clone());
-        let processor =
-            EnvelopeProcessor::new(config.clone(), projects.clone(), sink, budget.clone());
+        let store = if config.processing_enabled() {
+            Some(start_store(&config)?)
+        } else {
+            None
+        };
+        let outcomes = start_outcome_aggregator(
+            config.clone(),
+            sink.clone(),
+            store.clone(),
+            shutdown.clone(),
+        );
+        let processing = match store {
+            Some(store) => {
+                let metrics = MetricsHandle::disabled();
+                Some(ProcessingService::start(config.clone(), store, metrics)?)
+            }
+            None => None,
+        };
+        let processor = EnvelopeProcessor::new(
+            config.clone(),
+            projects.clone(),
+            sink,
+            budget.clone(),
+            processing,
+        );
+        // Processing with `processing.redis`: project configs are read from Redis first. Never
+        // fails for an unreachable Redis, only for a broken setting.
+        let redis_projects = RedisProjectSource::start(&config, shutdown.clone())?;
         if config.values.relay.mode == RelayMode::Managed {
             fetch::start_fetchers(
                 projects.clone(),
                 upstream.clone(),
                 processor.clone(),
                 shutdown.clone(),
+                redis_projects.clone(),
             );
         }
         let relays = RelayKeyCache::start(config.clone(), upstream.clone(), shutdown.clone());
-        let health = HealthCheck::start(config.clone(), upstream.clone(), budget, shutdown.clone());
+        let health = HealthCheck::start(
+            config.clone(),
+            upstream.clone(),
+            budget,
+            shutdown.clone(),
+            redis_projects,
+        );
         Ok(ServiceState {
             config,
             processor,
@@ -85,6 +121,21 @@ impl ServiceState {
     pub fn memory_exhausted(&self) -> bool {
         self.health.memory_exhausted()
     }
+}
+
+/// The Kafka producers, or the topic files of the embedded default (no `kafka_config`).
+fn start_store(config: &Config) -> anyhow::Result<StoreSink> {
+    let topics_directory = config
+        .output_topics_dir()
+        .unwrap_or_else(|| std::path::PathBuf::from(relay_config::OUTPUT_TOPICS_DIR_NAME));
+    let store = StoreSink::from_config(config, &topics_directory)?;
+    if let StoreSink::Files(_) = &store {
+        tracing::info!(
+            directory = %topics_directory.display(),
+            "no processing.kafka_config: writing kafka messages to one file per topic"
+        );
+    }
+    Ok(store)
 }
 
 /// `global_config.json` of the config directory (non-managed modes, relay-protocol.md §5.6).

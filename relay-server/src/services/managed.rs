@@ -126,6 +126,29 @@ impl ManagedEnvelope {
         });
     }
 
+    /// A detached handle that records outcomes in this envelope's accounting context after
+    /// its items were taken out (e.g. when a Kafka delivery fails later).
+    pub fn tracker(&self) -> OutcomeTracker {
+        OutcomeTracker {
+            outcomes: self.outcomes.clone(),
+            scoping: self.scoping.clone(),
+            received_at: self.received_at,
+            event_id: self.envelope.event_id(),
+            remote_addr: self.remote_addr,
+        }
+    }
+
+    /// The buffer permit, shared: whoever holds a clone keeps the envelope's memory reserved
+    /// (processing holds it until Kafka acknowledged the messages).
+    pub fn shared_permit(&self) -> Option<Arc<BufferPermit>> {
+        self.permit.clone()
+    }
+
+    /// The client address the envelope came from (`remote_addr` of the request).
+    pub fn remote_addr(&self) -> Option<IpAddr> {
+        self.remote_addr
+    }
+
     /// Removes items for which `keep` returns false, recording `outcome` for each.
     pub fn retain_items(&mut self, mut keep: impl FnMut(&Item) -> bool, outcome: Outcome) {
         let mut dropped = Vec::new();
@@ -219,6 +242,31 @@ impl ManagedEnvelope {
         for item in self.envelope.items() {
             self.track_item_outcome(item, &outcome);
         }
+    }
+}
+
+/// Records outcomes for data that left a [`ManagedEnvelope`] (see [`ManagedEnvelope::tracker`]).
+#[derive(Clone)]
+pub struct OutcomeTracker {
+    outcomes: OutcomeHandle,
+    scoping: Scoping,
+    received_at: DateTime<Utc>,
+    event_id: Option<relay_protocol::EventId>,
+    remote_addr: Option<IpAddr>,
+}
+
+impl OutcomeTracker {
+    /// Records `outcome` for `quantity` of `category`, timestamped with the receive time.
+    pub fn track(&self, outcome: Outcome, category: relay_protocol::DataCategory, quantity: usize) {
+        self.outcomes.track(TrackOutcome {
+            timestamp: self.received_at,
+            scoping: self.scoping.clone(),
+            outcome,
+            event_id: self.event_id,
+            remote_addr: self.remote_addr,
+            category,
+            quantity: u32::try_from(quantity).unwrap_or(u32::MAX),
+        });
     }
 }
 

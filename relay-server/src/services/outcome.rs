@@ -33,7 +33,10 @@ use tokio::sync::mpsc;
 
 use crate::services::forward::EnvelopeSink;
 use crate::services::shutdown::ShutdownHandle;
+use crate::services::store::StoreSink;
 use crate::utils::relay_envelope::relay_generated_envelope;
+use relay_kafka::messages::OutcomeMessage;
+use relay_kafka::EncodeKafkaMessage;
 
 /// Capacity of the tracking channel; outcomes beyond it are counted as lost.
 const OUTCOME_CHANNEL_CAPACITY: usize = 65_536;
@@ -116,6 +119,9 @@ pub enum DiscardReason {
     Timestamp,
     QueueFailed,
     InvalidEventId,
+    /// Any other reason of the outcomes.md §3.3 table, written verbatim (the processing stages
+    /// name theirs as constants, e.g. `no_event_payload`, `duplicate_item`, `invalid_replay`).
+    Named(&'static str),
 }
 
 impl std::fmt::Display for DiscardReason {
@@ -142,6 +148,7 @@ impl std::fmt::Display for DiscardReason {
             DiscardReason::Timestamp => "timestamp",
             DiscardReason::QueueFailed => "queue_failed",
             DiscardReason::InvalidEventId => "invalid_event_id",
+            DiscardReason::Named(name) => name,
         };
         f.write_str(name)
     }
@@ -331,19 +338,26 @@ enum ClientReportList {
 struct BucketKey {
     project_key: ProjectKey,
     project_id: ProjectId,
+    /// Scoping of the Kafka message (processing); the project key determines both.
+    organization_id: u64,
+    key_id: Option<u64>,
     slot: i64,
     outcome: Outcome,
     category: DataCategory,
 }
 
 /// Starts the aggregator and returns its handle.
+///
+/// With `kafka` (processing relays) every outcome is emitted to the `outcomes` /
+/// `outcomes_billing` topics regardless of `outcomes.emit_outcomes` (outcomes.md §4.1, §5).
 pub fn start_outcome_aggregator(
     config: Arc<Config>,
     sink: EnvelopeSink,
+    kafka: Option<StoreSink>,
     shutdown: ShutdownHandle,
 ) -> OutcomeHandle {
     let emit = config.values.outcomes.emit_outcomes;
-    if emit == EmitOutcomes::False {
+    if emit == EmitOutcomes::False && kafka.is_none() {
         return OutcomeHandle::disabled();
     }
     let (sender, receiver) = mpsc::channel(OUTCOME_CHANNEL_CAPACITY);
@@ -357,7 +371,9 @@ pub fn start_outcome_aggregator(
             max_secs_in_future: i64::try_from(config.values.aggregator.max_secs_in_future)
                 .unwrap_or(i64::MAX),
         }),
-        as_metrics: emit == EmitOutcomes::True && config.values.relay.mode != RelayMode::Proxy,
+        as_metrics: kafka.is_some()
+            || (emit == EmitOutcomes::True && config.values.relay.mode != RelayMode::Proxy),
+        kafka,
         source: config.values.outcomes.source.clone(),
         buckets: BTreeMap::new(),
         sink,
@@ -392,6 +408,8 @@ struct OutcomeAggregator {
     /// `None` in proxy mode, which aggregates client reports directly.
     accepted_window: Option<AcceptedWindow>,
     as_metrics: bool,
+    /// Processing: outcome messages go to Kafka instead of upstream.
+    kafka: Option<StoreSink>,
     source: Option<String>,
     buckets: BTreeMap<BucketKey, u64>,
     sink: EnvelopeSink,
@@ -400,6 +418,7 @@ struct OutcomeAggregator {
 impl OutcomeAggregator {
     async fn run(mut self, mut receiver: mpsc::Receiver<TrackOutcome>, shutdown: ShutdownHandle) {
         let mut flush_at: Option<tokio::time::Instant> = None;
+        let mut draining = false;
         loop {
             let flush_timer = async {
                 match flush_at {
@@ -423,11 +442,26 @@ impl OutcomeAggregator {
                     flush_at = None;
                     self.flush();
                 }
-                _ = shutdown.reached(crate::services::shutdown::Phase::Draining) => {
+                _ = shutdown.reached(crate::services::shutdown::Phase::Draining), if !draining => {
+                    if self.kafka.is_some() {
+                        // Processing keeps producing while envelopes drain; from now on
+                        // every outcome is flushed right away, until relay finishes.
+                        draining = true;
+                        self.initial_delay = Duration::ZERO;
+                        self.flush();
+                        continue;
+                    }
                     // Take what is still queued, flush once and stop: the drain of the
                     // upstream queue that follows carries the reports.
                     receiver.close();
                     while let Some(outcome) = receiver.recv().await {
+                        self.add(outcome);
+                    }
+                    self.flush();
+                    return;
+                }
+                _ = shutdown.reached(crate::services::shutdown::Phase::Finished), if draining => {
+                    while let Ok(outcome) = receiver.try_recv() {
                         self.add(outcome);
                     }
                     self.flush();
@@ -460,6 +494,8 @@ impl OutcomeAggregator {
         let key = BucketKey {
             project_key: tracked.scoping.project_key,
             project_id,
+            organization_id: tracked.scoping.organization_id.unwrap_or(0),
+            key_id: tracked.scoping.key_id,
             slot: timestamp - timestamp.rem_euclid(self.bucket_interval),
             outcome: tracked.outcome,
             category: tracked.category,
@@ -471,6 +507,10 @@ impl OutcomeAggregator {
     fn flush(&mut self) {
         let buckets = std::mem::take(&mut self.buckets);
         if buckets.is_empty() {
+            return;
+        }
+        if let Some(kafka) = &self.kafka {
+            produce_outcomes(kafka, self.source.as_deref(), buckets);
             return;
         }
         if self.initial_delay.is_zero() && self.mode == RelayMode::Proxy && !self.as_metrics {
@@ -597,6 +637,52 @@ impl OutcomeAggregator {
         );
         self.sink
             .submit_relay_generated(envelope, *project_key, project_id);
+    }
+}
+
+/// One outcome message per bucket (outcomes.md §5). Enqueue failures are logged: an outcome
+/// about lost data cannot itself become an outcome.
+fn produce_outcomes(kafka: &StoreSink, source: Option<&str>, buckets: BTreeMap<BucketKey, u64>) {
+    for (key, quantity) in buckets {
+        let Some(timestamp) = DateTime::from_timestamp(key.slot, 0) else {
+            continue;
+        };
+        let mut message = OutcomeMessage::new(
+            timestamp,
+            key.organization_id,
+            key.project_id,
+            key.key_id,
+            key.outcome.id(),
+            quantity,
+        )
+        .with_category(key.category);
+        if let Some(reason) = key.outcome.reason() {
+            message = message.with_reason(reason);
+        }
+        if let Some(source) = source {
+            message = message.with_source(source);
+        }
+        let topic = message.topic();
+        let encoded = match message.to_kafka_message() {
+            Ok(encoded) => encoded,
+            Err(error) => {
+                tracing::error!(
+                    error = &error as &dyn std::error::Error,
+                    "cannot encode outcome"
+                );
+                continue;
+            }
+        };
+        match kafka.send(topic, encoded) {
+            // Delivery reports of outcomes are not awaited; librdkafka logs failures.
+            Ok(_delivery) => {}
+            Err(error) => {
+                tracing::error!(
+                    error = &error as &dyn std::error::Error,
+                    "cannot produce outcome"
+                );
+            }
+        }
     }
 }
 

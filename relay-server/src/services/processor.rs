@@ -27,6 +27,7 @@ use crate::endpoints::common::BadStoreRequest;
 use crate::services::forward::EnvelopeSink;
 use crate::services::managed::ManagedEnvelope;
 use crate::services::outcome::{DiscardReason, Outcome};
+use crate::services::processing::ProcessingService;
 use crate::services::projects::state::VerifySignature;
 use crate::services::projects::{PendingEnvelope, ProjectCache, ProjectState, ProjectStatus};
 use crate::utils::budget::MemoryBudget;
@@ -68,6 +69,8 @@ struct ProcessorInner {
     projects: ProjectCache,
     sink: EnvelopeSink,
     budget: MemoryBudget,
+    /// The processing pipeline; `Some` exactly when processing is enabled.
+    processing: Option<ProcessingService>,
 }
 
 impl EnvelopeProcessor {
@@ -76,6 +79,7 @@ impl EnvelopeProcessor {
         projects: ProjectCache,
         sink: EnvelopeSink,
         budget: MemoryBudget,
+        processing: Option<ProcessingService>,
     ) -> EnvelopeProcessor {
         EnvelopeProcessor {
             inner: Arc::new(ProcessorInner {
@@ -83,8 +87,14 @@ impl EnvelopeProcessor {
                 projects,
                 sink,
                 budget,
+                processing,
             }),
         }
+    }
+
+    /// The processing pipeline of a processing relay.
+    pub fn processing(&self) -> Option<&ProcessingService> {
+        self.inner.processing.as_ref()
     }
 
     pub fn projects(&self) -> &ProjectCache {
@@ -224,9 +234,18 @@ impl EnvelopeProcessor {
     fn hand_off(
         &self,
         mut managed: ManagedEnvelope,
-        state: &ProjectState,
+        state: &Arc<ProjectState>,
         target: Option<UpstreamDescriptor>,
     ) {
+        if let Some(processing) = &self.inner.processing {
+            self.convert_client_reports(&mut managed, state);
+            if managed.envelope().is_empty() {
+                managed.accept();
+                return;
+            }
+            processing.submit(managed, Arc::clone(state));
+            return;
+        }
         if self.inner.config.values.relay.mode != RelayMode::Managed {
             self.inner.sink.submit(managed, target);
             return;

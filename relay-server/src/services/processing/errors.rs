@@ -1,0 +1,460 @@
+//! Error events (`processing.md` §3.1): one event from whichever carrier the envelope has
+//! (event JSON, security report, crash attachments, `event.payload` msgpack, form data, Unreal
+//! crash archive, user feedback), plus its attachments and user reports, produced as one store
+//! request: attachment chunks, then user reports, then the event message.
+//!
+//! Runs only for envelopes without a `transaction` item that have at least one event-creating
+//! item; takes every item that requires an event except profiles (those are handled by the
+//! profile processors).
+
+use bytes::Bytes;
+use relay_kafka::messages::{
+    normalize_user_report, prepare_attachment, unix_seconds_or_now, AttachmentContent,
+    AttachmentDescriptor, AttachmentInlining, AttachmentInput, AttachmentMessage, EventMessage,
+    UserReportMessage,
+};
+use relay_kafka::KafkaTopic;
+use relay_protocol::envelope::{AttachmentType, Item, ItemType};
+use relay_protocol::{DataCategory, EventId};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::event::{self, EventKind, EventObject, IngestedBytes};
+use super::{security, stages, unreal, ProcessingContext, ProcessingOutput, StoreRequest};
+use crate::services::managed::ManagedEnvelope;
+use crate::services::outcome::{DiscardReason, Outcome};
+
+/// `invalid` reason: an event envelope without any event payload.
+pub const NO_EVENT_PAYLOAD: &str = "no_event_payload";
+/// `invalid` reason: a second item of a kind that must be unique.
+pub const DUPLICATE_ITEM: &str = "duplicate_item";
+
+/// Runs the error processor.
+pub fn process(
+    context: &ProcessingContext,
+    managed: &mut ManagedEnvelope,
+    output: &mut ProcessingOutput,
+) {
+    let items = managed.envelope().items();
+    if items.iter().any(|item| *item.ty() == ItemType::Transaction)
+        || !items.iter().any(Item::creates_event)
+    {
+        return;
+    }
+    let taken = managed.take_items_where(|item| {
+        item.requires_event()
+            && *item.ty() != ItemType::Profile
+            && *item.ty() != ItemType::ReplayEvent
+    });
+    if let Err(reason) = process_unit(context, managed, taken, output) {
+        tracing::debug!(%reason, "error event rejected");
+    }
+}
+
+/// The items of one error event, sorted by role.
+#[derive(Default)]
+struct ErrorUnit {
+    /// The item the event JSON comes from (event, security, raw_security, feedback).
+    event_item: Option<Item>,
+    unreal_report: Option<Item>,
+    form_data: Vec<Item>,
+    attachments: Vec<Item>,
+    user_reports: Vec<Item>,
+}
+
+fn process_unit(
+    context: &ProcessingContext,
+    managed: &mut ManagedEnvelope,
+    items: Vec<Item>,
+    output: &mut ProcessingOutput,
+) -> Result<(), DiscardReason> {
+    let mut unit = ErrorUnit::default();
+    for item in items {
+        match item.ty() {
+            ItemType::Event | ItemType::Security | ItemType::RawSecurity | ItemType::Feedback => {
+                if unit.event_item.is_some() {
+                    managed.track_item_outcome(
+                        &item,
+                        &Outcome::Invalid(DiscardReason::Named(DUPLICATE_ITEM)),
+                    );
+                } else {
+                    unit.event_item = Some(item);
+                }
+            }
+            ItemType::UnrealReport => {
+                if unit.unreal_report.is_some() {
+                    managed.track_item_outcome(
+                        &item,
+                        &Outcome::Invalid(DiscardReason::Named(DUPLICATE_ITEM)),
+                    );
+                } else {
+                    unit.unreal_report = Some(item);
+                }
+            }
+            ItemType::FormData => unit.form_data.push(item),
+            ItemType::UserReport => unit.user_reports.push(item),
+            _ => unit.attachments.push(item),
+        }
+    }
+
+    // Unreal archives expand into an event payload, attachments and user reports.
+    let mut unreal_event = None;
+    if let Some(report) = unit.unreal_report.take() {
+        match unreal::expand(context, &report) {
+            Ok(expanded) => {
+                unreal_event = expanded.event;
+                unit.attachments.extend(expanded.attachments);
+                unit.user_reports.extend(expanded.user_reports);
+            }
+            Err(reason) => {
+                reject_unit(managed, &unit, Some(&report), &reason);
+                return Err(reason);
+            }
+        }
+    }
+
+    let event_category = event_category(&unit);
+    let (mut event, kind, raw_size) = match extract_event(context, &unit, unreal_event) {
+        Ok(extracted) => extracted,
+        Err(outcome) => {
+            // Raw security reports may also be filtered (unsupported report kinds).
+            reject_unit_with(managed, &unit, None, &outcome);
+            return match outcome {
+                Outcome::Invalid(reason) => Err(reason),
+                _ => Ok(()),
+            };
+        }
+    };
+    let Some(event_id) = context.event_id() else {
+        let reason = DiscardReason::InvalidEventId;
+        reject_unit(managed, &unit, None, &reason);
+        return Err(reason);
+    };
+
+    let ingested = IngestedBytes {
+        event: raw_size,
+        minidump: attachment_bytes(&unit, AttachmentType::Minidump),
+        apple_crash_report: attachment_bytes(&unit, AttachmentType::AppleCrashReport),
+        attachments: attachment_bytes(&unit, AttachmentType::Attachment),
+    };
+    event::finalize(context, &mut event, event_id, ingested);
+    stages::normalize_event(context, &mut event, kind);
+    if let Err(outcome) = stages::filter_event(context, &event) {
+        reject_unit_with(managed, &unit, None, &outcome);
+        return Ok(());
+    }
+    stages::scrub_event(context, &mut event);
+
+    // User reports: each one is normalized on its own; a broken one is rejected alone.
+    let mut user_report_payloads = Vec::new();
+    for report in &unit.user_reports {
+        match normalize_user_report(report.payload_slice()) {
+            Ok(payload) => user_report_payloads.push((report, payload)),
+            Err(_) => {
+                managed.track_item_outcome(report, &Outcome::Invalid(DiscardReason::InvalidJson))
+            }
+        }
+    }
+
+    let mut quantities = vec![(event_category, 1)];
+    for attachment in &unit.attachments {
+        quantities.extend(attachment.quantities());
+    }
+    for (report, _) in &user_report_payloads {
+        quantities.extend(report.quantities());
+    }
+    let mut request = StoreRequest::new(quantities);
+    if let Err(error) = build_messages(
+        context,
+        &mut request,
+        event_id,
+        &event,
+        kind,
+        &unit.attachments,
+        &user_report_payloads,
+    ) {
+        tracing::error!(
+            error = &error as &dyn std::error::Error,
+            "cannot encode error event messages"
+        );
+        for (category, quantity) in &request.quantities {
+            managed.track(
+                Outcome::Invalid(DiscardReason::Internal),
+                *category,
+                *quantity,
+            );
+        }
+        return Ok(());
+    }
+    output.add(request);
+    Ok(())
+}
+
+fn build_messages(
+    context: &ProcessingContext,
+    request: &mut StoreRequest,
+    event_id: EventId,
+    event: &EventObject,
+    kind: EventKind,
+    attachments: &[Item],
+    user_reports: &[(&Item, Vec<u8>)],
+) -> Result<(), relay_kafka::MessageEncodeError> {
+    let organization_id = context.organization_id();
+    let project_id = context.project_id();
+    let start_time = unix_seconds_or_now(context.received_at);
+    let retention = context.event_retention();
+    let chunk_size = std::num::NonZeroUsize::new(context.attachment_chunk_size())
+        .unwrap_or(relay_kafka::messages::DEFAULT_ATTACHMENT_CHUNK_SIZE);
+
+    let feedback = kind == EventKind::Feedback;
+    let mut descriptors: Vec<AttachmentDescriptor> = Vec::new();
+    for item in attachments {
+        let inlining = if feedback {
+            AttachmentInlining::BelowChunkSize
+        } else {
+            AttachmentInlining::Never
+        };
+        let prepared = prepare_attachment(
+            organization_id,
+            project_id,
+            event_id,
+            attachment_input(item, retention),
+            inlining,
+            chunk_size,
+        );
+        for chunk in &prepared.chunks {
+            request.push(KafkaTopic::Attachments, chunk)?;
+        }
+        if feedback {
+            // Feedback attachments travel as individual attachment messages.
+            let message =
+                AttachmentMessage::new(organization_id, project_id, event_id, prepared.descriptor);
+            request.push(KafkaTopic::Attachments, &message)?;
+        } else {
+            descriptors.push(prepared.descriptor);
+        }
+    }
+    for (_, payload) in user_reports {
+        let message = UserReportMessage::new(
+            organization_id,
+            project_id,
+            event_id,
+            start_time,
+            Bytes::from(payload.clone()),
+        );
+        request.push(KafkaTopic::Attachments, &message)?;
+    }
+    let topic = if feedback {
+        KafkaTopic::Feedback
+    } else if !descriptors.is_empty() || !user_reports.is_empty() {
+        KafkaTopic::Attachments
+    } else {
+        KafkaTopic::Events
+    };
+    let message = EventMessage::new(
+        organization_id,
+        project_id,
+        event_id,
+        event::serialize_event(event),
+        start_time,
+        context.client_addr,
+        descriptors,
+    );
+    request.push(topic, &message)
+}
+
+/// The descriptor input of an attachment item.
+pub fn attachment_input(item: &Item, retention_days: u16) -> AttachmentInput {
+    AttachmentInput {
+        id: Uuid::new_v4(),
+        filename: item.filename().map(str::to_owned),
+        content_type: item
+            .content_type()
+            .map(|content_type| content_type.as_str().to_owned()),
+        attachment_type: item.attachment_type().unwrap_or_default(),
+        rate_limited: item
+            .get_header("rate_limited")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        retention_days,
+        content: AttachmentContent::Bytes(item.payload()),
+    }
+}
+
+/// The data category the event counts in.
+fn event_category(unit: &ErrorUnit) -> DataCategory {
+    match unit.event_item.as_ref().map(Item::ty) {
+        Some(ItemType::Security | ItemType::RawSecurity) => DataCategory::Security,
+        Some(ItemType::Feedback) => DataCategory::Feedback,
+        _ => DataCategory::Error,
+    }
+}
+
+/// The event JSON, its kind and its raw size, from the most specific carrier.
+fn extract_event(
+    context: &ProcessingContext,
+    unit: &ErrorUnit,
+    unreal_event: Option<EventObject>,
+) -> Result<(EventObject, EventKind, usize), Outcome> {
+    if let Some(item) = &unit.event_item {
+        let payload = item.payload_slice();
+        return match item.ty() {
+            ItemType::RawSecurity => {
+                let event = security::raw_security_to_event(context, item)?;
+                Ok((event, EventKind::Security, payload.len()))
+            }
+            ItemType::Security => Ok((
+                event::parse_event(payload).map_err(Outcome::Invalid)?,
+                EventKind::Security,
+                payload.len(),
+            )),
+            ItemType::Feedback => Ok((
+                event::parse_event(payload).map_err(Outcome::Invalid)?,
+                EventKind::Feedback,
+                payload.len(),
+            )),
+            _ => Ok((
+                event::parse_event(payload).map_err(Outcome::Invalid)?,
+                EventKind::Error,
+                payload.len(),
+            )),
+        };
+    }
+    let crash = unit.attachments.iter().find_map(|item| {
+        item.attachment_type().filter(|ty| {
+            ty.creates_event()
+                && !matches!(
+                    ty,
+                    AttachmentType::EventPayload | AttachmentType::Breadcrumbs
+                )
+        })
+    });
+    if let Some(mut event) = unreal_event {
+        // The archive's minidump / crash report names the crash like a plain one would.
+        if let Some(crash_type) = crash {
+            write_crash_placeholder(&mut event, crash_type);
+        }
+        return Ok((event, EventKind::Error, 0));
+    }
+    let payload_attachment = unit
+        .attachments
+        .iter()
+        .find(|item| item.attachment_type() == Some(AttachmentType::EventPayload));
+    let mut event = match payload_attachment {
+        Some(item) => match rmp_serde::from_slice::<Value>(item.payload_slice()) {
+            Ok(Value::Object(event)) => event,
+            _ => return Err(Outcome::Invalid(DiscardReason::Named("invalid_msgpack"))),
+        },
+        None => match form_data_event(&unit.form_data) {
+            Some(event) => event,
+            None => EventObject::new(),
+        },
+    };
+    match crash {
+        Some(crash_type) => write_crash_placeholder(&mut event, crash_type),
+        None if payload_attachment.is_none() && unit.form_data.is_empty() => {
+            return Err(Outcome::Invalid(DiscardReason::Named(NO_EVENT_PAYLOAD)));
+        }
+        None => {}
+    }
+    let raw_size = payload_attachment.map_or(0, Item::len);
+    Ok((event, EventKind::Error, raw_size))
+}
+
+/// A crash report becomes an event whose exception Sentry fills in from the attachment.
+fn write_crash_placeholder(event: &mut EventObject, crash_type: AttachmentType) {
+    let (exception_type, mechanism) = match crash_type {
+        AttachmentType::Minidump => ("Minidump", "minidump"),
+        AttachmentType::AppleCrashReport => ("AppleCrashReport", "applecrashreport"),
+        AttachmentType::Prosperodump => ("Minidump", "minidump"),
+        AttachmentType::NvidiaGpuDump => ("NvidiaGpuDump", "nvidia_gpu_dump"),
+        _ => ("Crash", "crash"),
+    };
+    event.entry("platform").or_insert_with(|| "native".into());
+    event.entry("level").or_insert_with(|| "fatal".into());
+    if !event.contains_key("exception") {
+        event.insert(
+            "exception".into(),
+            serde_json::json!({"values": [{
+                "type": exception_type,
+                "value": format!("Invalid {exception_type}"),
+                "mechanism": {"type": mechanism, "handled": false, "synthetic": true},
+            }]}),
+        );
+    }
+}
+
+/// `sentry[...]`-style form fields as an event (the minidump endpoint's form data).
+fn form_data_event(form_data: &[Item]) -> Option<EventObject> {
+    let item = form_data.first()?;
+    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(item.payload_slice()).ok()?;
+    let mut event = EventObject::new();
+    for (key, value) in fields {
+        if key == "sentry" {
+            if let Ok(Value::Object(object)) = serde_json::from_str::<Value>(&value) {
+                event.extend(object);
+            }
+            continue;
+        }
+        let Some(path) = key.strip_prefix("sentry[") else {
+            continue;
+        };
+        let segments: Vec<&str> = path.trim_end_matches(']').split("][").collect();
+        insert_path(&mut event, &segments, value);
+    }
+    Some(event)
+}
+
+fn insert_path(object: &mut EventObject, segments: &[&str], value: String) {
+    let Some((first, rest)) = segments.split_first() else {
+        return;
+    };
+    if rest.is_empty() {
+        object.insert((*first).to_owned(), Value::String(value));
+        return;
+    }
+    let entry = object
+        .entry((*first).to_owned())
+        .or_insert_with(|| Value::Object(EventObject::new()));
+    if let Value::Object(child) = entry {
+        insert_path(child, rest, value);
+    }
+}
+
+fn attachment_bytes(unit: &ErrorUnit, attachment_type: AttachmentType) -> usize {
+    unit.attachments
+        .iter()
+        .filter(|item| item.attachment_type().unwrap_or_default() == attachment_type)
+        .map(Item::len)
+        .sum()
+}
+
+fn reject_unit(
+    managed: &ManagedEnvelope,
+    unit: &ErrorUnit,
+    extra: Option<&Item>,
+    reason: &DiscardReason,
+) {
+    reject_unit_with(managed, unit, extra, &Outcome::Invalid(reason.clone()));
+}
+
+/// Rejects every item of the unit: the event counts once in its category, attachments and
+/// user reports in theirs.
+fn reject_unit_with(
+    managed: &ManagedEnvelope,
+    unit: &ErrorUnit,
+    extra: Option<&Item>,
+    outcome: &Outcome,
+) {
+    let has_event_item = unit.event_item.is_some() || extra.is_some();
+    if let Some(item) = unit.event_item.iter().chain(extra).next() {
+        managed.track_item_outcome(item, outcome);
+    }
+    if !has_event_item {
+        managed.track(outcome.clone(), event_category(unit), 1);
+    }
+    for item in unit.attachments.iter().chain(&unit.user_reports) {
+        managed.track_item_outcome(item, outcome);
+    }
+    // Form data is part of the event payload: its count is the event's.
+}

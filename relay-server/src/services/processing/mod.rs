@@ -1,0 +1,310 @@
+//! The processing pipeline of a processing relay (`processing.md` §2–§3).
+//!
+//! An envelope of an enabled project that passed the project checks is handed to
+//! [`ProcessingService::submit`]. It is queued for the bounded [`pool::WorkerPool`] (CPU-heavy
+//! work never runs on the HTTP reactor threads); a worker runs the processors in the fixed
+//! order of §2, each taking the items it understands out of the envelope, and the resulting
+//! [`StoreRequest`]s are produced to Kafka (or the topic files of the embedded default).
+//!
+//! Accounting (outcomes.md): every item either ends up in a store request or is tracked as an
+//! outcome by its processor; leftovers are rejected with `invalid/internal`. The envelope's
+//! buffer permit is held until Kafka acknowledged every message, so a slow or unreachable
+//! broker fills the memory budget and the endpoints answer 503 instead of buffering without
+//! bound. Messages that cannot be enqueued after retries, or whose delivery fails, become
+//! `invalid/internal` outcomes for what their request carried.
+//!
+//! Every processor follows the skeleton of §2 (expand → validate → normalize → filters →
+//! sampling → quotas → PII → metrics → store); stages that later work fills in are explicit
+//! functions in [`stages`], so adding them is local.
+
+pub mod attachments;
+pub mod check_ins;
+pub mod context;
+pub mod errors;
+pub mod event;
+pub mod logs;
+pub mod metric_buckets;
+pub mod output;
+pub mod pool;
+pub mod profiles;
+pub mod replays;
+pub mod security;
+pub mod sessions;
+pub mod spans;
+pub mod stages;
+pub mod trace_attachments;
+pub mod trace_metrics;
+pub mod transactions;
+pub mod unreal;
+pub mod user_reports;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use relay_config::Config;
+use relay_kafka::ProduceError;
+use relay_protocol::envelope::ItemType;
+
+pub use context::ProcessingContext;
+pub use output::{ProcessingOutput, StoreRequest};
+
+use crate::services::managed::{ManagedEnvelope, OutcomeTracker};
+use crate::services::metrics::MetricsHandle;
+use crate::services::outcome::{DiscardReason, Outcome};
+use crate::services::projects::ProjectState;
+use crate::services::store::{Delivery, StoreSink};
+use crate::utils::budget::BufferPermit;
+
+/// How often enqueueing into a full Kafka client queue is retried before the message's data
+/// becomes an outcome.
+const PRODUCE_RETRIES: u32 = 20;
+
+/// Pause between produce retries; the retries span about a second, long enough for a burst to
+/// drain from librdkafka's queue.
+const PRODUCE_RETRY_INTERVAL: Duration = Duration::from_millis(50);
+
+/// Name prefix of the worker threads.
+const WORKER_THREAD_NAME: &str = "relay-processor";
+
+/// One envelope for the workers.
+struct ProcessingJob {
+    managed: ManagedEnvelope,
+    project: Arc<ProjectState>,
+}
+
+/// Handle to the processing pipeline; cheap to clone.
+#[derive(Clone)]
+pub struct ProcessingService {
+    inner: Arc<ServiceInner>,
+}
+
+struct ServiceInner {
+    pool: pool::WorkerPool<ProcessingJob>,
+    store: StoreSink,
+}
+
+/// What the workers share.
+struct Worker {
+    config: Arc<Config>,
+    store: StoreSink,
+    metrics: MetricsHandle,
+    runtime: tokio::runtime::Handle,
+}
+
+impl ProcessingService {
+    /// Starts the workers (`limits.max_thread_count`). Must run inside the tokio runtime that
+    /// awaits Kafka deliveries.
+    pub fn start(
+        config: Arc<Config>,
+        store: StoreSink,
+        metrics: MetricsHandle,
+    ) -> std::io::Result<ProcessingService> {
+        let worker = Worker {
+            config: config.clone(),
+            store: store.clone(),
+            metrics,
+            runtime: tokio::runtime::Handle::current(),
+        };
+        let pool = pool::WorkerPool::start(
+            WORKER_THREAD_NAME,
+            config.max_thread_count(),
+            config.values.spool.envelopes.max_buffered_envelopes.max(1),
+            move |job: ProcessingJob| worker.process(job),
+        )?;
+        Ok(ProcessingService {
+            inner: Arc::new(ServiceInner { pool, store }),
+        })
+    }
+
+    /// Queues an envelope that passed the project checks.
+    pub fn submit(&self, managed: ManagedEnvelope, project: Arc<ProjectState>) {
+        let job = ProcessingJob { managed, project };
+        if let Err((job, error)) = self.inner.pool.try_submit(job) {
+            tracing::error!(
+                error = &error as &dyn std::error::Error,
+                "cannot queue envelope for processing"
+            );
+            job.managed
+                .reject(Outcome::Invalid(DiscardReason::Internal));
+        }
+    }
+
+    /// The store the pipeline produces to (shared with the outcome and metrics emitters).
+    pub fn store(&self) -> &StoreSink {
+        &self.inner.store
+    }
+
+    /// Graceful shutdown: runs what is queued, then flushes the producers (at most `timeout`).
+    /// Blocks the calling thread.
+    pub fn stop(&self, timeout: Duration) {
+        self.inner.pool.join();
+        self.inner.store.flush(timeout);
+    }
+}
+
+impl Worker {
+    fn process(&self, job: ProcessingJob) {
+        let ProcessingJob {
+            mut managed,
+            project,
+        } = job;
+        let context = ProcessingContext::new(self.config.clone(), project, &managed);
+        let mut output = ProcessingOutput::default();
+        run_processors(&context, &mut managed, &mut output);
+
+        let tracker = managed.tracker();
+        let permit = managed.shared_permit();
+        if managed.envelope().is_empty() {
+            managed.accept();
+        } else {
+            let leftover: Vec<String> = managed
+                .envelope()
+                .items()
+                .iter()
+                .map(|item| item.ty().name().to_owned())
+                .collect();
+            tracing::error!(?leftover, "items left over after processing");
+            managed.reject(Outcome::Invalid(DiscardReason::Internal));
+        }
+        if !output.buckets.is_empty() {
+            self.metrics.merge(std::mem::take(&mut output.buckets));
+        }
+        self.produce(output.requests, tracker, permit);
+    }
+
+    /// Enqueues every request's messages; awaits their deliveries on the runtime while holding
+    /// the envelope's buffer permit.
+    fn produce(
+        &self,
+        requests: Vec<StoreRequest>,
+        tracker: OutcomeTracker,
+        permit: Option<Arc<BufferPermit>>,
+    ) {
+        let mut pending: Vec<(Vec<Delivery>, output::Quantities)> = Vec::new();
+        for request in requests {
+            let mut deliveries = Vec::with_capacity(request.messages.len());
+            let mut failed = false;
+            for (topic, message) in request.messages {
+                match self.send_with_retries(topic, message) {
+                    Ok(delivery) => deliveries.push(delivery),
+                    Err(error) => {
+                        tracing::error!(
+                            error = &error as &dyn std::error::Error,
+                            "failed to produce kafka message"
+                        );
+                        failed = true;
+                        break;
+                    }
+                }
+            }
+            if failed {
+                track_quantities(&tracker, &request.quantities);
+            }
+            // Messages of a failed request that were enqueued still get delivered; their data
+            // is already counted as lost, so their reports are only awaited for the permit.
+            let quantities = if failed {
+                output::Quantities::new()
+            } else {
+                request.quantities
+            };
+            if deliveries
+                .iter()
+                .any(|delivery| matches!(delivery, Delivery::Kafka(_)))
+            {
+                pending.push((deliveries, quantities));
+            }
+        }
+        if pending.is_empty() {
+            return;
+        }
+        self.runtime.spawn(async move {
+            for (deliveries, quantities) in pending {
+                let mut delivered = true;
+                for delivery in deliveries {
+                    if let Err(error) = delivery.wait().await {
+                        tracing::error!(
+                            error = &error as &dyn std::error::Error,
+                            "kafka message was not delivered"
+                        );
+                        delivered = false;
+                    }
+                }
+                if !delivered {
+                    track_quantities(&tracker, &quantities);
+                }
+            }
+            drop(permit);
+        });
+    }
+
+    fn send_with_retries(
+        &self,
+        topic: relay_kafka::KafkaTopic,
+        message: relay_kafka::KafkaMessage,
+    ) -> Result<Delivery, ProduceError> {
+        let mut attempt = 0;
+        loop {
+            // Cloning keeps the message for a retry; the payload is copied into librdkafka
+            // anyway, so this only costs on the rare retry path... except the clone itself.
+            match self.store.send(topic, message.clone()) {
+                Err(ProduceError::QueueFull { .. }) if attempt < PRODUCE_RETRIES => {
+                    attempt += 1;
+                    // A worker thread, not the async runtime: sleeping here is backpressure.
+                    std::thread::sleep(PRODUCE_RETRY_INTERVAL);
+                }
+                result => return result,
+            }
+        }
+    }
+}
+
+fn track_quantities(tracker: &OutcomeTracker, quantities: &output::Quantities) {
+    for (category, quantity) in quantities {
+        tracker.track(
+            Outcome::Invalid(DiscardReason::Internal),
+            *category,
+            *quantity,
+        );
+    }
+}
+
+/// The processors of §2 in their fixed order.
+fn run_processors(
+    context: &ProcessingContext,
+    managed: &mut ManagedEnvelope,
+    output: &mut ProcessingOutput,
+) {
+    // Client reports were turned into outcomes before processing (processor.rs).
+    sessions::process(context, managed, output);
+    metric_buckets::process(context, managed, output);
+    replays::process(context, managed, output);
+    spans::process(context, managed, output);
+    logs::process(context, managed, output);
+    trace_metrics::process(context, managed, output);
+    profiles::process_chunks(context, managed, output);
+    check_ins::process(context, managed, output);
+    errors::process(context, managed, output);
+    transactions::process(context, managed, output);
+    trace_attachments::process(context, managed, output);
+    attachments::process(context, managed, output);
+    user_reports::process(context, managed, output);
+    profiles::process_standalone(context, managed, output);
+    forward_unknown(managed);
+    reject_leftover_form_data(managed);
+}
+
+/// §2 #15: unknown items are rejected by processing relays.
+fn forward_unknown(managed: &mut ManagedEnvelope) {
+    managed.retain_items(
+        |item| !item.ty().is_unknown(),
+        Outcome::Invalid(DiscardReason::InvalidEnvelope),
+    );
+}
+
+/// §2 #16: `form_data` without an event.
+fn reject_leftover_form_data(managed: &mut ManagedEnvelope) {
+    managed.retain_items(
+        |item| *item.ty() != ItemType::FormData,
+        Outcome::Invalid(DiscardReason::InvalidEnvelope),
+    );
+}

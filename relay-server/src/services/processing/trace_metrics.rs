@@ -1,0 +1,260 @@
+//! Trace metrics (`processing.md` §3.5): one `trace_metric` container per envelope becomes
+//! one `TraceItem` of type METRIC per metric on `snuba-items` (§7.3.11).
+//!
+//! Requires `organizations:tracemetrics-ingestion`; without it the items are dropped
+//! silently. A second container is a duplicate (`invalid`/`duplicate_item`).
+//!
+//! Entry shape: `{timestamp, trace_id, span_id?, name, type, unit?, value, attributes?}`.
+//! Accounting like logs: `trace_metric` 1 and `trace_metric_byte` = the entry's JSON size per
+//! metric; the counts also travel in the trace item's `outcomes`.
+//!
+//! Not done here (later stages): inbound filters, PII scrubbing, Redis quotas.
+
+use chrono::Duration as ChronoDuration;
+use relay_kafka::messages::{
+    attributes_from_json, item_id_from_uuid, uuid_v7_at, AnyValue, CategoryCount, Outcomes, TraceItem,
+    TraceItemMessage, TraceItemType,
+};
+use relay_kafka::KafkaTopic;
+use relay_protocol::envelope::ItemType;
+use relay_protocol::DataCategory;
+use serde_json::{Map, Value};
+
+use super::errors::DUPLICATE_ITEM;
+use super::event::parse_timestamp;
+use super::spans::{
+    attribute_value, parse_container, retention_pair, sequence_nanos, unix_nanos, ContainerError,
+    TimestampRules, TooOld,
+};
+use super::{ProcessingContext, ProcessingOutput, StoreRequest};
+use crate::services::managed::ManagedEnvelope;
+use crate::services::outcome::{DiscardReason, Outcome};
+
+/// `invalid` reason: a trace metric without its required fields.
+pub const INVALID_TRACE_METRIC: &str = "invalid_trace_metric";
+
+/// Feature gate of trace metrics.
+const FEATURE_TRACE_METRICS: &str = "organizations:tracemetrics-ingestion";
+/// Retention product key of trace metrics in `config.retentions`.
+const RETENTION_PRODUCT: &str = "traceMetric";
+/// Name in `too_large:<name>` outcomes.
+const SIZE_LIMIT_NAME: &str = "trace_metric";
+/// Attribute holding the SDK's sample rate.
+const ATTR_CLIENT_SAMPLE_RATE: &str = "sentry.client_sample_rate";
+/// Prefix of the co-occurrence marker attributes.
+const COOCCURRENCE_PREFIX: &str = "sentry._internal.cooccuring";
+
+/// Runs the trace metric processor.
+pub fn process(context: &ProcessingContext, managed: &mut ManagedEnvelope, output: &mut ProcessingOutput) {
+    let items = managed.take_items_where(|item| *item.ty() == ItemType::TraceMetric);
+    if items.is_empty() || !context.has_feature(FEATURE_TRACE_METRICS) {
+        return;
+    }
+    let mut items = items.into_iter();
+    let Some(item) = items.next() else {
+        return;
+    };
+    for duplicate in items {
+        managed.track_item_outcome(&duplicate, &Outcome::Invalid(DiscardReason::Named(DUPLICATE_ITEM)));
+    }
+    let container = match parse_container(&item) {
+        Ok(container) => container,
+        Err(error) => {
+            let reason = match error {
+                ContainerError::InvalidJson => DiscardReason::InvalidJson,
+                ContainerError::CountMismatch { .. } => DiscardReason::Named(INVALID_TRACE_METRIC),
+            };
+            managed.track_item_outcome(&item, &Outcome::Invalid(reason));
+            return;
+        }
+    };
+
+    let retention = retention_pair(context, RETENTION_PRODUCT);
+    let rules = TimestampRules::new(context, retention.0);
+    let max_size =
+        usize::try_from(context.config.values.limits.max_trace_metric_size.as_bytes()).unwrap_or(usize::MAX);
+    for (metric, size) in container.entries {
+        let size = size.max(1);
+        let reject = |reason: DiscardReason| {
+            let outcome = Outcome::Invalid(reason);
+            managed.track(outcome.clone(), DataCategory::TraceMetric, 1);
+            managed.track(outcome, DataCategory::TraceMetricByte, size);
+        };
+        if size > max_size {
+            reject(DiscardReason::TooLarge(SIZE_LIMIT_NAME.to_owned()));
+            continue;
+        }
+        let item = match build(context, &rules, retention, &metric, size) {
+            Ok(item) => item,
+            Err(reason) => {
+                reject(reason);
+                continue;
+            }
+        };
+        let mut request =
+            StoreRequest::new([(DataCategory::TraceMetric, 1), (DataCategory::TraceMetricByte, size)]);
+        match request.push(KafkaTopic::Items, &TraceItemMessage::new(item)) {
+            Ok(()) => output.add(request),
+            Err(error) => {
+                tracing::error!(error = &error as &dyn std::error::Error, "cannot encode trace metric");
+                reject(DiscardReason::Internal);
+            }
+        }
+    }
+}
+
+/// Validates, normalizes (§3.2a) and converts one metric.
+fn build(
+    context: &ProcessingContext,
+    rules: &TimestampRules,
+    (retention_days, downsampled_retention_days): (u16, u16),
+    metric: &Value,
+    size: usize,
+) -> Result<TraceItem, DiscardReason> {
+    let invalid = || DiscardReason::Named(INVALID_TRACE_METRIC);
+    let metric = metric.as_object().ok_or_else(invalid)?;
+    let timestamp = metric.get("timestamp").and_then(parse_timestamp).ok_or_else(invalid)?;
+    let trace_id = metric
+        .get("trace_id")
+        .and_then(Value::as_str)
+        .and_then(|id| uuid::Uuid::try_parse(id).ok())
+        .filter(|id| !id.is_nil())
+        .ok_or_else(invalid)?
+        .simple()
+        .to_string();
+    let name = metric.get("name").and_then(Value::as_str).filter(|name| !name.is_empty()).ok_or_else(invalid)?;
+    let kind = metric.get("type").and_then(Value::as_str).filter(|kind| !kind.is_empty()).ok_or_else(invalid)?;
+    let value = metric.get("value").and_then(Value::as_f64).filter(|value| value.is_finite()).ok_or_else(invalid)?;
+    let unit = metric.get("unit").and_then(Value::as_str).filter(|unit| !unit.is_empty());
+    let span_id = metric
+        .get("span_id")
+        .and_then(Value::as_str)
+        .filter(|id| id.len() == 16 && id.bytes().all(|byte| byte.is_ascii_hexdigit()));
+    let empty = Map::new();
+    let json_attributes = metric.get("attributes").and_then(Value::as_object).unwrap_or(&empty);
+
+    let shift = rules.shift(timestamp).map_err(|TooOld| DiscardReason::Timestamp)?;
+    let mut timestamp = timestamp + shift;
+    if let Some(nanos) = sequence_nanos(json_attributes) {
+        timestamp += ChronoDuration::nanoseconds(nanos);
+    }
+    let client_sample_rate = attribute_value(json_attributes, ATTR_CLIENT_SAMPLE_RATE)
+        .and_then(Value::as_f64)
+        .filter(|rate| *rate > 0.0 && *rate <= 1.0)
+        .unwrap_or(1.0);
+
+    let mut attributes = attributes_from_json(json_attributes);
+    attributes.insert("sentry.metric_name".into(), AnyValue::string(name));
+    attributes.insert("sentry.metric_type".into(), AnyValue::string(kind));
+    if let Some(unit) = unit {
+        attributes.insert("sentry.metric_unit".into(), AnyValue::string(unit));
+    }
+    attributes.insert("sentry.value".into(), AnyValue::double(value));
+    attributes.insert("sentry.timestamp_precise".into(), AnyValue::int(unix_nanos(timestamp)));
+    if let Some(span_id) = span_id {
+        attributes.insert("sentry.span_id".into(), AnyValue::string(span_id.to_ascii_lowercase()));
+    }
+    attributes.insert(
+        "sentry.payload_size_bytes".into(),
+        AnyValue::int(i64::try_from(size).unwrap_or(i64::MAX)),
+    );
+    let mut markers = vec![("name", name), ("type", kind)];
+    if let Some(unit) = unit {
+        markers.push(("unit", unit));
+    }
+    for (field, value) in markers {
+        attributes.insert(format!("{COOCCURRENCE_PREFIX}.{field}.{value}"), AnyValue::bool(true));
+    }
+
+    let size = u64::try_from(size).unwrap_or(u64::MAX);
+    let category_count = [(DataCategory::TraceMetric, 1), (DataCategory::TraceMetricByte, size)]
+        .into_iter()
+        .filter_map(|(category, quantity)| CategoryCount::new(category, quantity))
+        .collect();
+    Ok(TraceItem {
+        organization_id: context.organization_id(),
+        project_id: context.project_id().0,
+        trace_id,
+        item_id: item_id_from_uuid(uuid_v7_at(timestamp)).to_vec(),
+        item_type: TraceItemType::Metric as i32,
+        timestamp: Some(timestamp.into()),
+        attributes,
+        client_sample_rate,
+        server_sample_rate: 1.0,
+        retention_days: u32::from(retention_days),
+        received: Some(context.received_at.into()),
+        downsampled_retention_days: u32::from(downsampled_retention_days),
+        outcomes: Some(Outcomes {
+            category_count,
+            key_id: context.key_id().unwrap_or(0),
+        }),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use prost::Message as _;
+    use relay_kafka::messages::any_value::Value as Any;
+
+    use super::*;
+    use crate::services::processing::spans::tests::{harness, now_seconds};
+
+    fn container(metrics: &[Value]) -> String {
+        let payload = serde_json::json!({ "items": metrics }).to_string();
+        format!(
+            "{{\"type\":\"trace_metric\",\"content_type\":\"application/vnd.sentry.items.trace-metric+json\",\"item_count\":{},\"length\":{}}}\n{}\n",
+            metrics.len(),
+            payload.len(),
+            payload
+        )
+    }
+
+    fn metric() -> Value {
+        serde_json::json!({
+            "timestamp": now_seconds(), "trace_id": "5b8efff798038103d269b633813fc60c",
+            "name": "api.requests", "type": "counter", "unit": "none", "value": 2,
+            "attributes": {"sentry.client_sample_rate": {"type": "double", "value": 0.5}}
+        })
+    }
+
+    #[test]
+    fn metrics_become_trace_items() {
+        let mut harness = harness(&container(&[metric()]), &["organizations:tracemetrics-ingestion"]);
+        harness.run(process);
+        let payloads = harness.messages(KafkaTopic::Items);
+        assert_eq!(payloads.len(), 1);
+        let item = TraceItem::decode(payloads[0].as_slice()).unwrap();
+        assert_eq!(item.item_type, TraceItemType::Metric as i32);
+        assert_eq!(item.client_sample_rate, 0.5);
+        assert_eq!(item.attributes["sentry.value"].value, Some(Any::DoubleValue(2.0)));
+        assert_eq!(
+            item.attributes["sentry.metric_name"].value,
+            Some(Any::StringValue("api.requests".into()))
+        );
+        assert_eq!(
+            item.attributes["sentry._internal.cooccuring.type.counter"].value,
+            Some(Any::BoolValue(true))
+        );
+        assert!(item.attributes.contains_key("sentry._internal.cooccuring.unit.none"));
+        assert_eq!(item.outcomes.unwrap().category_count[0].data_category, 33);
+        // Trace metrics have no `retentions` entry in the test project: event retention.
+        assert_eq!((item.retention_days, item.downsampled_retention_days), (90, 390));
+    }
+
+    #[test]
+    fn feature_gate_and_validation() {
+        let mut harness_off = harness(&container(&[metric()]), &[]);
+        harness_off.run(process);
+        assert!(harness_off.messages(KafkaTopic::Items).is_empty());
+        assert!(harness_off.outcomes().is_empty());
+
+        let mut no_name = metric();
+        no_name.as_object_mut().unwrap().remove("name");
+        let mut harness = harness(&container(&[no_name]), &["organizations:tracemetrics-ingestion"]);
+        harness.run(process);
+        assert!(harness.messages(KafkaTopic::Items).is_empty());
+        assert!(harness
+            .outcome_reasons()
+            .contains(&("invalid_trace_metric".to_owned(), DataCategory::TraceMetric, 1)));
+    }
+}

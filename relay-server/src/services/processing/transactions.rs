@@ -1,0 +1,310 @@
+//! Transactions (`processing.md` §3.2): the `transaction` item with its attachments and at
+//! most one profile. Store order: extracted spans, then the transaction's attachments as
+//! individual messages, then the event on `ingest-transactions`, then the profile on
+//! `profiles` with header `sampled: true`.
+
+use bytes::Bytes;
+use relay_kafka::messages::{
+    prepare_attachment, unix_seconds_or_now, AttachmentInlining, AttachmentMessage, EventMessage,
+    ProfileMessage,
+};
+use relay_kafka::KafkaTopic;
+use relay_protocol::envelope::{Item, ItemType};
+use relay_protocol::DataCategory;
+use serde_json::Value;
+
+use super::errors::{attachment_input, DUPLICATE_ITEM};
+use super::event::{self, parse_timestamp, EventKind, EventObject, IngestedBytes};
+use super::{spans, stages, ProcessingContext, ProcessingOutput, StoreRequest};
+use crate::services::managed::ManagedEnvelope;
+use crate::services::outcome::{DiscardReason, Outcome};
+
+/// `invalid` reason: timestamps or trace context of a transaction are unusable.
+pub const INVALID_TRANSACTION: &str = "invalid_transaction";
+/// `invalid` reason: more than one profile for a transaction.
+pub const PROFILING_TOO_MANY_PROFILES: &str = "profiling_too_many_profiles";
+/// `invalid` reason: a profile payload that is not JSON.
+pub const PROFILING_INVALID_JSON: &str = "profiling_invalid_json";
+/// `filtered` reason of `projects:discard-transaction`.
+pub const DISCARDED: &str = "discarded";
+
+/// Feature: transactions are not produced (spans still are).
+const FEATURE_DISCARD_TRANSACTION: &str = "projects:discard-transaction";
+/// Feature: flag transactions and segment spans for performance issue detection.
+const FEATURE_PERFORMANCE_ISSUES_SPANS: &str = "organizations:performance-issues-spans";
+
+/// Runs the transaction processor.
+pub fn process(
+    context: &ProcessingContext,
+    managed: &mut ManagedEnvelope,
+    output: &mut ProcessingOutput,
+) {
+    if !managed
+        .envelope()
+        .items()
+        .iter()
+        .any(|item| *item.ty() == ItemType::Transaction)
+    {
+        return;
+    }
+    let mut transactions = managed.take_items_where(|item| *item.ty() == ItemType::Transaction);
+    let transaction = transactions.remove(0);
+    for duplicate in &transactions {
+        managed.track_item_outcome(
+            duplicate,
+            &Outcome::Invalid(DiscardReason::Named(DUPLICATE_ITEM)),
+        );
+    }
+    let attachments = managed.take_items_where(|item| *item.ty() == ItemType::Attachment);
+    let mut profiles = managed.take_items_where(|item| *item.ty() == ItemType::Profile);
+    let profile = if profiles.is_empty() {
+        None
+    } else {
+        Some(profiles.remove(0))
+    };
+    for extra in &profiles {
+        managed.track_item_outcome(
+            extra,
+            &Outcome::Invalid(DiscardReason::Named(PROFILING_TOO_MANY_PROFILES)),
+        );
+    }
+
+    let reject_all = |managed: &ManagedEnvelope, profile: Option<&Item>, outcome: Outcome| {
+        for item in std::iter::once(&transaction)
+            .chain(&attachments)
+            .chain(profile)
+        {
+            managed.track_item_outcome(item, &outcome);
+        }
+    };
+
+    let Some(event_id) = context.event_id() else {
+        reject_all(
+            managed,
+            profile.as_ref(),
+            Outcome::Invalid(DiscardReason::InvalidEventId),
+        );
+        return;
+    };
+    let mut event = match event::parse_event(transaction.payload_slice()) {
+        Ok(event) => event,
+        Err(reason) => {
+            reject_all(managed, profile.as_ref(), Outcome::Invalid(reason));
+            return;
+        }
+    };
+    if !is_valid_transaction(&event) {
+        reject_all(
+            managed,
+            profile.as_ref(),
+            Outcome::Invalid(DiscardReason::Named(INVALID_TRANSACTION)),
+        );
+        return;
+    }
+
+    // The profile travels only if it parses; its id is linked from the transaction.
+    let profile = profile.and_then(|profile| match parse_profile(&profile) {
+        Ok(profile_id) => {
+            if let Some(profile_id) = profile_id {
+                link_profile(&mut event, &profile_id);
+            }
+            Some(profile)
+        }
+        Err(reason) => {
+            managed.track_item_outcome(&profile, &Outcome::Invalid(reason));
+            None
+        }
+    });
+
+    let ingested = IngestedBytes {
+        event: transaction.len(),
+        ..IngestedBytes::default()
+    };
+    event::finalize(context, &mut event, event_id, ingested);
+    stages::normalize_event(context, &mut event, EventKind::Transaction);
+    if let Err(outcome) = stages::filter_event(context, &event) {
+        reject_all(managed, profile.as_ref(), outcome);
+        return;
+    }
+    stages::scrub_event(context, &mut event);
+    let performance_issues = context.has_feature(FEATURE_PERFORMANCE_ISSUES_SPANS);
+    if performance_issues {
+        event.insert("_performance_issues_spans".into(), Value::Bool(true));
+    }
+
+    // Spans (incl. the segment) are extracted and produced before the transaction; they
+    // account for the span categories themselves.
+    let span_categories_handled =
+        spans::extract_from_transaction(context, event_id, &event, performance_issues, output);
+
+    let mut quantities: Vec<(DataCategory, usize)> = transaction
+        .quantities()
+        .into_iter()
+        .filter(|(category, _)| {
+            !span_categories_handled
+                || !matches!(category, DataCategory::Span | DataCategory::SpanIndexed)
+        })
+        .collect();
+    if context.has_feature(FEATURE_DISCARD_TRANSACTION) {
+        let discarded = Outcome::Filtered(DISCARDED.to_owned());
+        for (category, quantity) in quantities.drain(..) {
+            managed.track(discarded.clone(), category, quantity);
+        }
+        for attachment in &attachments {
+            managed.track_item_outcome(attachment, &discarded);
+        }
+    } else {
+        for attachment in &attachments {
+            quantities.extend(attachment.quantities());
+        }
+        let mut request = StoreRequest::new(quantities);
+        if let Err(error) = push_transaction(context, &mut request, event_id, &event, &attachments)
+        {
+            tracing::error!(
+                error = &error as &dyn std::error::Error,
+                "cannot encode transaction"
+            );
+            for (category, quantity) in &request.quantities {
+                managed.track(
+                    Outcome::Invalid(DiscardReason::Internal),
+                    *category,
+                    *quantity,
+                );
+            }
+        } else {
+            output.add(request);
+        }
+    }
+
+    if let Some(profile) = profile {
+        push_profile(context, managed, output, &profile, true);
+    }
+}
+
+fn push_transaction(
+    context: &ProcessingContext,
+    request: &mut StoreRequest,
+    event_id: relay_protocol::EventId,
+    event: &EventObject,
+    attachments: &[Item],
+) -> Result<(), relay_kafka::MessageEncodeError> {
+    let organization_id = context.organization_id();
+    let project_id = context.project_id();
+    let retention = context.event_retention();
+    let chunk_size = std::num::NonZeroUsize::new(context.attachment_chunk_size())
+        .unwrap_or(relay_kafka::messages::DEFAULT_ATTACHMENT_CHUNK_SIZE);
+    for item in attachments {
+        let prepared = prepare_attachment(
+            organization_id,
+            project_id,
+            event_id,
+            attachment_input(item, retention),
+            AttachmentInlining::BelowChunkSize,
+            chunk_size,
+        );
+        for chunk in &prepared.chunks {
+            request.push(KafkaTopic::Attachments, chunk)?;
+        }
+        let message =
+            AttachmentMessage::new(organization_id, project_id, event_id, prepared.descriptor);
+        request.push(KafkaTopic::Attachments, &message)?;
+    }
+    let message = EventMessage::new(
+        organization_id,
+        project_id,
+        event_id,
+        event::serialize_event(event),
+        unix_seconds_or_now(context.received_at),
+        context.client_addr,
+        Vec::new(),
+    );
+    request.push(KafkaTopic::Transactions, &message)
+}
+
+/// Produces a profile on `profiles` with header `sampled` (shared with standalone profiles).
+pub fn push_profile(
+    context: &ProcessingContext,
+    managed: &ManagedEnvelope,
+    output: &mut ProcessingOutput,
+    profile: &Item,
+    sampled: bool,
+) {
+    let message = ProfileMessage::new(
+        context.organization_id(),
+        context.project_id(),
+        context.key_id(),
+        unix_seconds_or_now(context.received_at),
+        context.event_retention(),
+        Bytes::copy_from_slice(profile.payload_slice()),
+        sampled,
+    );
+    let mut request = StoreRequest::new(profile.quantities());
+    match request.push(KafkaTopic::Profiles, &message) {
+        Ok(()) => output.add(request),
+        Err(error) => {
+            tracing::error!(
+                error = &error as &dyn std::error::Error,
+                "cannot encode profile"
+            );
+            managed.track_item_outcome(profile, &Outcome::Invalid(DiscardReason::Internal));
+        }
+    }
+}
+
+/// A transaction needs `start_timestamp` ≤ `timestamp` and a trace context with ids.
+fn is_valid_transaction(event: &EventObject) -> bool {
+    let start = event.get("start_timestamp").and_then(parse_timestamp);
+    let end = event.get("timestamp").and_then(parse_timestamp);
+    let (Some(start), Some(end)) = (start, end) else {
+        return false;
+    };
+    if end < start {
+        return false;
+    }
+    let trace = event
+        .get("contexts")
+        .and_then(|contexts| contexts.get("trace"));
+    let is_hex = |value: Option<&Value>, length: usize| {
+        value
+            .and_then(Value::as_str)
+            .is_some_and(|text| text.len() == length && text.bytes().all(|b| b.is_ascii_hexdigit()))
+    };
+    let trace_id = trace.and_then(|trace| trace.get("trace_id"));
+    let span_id = trace.and_then(|trace| trace.get("span_id"));
+    // Trace ids may be hyphenated UUIDs; they are normalized to 32 hex characters.
+    let trace_id_ok = is_hex(trace_id, 32)
+        || trace_id
+            .and_then(Value::as_str)
+            .is_some_and(|text| uuid::Uuid::parse_str(text).is_ok());
+    trace_id_ok && is_hex(span_id, 16)
+}
+
+/// Parses the profile far enough to learn its id; `Err` when it is not JSON.
+fn parse_profile(profile: &Item) -> Result<Option<String>, DiscardReason> {
+    let value: Value = serde_json::from_slice(profile.payload_slice())
+        .map_err(|_| DiscardReason::Named(PROFILING_INVALID_JSON))?;
+    let id = value
+        .get("profile_id")
+        .or_else(|| value.get("event_id"))
+        .and_then(Value::as_str)
+        .map(|id| id.replace('-', ""));
+    Ok(id)
+}
+
+/// Writes `contexts.profile.profile_id` so the transaction links to its profile.
+fn link_profile(event: &mut EventObject, profile_id: &str) {
+    let contexts = event
+        .entry("contexts")
+        .or_insert_with(|| Value::Object(serde_json::Map::new()));
+    if let Value::Object(contexts) = contexts {
+        let profile = contexts
+            .entry("profile")
+            .or_insert_with(|| Value::Object(serde_json::Map::new()));
+        if let Value::Object(profile) = profile {
+            profile.insert("profile_id".into(), Value::String(profile_id.to_owned()));
+            profile
+                .entry("type")
+                .or_insert_with(|| Value::String("profile".into()));
+        }
+    }
+}

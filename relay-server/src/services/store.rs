@@ -1,0 +1,236 @@
+//! The store: where a processing relay's Kafka messages go (`processing.md` §7).
+//!
+//! Two sinks share one interface:
+//! * [`StoreSink::Kafka`]: the librdkafka producers of `processing.kafka_config`, with topic
+//!   routing, sharding and keys (relay-kafka). Enqueueing never blocks; a full local queue is
+//!   reported to the caller, which turns it into backpressure or an outcome.
+//! * [`StoreSink::Files`] (relay extension, the embedded default): with processing enabled but
+//!   no `kafka_config`, every message is appended to one line-delimited file per Kafka topic in
+//!   the output directory, with exactly the bytes Kafka would get: JSON messages as they are,
+//!   msgpack and protobuf messages base64-encoded. A newcomer can `tail -f` a topic.
+//!
+//! Invariant: a message handed to [`StoreSink::send`] that returns `Ok` is either delivered or
+//! reported as failed by its [`Delivery`]; nothing is dropped without the caller knowing.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use parking_lot::Mutex;
+use relay_config::Config;
+use relay_kafka::messages::{topic_encoding, MessageEncoding};
+use relay_kafka::{
+    DeliveryError, KafkaDelivery, KafkaMessage, KafkaProducers, KafkaTopic, ProduceError,
+    TopicRouter,
+};
+
+/// Why the store could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreSetupError {
+    /// `processing.kafka_config` / `processing.topics` are invalid.
+    #[error("invalid processing.kafka_config / processing.topics: {0}")]
+    Kafka(#[from] relay_kafka::KafkaConfigError),
+    /// The output directory of the embedded default cannot be created.
+    #[error("cannot create the topic output directory {path}: {source}")]
+    Directory {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Receives every Kafka message of a processing relay; cheap to clone.
+#[derive(Clone)]
+pub enum StoreSink {
+    Kafka(Arc<KafkaProducers>),
+    Files(Arc<TopicFiles>),
+}
+
+impl StoreSink {
+    /// Kafka when `processing.kafka_config` is set, otherwise the topic files in
+    /// `output_directory`.
+    pub fn from_config(
+        config: &Config,
+        output_directory: &Path,
+    ) -> Result<StoreSink, StoreSetupError> {
+        let processing = &config.values.processing;
+        if processing.kafka_config.is_empty() {
+            let router = TopicRouter::from_config(processing)?;
+            let files = TopicFiles::new(output_directory.to_owned(), router)?;
+            return Ok(StoreSink::Files(Arc::new(files)));
+        }
+        Ok(StoreSink::Kafka(Arc::new(KafkaProducers::from_config(
+            processing,
+        )?)))
+    }
+
+    /// Enqueues one message without blocking.
+    pub fn send(&self, topic: KafkaTopic, message: KafkaMessage) -> Result<Delivery, ProduceError> {
+        match self {
+            StoreSink::Kafka(producers) => producers.send(topic, message).map(Delivery::Kafka),
+            StoreSink::Files(files) => {
+                files.write(topic, message);
+                Ok(Delivery::Written)
+            }
+        }
+    }
+
+    /// Waits until everything enqueued is acknowledged, at most `timeout`. Blocks the thread.
+    pub fn flush(&self, timeout: Duration) {
+        match self {
+            StoreSink::Kafka(producers) => {
+                if let Err(error) = producers.flush(timeout) {
+                    tracing::error!(
+                        error = &error as &dyn std::error::Error,
+                        "kafka messages were not all delivered before shutdown"
+                    );
+                }
+            }
+            StoreSink::Files(files) => files.flush(),
+        }
+    }
+
+    /// Messages enqueued but not yet acknowledged.
+    pub fn in_flight(&self) -> usize {
+        match self {
+            StoreSink::Kafka(producers) => producers.in_flight_count(),
+            StoreSink::Files(_) => 0,
+        }
+    }
+}
+
+/// The acknowledgement of one enqueued message.
+pub enum Delivery {
+    Kafka(KafkaDelivery),
+    /// Written to a topic file: done.
+    Written,
+}
+
+impl Delivery {
+    /// Resolves once the message is stored or definitely failed.
+    pub async fn wait(self) -> Result<(), DeliveryError> {
+        match self {
+            Delivery::Kafka(delivery) => delivery.await.map(|_| ()),
+            Delivery::Written => Ok(()),
+        }
+    }
+}
+
+/// One line-delimited file per Kafka topic (the embedded default).
+pub struct TopicFiles {
+    directory: PathBuf,
+    router: TopicRouter,
+    files: Mutex<HashMap<Arc<str>, BufWriter<File>>>,
+}
+
+impl TopicFiles {
+    fn new(directory: PathBuf, router: TopicRouter) -> Result<TopicFiles, StoreSetupError> {
+        std::fs::create_dir_all(&directory).map_err(|source| StoreSetupError::Directory {
+            path: directory.clone(),
+            source,
+        })?;
+        Ok(TopicFiles {
+            directory,
+            router,
+            files: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The file a Kafka topic's messages are appended to: `<topic>.jsonl` for JSON topics,
+    /// `<topic>.b64` (one base64 message per line) for msgpack and protobuf topics.
+    pub fn file_name(topic: KafkaTopic, topic_name: &str) -> String {
+        match topic_encoding(topic) {
+            MessageEncoding::Json => format!("{topic_name}.jsonl"),
+            MessageEncoding::Msgpack | MessageEncoding::Protobuf => format!("{topic_name}.b64"),
+        }
+    }
+
+    fn write(&self, topic: KafkaTopic, message: KafkaMessage) {
+        let routed = self.router.route(topic, message);
+        let mut line = match topic_encoding(topic) {
+            MessageEncoding::Json => routed.payload,
+            MessageEncoding::Msgpack | MessageEncoding::Protobuf => {
+                base64::engine::general_purpose::STANDARD
+                    .encode(&routed.payload)
+                    .into_bytes()
+            }
+        };
+        line.push(b'\n');
+        let mut files = self.files.lock();
+        let writer = match files.get_mut(&routed.topic_name) {
+            Some(writer) => writer,
+            None => {
+                let path = self
+                    .directory
+                    .join(Self::file_name(topic, &routed.topic_name));
+                let file = match OpenOptions::new().create(true).append(true).open(&path) {
+                    Ok(file) => file,
+                    Err(error) => {
+                        tracing::error!(path = %path.display(), error = %error, "cannot open topic file, message lost");
+                        return;
+                    }
+                };
+                files
+                    .entry(routed.topic_name.clone())
+                    .or_insert_with(|| BufWriter::new(file))
+            }
+        };
+        // Each message is flushed so readers of the files see whole lines right away.
+        if let Err(error) = writer.write_all(&line).and_then(|()| writer.flush()) {
+            tracing::error!(topic = %routed.topic_name, error = %error, "cannot write topic file");
+        }
+    }
+
+    fn flush(&self) {
+        for writer in self.files.lock().values_mut() {
+            if let Err(error) = writer.flush() {
+                tracing::error!(error = %error, "cannot flush topic file");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files_config(directory: &Path) -> Config {
+        let mut config = Config::default();
+        config.values.processing.enabled = true;
+        config.values.output.directory = Some(directory.to_owned());
+        config
+    }
+
+    #[test]
+    fn files_sink_writes_json_as_is_and_msgpack_as_base64_lines() {
+        let directory = tempfile::tempdir().unwrap();
+        let config = files_config(directory.path());
+        let sink = StoreSink::from_config(&config, directory.path()).unwrap();
+        let json = KafkaMessage {
+            key: None,
+            headers: Vec::new(),
+            payload: br#"{"outcome":3}"#.to_vec(),
+        };
+        let msgpack = KafkaMessage {
+            key: None,
+            headers: Vec::new(),
+            payload: vec![0x81, 0xa1, b'a', 0x01],
+        };
+        for _ in 0..2 {
+            assert!(matches!(
+                sink.send(KafkaTopic::Outcomes, json.clone()),
+                Ok(Delivery::Written)
+            ));
+        }
+        assert!(sink.send(KafkaTopic::Events, msgpack).is_ok());
+        sink.flush(Duration::from_secs(1));
+
+        let outcomes = std::fs::read_to_string(directory.path().join("outcomes.jsonl")).unwrap();
+        assert_eq!(outcomes, "{\"outcome\":3}\n{\"outcome\":3}\n");
+        let events = std::fs::read_to_string(directory.path().join("ingest-events.b64")).unwrap();
+        assert_eq!(events, "gaFhAQ==\n");
+    }
+}
