@@ -6,9 +6,10 @@
 //! a whole service. It implements [`redis::aio::ConnectionLike`], so any `redis::cmd(…)` or
 //! `redis::pipe()` can be sent through it.
 //!
-//! Invariant: a value exists only after the initial connection succeeded, so a processing relay
-//! that builds its connections at startup fails there, with an error naming the setting, when
-//! Redis is unreachable.
+//! Invariant: a value exists only after the initial connection succeeded. A caller that must
+//! survive an unreachable Redis at startup keeps retrying [`RedisConnection::connect`] itself.
+//! Once connected, a lost connection is re-established by the connection on the next command;
+//! commands issued during an outage fail fast (see [`RECONNECT_RETRIES`]) rather than queue.
 
 use std::time::Duration;
 
@@ -46,6 +47,15 @@ pub enum RedisConnectionError {
         timeout: Duration,
     },
 }
+
+/// Reconnection attempts after the first one when a single-node connection was lost.
+///
+/// Commands issued while the manager reconnects wait for that reconnection. The client's
+/// default (six retries with exponential backoff) makes every command of an outage block for
+/// about ten seconds before it fails; with one retry a refused connection fails within a few
+/// hundred milliseconds, so callers notice the outage (and fall back) quickly, and the next
+/// command simply starts a new attempt.
+const RECONNECT_RETRIES: usize = 1;
 
 #[derive(Clone)]
 enum Connection {
@@ -97,6 +107,7 @@ impl RedisConnection {
                     .await
                     .map_err(connect_error)?;
                 let manager_config = ConnectionManagerConfig::new()
+                    .set_number_of_retries(RECONNECT_RETRIES)
                     .set_connection_timeout(Some(options.create_timeout))
                     .set_response_timeout(Some(options.response_timeout))
                     .set_concurrency_limit(options.concurrency_limit());

@@ -174,6 +174,22 @@ pub enum ProjectConfigCacheError {
     Encode(#[source] std::io::Error),
 }
 
+impl ProjectConfigCacheError {
+    /// Whether the error says Redis itself is unreachable or unresponsive (refused, dropped
+    /// or timed-out connection), as opposed to a problem with one key's data.
+    pub fn is_connection_error(&self) -> bool {
+        match self {
+            ProjectConfigCacheError::Redis { source, .. } => {
+                source.is_io_error()
+                    || source.is_connection_refusal()
+                    || source.is_connection_dropped()
+                    || source.is_timeout()
+            }
+            _ => false,
+        }
+    }
+}
+
 fn json_type_name(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
@@ -280,6 +296,16 @@ fn ttl_millis(ttl: Duration) -> Result<u64, ProjectConfigCacheError> {
     Ok(millis)
 }
 
+/// Steps 4–5 of the read algorithm: a value carrying the held revision is not modified (a
+/// missing revision never equals anything), anything else is a new state.
+fn classify(cached: CachedConfig, held_revision: Option<&str>) -> CacheLookup {
+    if held_revision.is_some() && cached.revision.as_deref() == held_revision {
+        CacheLookup::NotModified
+    } else {
+        CacheLookup::Found(cached)
+    }
+}
+
 /// `SET key value [PX ttl]`.
 fn set_command(key: &str, value: &[u8], ttl_millis: Option<u64>) -> redis::Cmd {
     let mut command = redis::cmd("SET");
@@ -312,6 +338,11 @@ impl ProjectConfigCache {
     pub fn with_write_encoding(mut self, encoding: ValueEncoding) -> Self {
         self.write_encoding = encoding;
         self
+    }
+
+    /// The connection the cache uses (a cheap clone sharing its socket), e.g. for `PING`.
+    pub fn connection(&self) -> RedisConnection {
+        self.connection.clone()
     }
 
     /// The key prefix.
@@ -391,10 +422,116 @@ impl ProjectConfigCache {
         let Some(cached) = self.get(key).await? else {
             return Ok(CacheLookup::Pending);
         };
-        if held_revision.is_some() && cached.revision.as_deref() == held_revision {
-            return Ok(CacheLookup::NotModified);
+        Ok(classify(cached, held_revision))
+    }
+
+    /// The read algorithm for many keys at once, in as few round trips as possible; one result
+    /// per request, in request order. Each request is a key and the revision the caller holds.
+    ///
+    /// On a single node this takes at most two pipelined round trips: one `GET` of every
+    /// `.rev` key whose revision is held, then one `GET` of every config key not yet known to
+    /// be unchanged. A failed round trip fails every key it carried (the error is repeated
+    /// per key); decoding errors only fail their own key.
+    ///
+    /// In a cluster the keys hash to different slots and a pipeline is routed to one node, so
+    /// the keys are looked up one by one, concurrently, over the shared connection.
+    pub async fn lookup_many(
+        &self,
+        requests: &[(ProjectKey, Option<String>)],
+    ) -> Vec<Result<CacheLookup, ProjectConfigCacheError>> {
+        if self.connection.is_cluster() {
+            let lookups = requests
+                .iter()
+                .map(|(key, held)| self.lookup(*key, held.as_deref()));
+            return futures::future::join_all(lookups).await;
         }
-        Ok(CacheLookup::Found(cached))
+
+        let mut results: Vec<Option<Result<CacheLookup, ProjectConfigCacheError>>> =
+            requests.iter().map(|_| None).collect();
+        let mut connection = self.connection.clone();
+
+        // Round trip 1: the revisions of keys the caller holds a revision for.
+        let with_revision: Vec<usize> = requests
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, held))| held.is_some())
+            .map(|(index, _)| index)
+            .collect();
+        if !with_revision.is_empty() {
+            let mut pipeline = redis::pipe();
+            for &index in &with_revision {
+                pipeline.get(self.revision_key(requests[index].0));
+            }
+            match pipeline
+                .query_async::<Vec<Option<Vec<u8>>>>(&mut connection)
+                .await
+            {
+                Ok(revisions) => {
+                    for (&index, stored) in with_revision.iter().zip(revisions) {
+                        let (key, held) = &requests[index];
+                        match stored.map(String::from_utf8) {
+                            Some(Ok(stored)) if Some(&stored) == held.as_ref() => {
+                                results[index] = Some(Ok(CacheLookup::NotModified));
+                            }
+                            Some(Err(_)) => {
+                                results[index] =
+                                    Some(Err(ProjectConfigCacheError::RevisionNotText {
+                                        key: self.revision_key(*key),
+                                    }));
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                Err(source) => {
+                    for &index in &with_revision {
+                        results[index] = Some(Err(ProjectConfigCacheError::Redis {
+                            key: self.revision_key(requests[index].0),
+                            source: source.clone(),
+                        }));
+                    }
+                }
+            }
+        }
+
+        // Round trip 2: the values of every key still undecided.
+        let undecided: Vec<usize> = (0..requests.len())
+            .filter(|&index| results[index].is_none())
+            .collect();
+        if !undecided.is_empty() {
+            let mut pipeline = redis::pipe();
+            for &index in &undecided {
+                pipeline.get(self.config_key(requests[index].0));
+            }
+            match pipeline
+                .query_async::<Vec<Option<Vec<u8>>>>(&mut connection)
+                .await
+            {
+                Ok(values) => {
+                    for (&index, value) in undecided.iter().zip(values) {
+                        let (key, held) = &requests[index];
+                        results[index] = Some(match value {
+                            None => Ok(CacheLookup::Pending),
+                            Some(bytes) => decode_value(&self.config_key(*key), &bytes)
+                                .map(|cached| classify(cached, held.as_deref())),
+                        });
+                    }
+                }
+                Err(source) => {
+                    for &index in &undecided {
+                        results[index] = Some(Err(ProjectConfigCacheError::Redis {
+                            key: self.config_key(requests[index].0),
+                            source: source.clone(),
+                        }));
+                    }
+                }
+            }
+        }
+
+        results
+            .into_iter()
+            .map(|result| result.unwrap_or(Ok(CacheLookup::Pending)))
+            .collect()
     }
 
     /// Stores `state` for `key` with an optional TTL (applied to both keys; `None` stores them

@@ -709,3 +709,197 @@ async fn cluster_config_against_a_standalone_server_fails_to_connect() {
         "could not connect to redis at cluster 127.0.0.1:6379 (configured by processing.redis)"
     );
 }
+
+/// Every interesting combination of stored data and held revision, for comparing the batched
+/// lookup with the one-key algorithm. Returns the requests.
+async fn fill_lookup_cases(test: &TestCache) -> Vec<(ProjectKey, Option<String>)> {
+    let keys: Vec<String> = (0..8).map(|index| format!("{index:032x}")).collect();
+    // 0: unchanged by `.rev`; 1: changed; 2: nothing held; 3: missing; 4: missing with a held
+    // revision; 5: garbage value; 6: `.rev` not UTF-8; 7: disabled.
+    for (index, revision) in [(0, "r1"), (1, "r2"), (2, "r3")] {
+        test.cache
+            .put(project_key(&keys[index]), &state(Some(revision)), None)
+            .await
+            .unwrap();
+    }
+    test.raw_set(&test.config_key(&keys[5]), b"not json").await;
+    test.cache
+        .put(project_key(&keys[6]), &state(Some("r6")), None)
+        .await
+        .unwrap();
+    test.raw_set(&test.revision_key(&keys[6]), b"\xff\xfe")
+        .await;
+    test.raw_set(&test.config_key(&keys[7]), br#"{"disabled":true}"#)
+        .await;
+    let held = [
+        Some("r1"),
+        Some("r1"),
+        None,
+        None,
+        Some("x"),
+        None,
+        Some("r6"),
+        None,
+    ];
+    keys.iter()
+        .zip(held)
+        .map(|(key, held)| (project_key(key), held.map(str::to_owned)))
+        .collect()
+}
+
+fn describe(result: &Result<CacheLookup, ProjectConfigCacheError>) -> String {
+    match result {
+        Ok(CacheLookup::Found(cached)) => format!(
+            "found rev={:?} disabled={}",
+            cached.revision,
+            cached.is_disabled()
+        ),
+        Ok(other) => format!("{other:?}"),
+        Err(error) => format!("error {error}"),
+    }
+}
+
+async fn assert_batch_equals_single_lookups(test: &TestCache) {
+    let requests = fill_lookup_cases(test).await;
+    let batched = test.cache.lookup_many(&requests).await;
+    assert_eq!(batched.len(), requests.len());
+    let mut single = Vec::new();
+    for (key, held) in &requests {
+        single.push(describe(&test.cache.lookup(*key, held.as_deref()).await));
+    }
+    let batched: Vec<String> = batched.iter().map(describe).collect();
+    assert_eq!(batched, single);
+    assert_eq!(batched[0], "NotModified");
+    assert_eq!(batched[1], "found rev=Some(\"r2\") disabled=false");
+    assert_eq!(batched[2], "found rev=Some(\"r3\") disabled=false");
+    assert_eq!(batched[3], "Pending");
+    assert_eq!(batched[4], "Pending");
+    assert!(batched[5].starts_with("error "), "{}", batched[5]);
+    assert!(batched[6].starts_with("error "), "{}", batched[6]);
+    assert_eq!(batched[7], "found rev=None disabled=true");
+    assert!(test.cache.lookup_many(&[]).await.is_empty());
+}
+
+#[tokio::test]
+async fn batched_lookup_matches_the_single_key_algorithm() {
+    let test = TestCache::new("lookup-many").await;
+    assert_batch_equals_single_lookups(&test).await;
+    test.cleanup().await;
+}
+
+#[tokio::test]
+async fn cluster_batched_lookup_matches_the_single_key_algorithm() {
+    let node = ClusterNode::start().await;
+    let config = relay_config::Config::from_yaml_str(&format!(
+        "processing:\n  redis: {{cluster_nodes: ['{}'], max_connections: 4}}\n",
+        node.url()
+    ))
+    .unwrap();
+    let pools = RedisPools::from_relay_config(&config).unwrap().unwrap();
+    let connection = RedisConnection::connect(&pools.project_configs)
+        .await
+        .unwrap();
+    let test = TestCache::with_connection("cluster-lookup-many", connection).await;
+    assert_batch_equals_single_lookups(&test).await;
+    test.cleanup().await;
+}
+
+/// A throwaway standalone `redis-server` on its own port, stopped when dropped.
+struct StandaloneNode {
+    process: Child,
+    port: u16,
+    _directory: tempfile::TempDir,
+}
+
+impl StandaloneNode {
+    fn start() -> Self {
+        Self::start_on(free_port())
+    }
+
+    fn start_on(port: u16) -> Self {
+        let directory = tempfile::tempdir().unwrap();
+        let process = Command::new("redis-server")
+            .args(["--port", &port.to_string()])
+            .args(["--bind", "127.0.0.1"])
+            .arg("--dir")
+            .arg(directory.path())
+            .args(["--save", ""])
+            .args(["--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (scripts/services.sh installs it)");
+        Self {
+            process,
+            port,
+            _directory: directory,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    async fn connect(&self) -> RedisConnection {
+        let started = Instant::now();
+        loop {
+            let server = RedisServer::from_url(&self.url(), "test", options()).unwrap();
+            if let Ok(connection) = RedisConnection::connect(&server).await {
+                return connection;
+            }
+            assert!(started.elapsed() < POLL_LIMIT, "redis-server did not start");
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+
+    fn stop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+impl Drop for StandaloneNode {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[tokio::test]
+async fn lookups_against_a_vanished_server_are_connection_errors() {
+    let mut node = StandaloneNode::start();
+    let mut connection = node.connect().await;
+    connection.ping().await.unwrap();
+    let cache = ProjectConfigCache::new(connection.clone(), unique_prefix("vanished"));
+    let key = project_key(PUBLIC_KEY);
+    cache.put(key, &state(Some("r1")), None).await.unwrap();
+    node.stop();
+
+    let started = Instant::now();
+    let results = cache
+        .lookup_many(&[(key, Some("r1".to_owned())), (key, None)])
+        .await;
+    assert_eq!(results.len(), 2);
+    for result in results {
+        let error = result.unwrap_err();
+        assert!(error.is_connection_error(), "{error:?}");
+    }
+    assert!(connection.ping().await.is_err());
+    // A refused connection fails fast; nothing waits for the 30 s response timeout.
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // A decoding error is not a connection error.
+    let parse_error = relay_redis::decode_value("k", b"nope").unwrap_err();
+    assert!(!parse_error.is_connection_error());
+
+    // The server comes back on the same port: the same connection works again.
+    let _restarted = StandaloneNode::start_on(node.port);
+    let started = Instant::now();
+    while connection.ping().await.is_err() {
+        assert!(started.elapsed() < POLL_LIMIT, "never reconnected");
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+    assert_eq!(
+        cache.lookup_many(&[(key, None)]).await[0].as_ref().unwrap(),
+        &CacheLookup::Pending,
+        "a fresh server holds nothing"
+    );
+}

@@ -5,6 +5,11 @@
 //! only reads the latest result, which counts as unhealthy once it is older than
 //! 1.1 × (refresh interval + probe timeout). Memory is sampled separately, every
 //! `health.memory_stat_refresh_frequency_ms`, because the ingestion path consults it.
+//!
+//! A processing relay with `processing.redis` has one more probe, `redis`: it fails while the
+//! project-config Redis is unreachable (also while it has been down since startup). The probe
+//! only reads the flag kept by the Redis monitor ([`RedisProjectSource`]), which pings Redis
+//! on its own schedule, so evaluating readiness never waits for Redis.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -13,6 +18,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Mutex, RwLock};
 use relay_config::{AuthReady, Config, HealthConfig, RelayMode};
 
+use crate::services::projects::redis_source::RedisProjectSource;
 use crate::services::shutdown::ShutdownHandle;
 use crate::services::upstream::UpstreamHandle;
 use crate::utils::budget::MemoryBudget;
@@ -56,6 +62,8 @@ struct HealthInner {
     upstream: UpstreamHandle,
     budget: MemoryBudget,
     shutdown: ShutdownHandle,
+    /// The project-config Redis of a processing relay, probed as `redis`.
+    redis: Option<RedisProjectSource>,
     last_ready: Mutex<Option<(Instant, bool)>>,
     memory_exhausted: AtomicBool,
 }
@@ -72,6 +80,7 @@ impl HealthCheck {
         upstream: UpstreamHandle,
         budget: MemoryBudget,
         shutdown: ShutdownHandle,
+        redis: Option<RedisProjectSource>,
     ) -> HealthCheck {
         let check = HealthCheck {
             inner: Arc::new(HealthInner {
@@ -80,6 +89,7 @@ impl HealthCheck {
                 upstream,
                 budget,
                 shutdown,
+                redis,
                 last_ready: Mutex::new(None),
                 memory_exhausted: AtomicBool::new(false),
             }),
@@ -178,6 +188,13 @@ impl HealthCheck {
             tracing::error!("Health check probe 'spool health' failed");
             ready = false;
         }
+        if let Some(redis) = &self.inner.redis {
+            if !redis.is_reachable() {
+                // The monitor logs the cause when the outage starts; this names the probe.
+                tracing::error!("Health check probe 'redis' failed");
+                ready = false;
+            }
+        }
         ready
     }
 
@@ -197,6 +214,24 @@ impl HealthCheck {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    async fn health_check(redis: Option<RedisProjectSource>) -> HealthCheck {
+        // Proxy mode: no auth probe, so only memory, spool and redis decide.
+        let config = Arc::new(Config::from_yaml_str("relay: {mode: proxy}").unwrap());
+        let shutdown = ShutdownHandle::new();
+        let upstream = UpstreamHandle::start(config.clone(), shutdown.clone()).unwrap();
+        let budget = MemoryBudget::new(1 << 20, 100);
+        HealthCheck::start(config, upstream, budget, shutdown, redis)
+    }
+
+    #[tokio::test]
+    async fn redis_probe_follows_the_monitor() {
+        let baseline = health_check(None).await.evaluate();
+        let down = health_check(Some(RedisProjectSource::not_connected_for_tests())).await;
+        assert!(!down.evaluate());
+        let up = RedisProjectSource::connected_for_tests("redis://127.0.0.1:6379", "unused").await;
+        assert_eq!(health_check(Some(up)).await.evaluate(), baseline);
+    }
 
     #[test]
     fn parses_meminfo() {

@@ -9,6 +9,12 @@
 //! `error fetching project state <key>: deadline exceeded`) and fetched again after its
 //! per-project backoff.
 //!
+//! Processing relays with `processing.redis` first ask Redis for every key that was not
+//! requested with `no_cache` (redis-and-quotas.md §2.2, [`super::redis_source`]): a new state
+//! (enabled or disabled) or "not modified" completes the fetch exactly as the upstream's answer
+//! would; a missing key, an unparsable value or any Redis error sends the key on to the
+//! upstream in the same round.
+//!
 //! A maintenance loop runs every second: it expires parked envelopes, evicts stale states and
 //! queues proactive refreshes (see [`ProjectCache::maintain`]).
 
@@ -20,6 +26,9 @@ use relay_protocol::ProjectKey;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use relay_redis::{CacheLookup, ProjectConfigCacheError};
+
+use super::redis_source::{error_chain, RedisProjectSource};
 use super::{PendingEnvelope, ProjectCache, ProjectState};
 use crate::services::processor::EnvelopeProcessor;
 use crate::services::shutdown::ShutdownHandle;
@@ -66,18 +75,22 @@ struct GetProjectStatesResponse {
     global_status: Option<String>,
 }
 
-/// Starts the fetch loops of a managed relay.
+/// Starts the fetch loops of a managed relay. With `redis` (a processing relay with
+/// `processing.redis`, see [`RedisProjectSource::start`]) project configs are looked up there
+/// before the upstream is asked.
 pub fn start_fetchers(
     projects: ProjectCache,
     upstream: UpstreamHandle,
     processor: EnvelopeProcessor,
     shutdown: ShutdownHandle,
+    redis: Option<RedisProjectSource>,
 ) {
     tokio::spawn(run_project_fetcher(
         projects.clone(),
         upstream.clone(),
         processor.clone(),
         shutdown.clone(),
+        redis,
     ));
     tokio::spawn(run_global_config_fetcher(
         projects.clone(),
@@ -93,6 +106,7 @@ async fn run_project_fetcher(
     upstream: UpstreamHandle,
     processor: EnvelopeProcessor,
     shutdown: ShutdownHandle,
+    redis: Option<RedisProjectSource>,
 ) {
     let config = projects.config();
     let batch_interval = config.cache_batch_interval();
@@ -129,6 +143,11 @@ async fn run_project_fetcher(
             let rest = queued.split_off(max_keys);
             projects.requeue(rest);
             projects.inner.fetch_wakeup.notify_one();
+        }
+        if let Some(redis) = &redis {
+            let (released, for_upstream) = resolve_from_redis(&projects, redis, queued).await;
+            processor.release_parked(released);
+            queued = for_upstream;
         }
         if queued.is_empty() {
             backoff.reset();
@@ -232,6 +251,122 @@ fn apply_response(
     released
 }
 
+/// Asks Redis for every key not requested with `no_cache` (redis-and-quotas.md §2.2). Returns
+/// the envelopes released by resolved keys and the keys the upstream must be asked for.
+async fn resolve_from_redis(
+    projects: &ProjectCache,
+    redis: &RedisProjectSource,
+    queued: Vec<(ProjectKey, bool)>,
+) -> (Vec<PendingEnvelope>, Vec<(ProjectKey, bool)>) {
+    // `no_cache` asks to bypass caches, and Redis is one.
+    let (mut for_upstream, lookups): (Vec<_>, Vec<_>) =
+        queued.into_iter().partition(|(_, no_cache)| *no_cache);
+    if lookups.is_empty() {
+        return (Vec::new(), for_upstream);
+    }
+    let requests: Vec<(ProjectKey, Option<String>)> = lookups
+        .iter()
+        .map(|(key, _)| (*key, projects.revision(key)))
+        .collect();
+    let results = match redis.lookup_many(&requests).await {
+        Ok(results) => results,
+        Err(unavailable) => {
+            if redis.should_log_skip() {
+                tracing::error!(
+                    "cannot read project configs from redis ({unavailable}), asking the \
+                     upstream for {} project config(s)",
+                    lookups.len()
+                );
+            }
+            for_upstream.extend(lookups);
+            return (Vec::new(), for_upstream);
+        }
+    };
+
+    let mut released = Vec::new();
+    let mut connection_errors = Vec::new();
+    for ((key, no_cache), result) in lookups.into_iter().zip(results) {
+        match apply_redis_result(projects, &key, result) {
+            RedisOutcome::Resolved(envelopes) => released.extend(envelopes),
+            RedisOutcome::Missing => for_upstream.push((key, no_cache)),
+            RedisOutcome::Failed(error) if error.is_connection_error() => {
+                connection_errors.push(error);
+                for_upstream.push((key, no_cache));
+            }
+            RedisOutcome::Failed(error) => {
+                tracing::error!(
+                    "error fetching project state {key} from redis, asking the upstream: {}",
+                    error_chain(&error)
+                );
+                for_upstream.push((key, no_cache));
+            }
+        }
+    }
+    // One connection problem fails every key of the round trip; say so once.
+    if let Some(error) = connection_errors.first() {
+        tracing::error!(
+            "redis for project configs failed, asking the upstream for {} project config(s): {}",
+            connection_errors.len(),
+            error_chain(error)
+        );
+    }
+    (released, for_upstream)
+}
+
+/// What one Redis answer meant for its key.
+enum RedisOutcome {
+    /// The fetch completed (new state, disabled, or not modified).
+    Resolved(Vec<PendingEnvelope>),
+    /// Not in Redis: the upstream decides.
+    Missing,
+    /// Redis failed or the value is unusable: logged by the caller, the upstream decides.
+    Failed(RedisFetchError),
+}
+
+/// Why Redis could not answer for one key.
+#[derive(Debug, thiserror::Error)]
+enum RedisFetchError {
+    /// Redis failed, or the value is not a JSON object.
+    #[error(transparent)]
+    Cache(ProjectConfigCacheError),
+    /// The value is JSON but not a usable project state (project-config.md §1.3).
+    #[error("the project config in redis for {key} is not a valid project state")]
+    InvalidState {
+        key: ProjectKey,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl RedisFetchError {
+    fn is_connection_error(&self) -> bool {
+        matches!(self, RedisFetchError::Cache(error) if error.is_connection_error())
+    }
+}
+
+/// Applies one Redis answer to the cache (the table of redis-and-quotas.md §2.2).
+fn apply_redis_result(
+    projects: &ProjectCache,
+    key: &ProjectKey,
+    result: Result<CacheLookup, ProjectConfigCacheError>,
+) -> RedisOutcome {
+    match result {
+        Ok(CacheLookup::NotModified) => RedisOutcome::Resolved(projects.refresh_unchanged(key)),
+        Ok(CacheLookup::Pending) => RedisOutcome::Missing,
+        // A disabled state ignores every other field, so it need not parse.
+        Ok(CacheLookup::Found(cached)) if cached.is_disabled() => {
+            RedisOutcome::Resolved(projects.resolve(key, None))
+        }
+        Ok(CacheLookup::Found(cached)) => match ProjectState::parse(Value::Object(cached.state)) {
+            Ok(state) => RedisOutcome::Resolved(projects.resolve(key, Some(state))),
+            Err(source) => {
+                RedisOutcome::Failed(RedisFetchError::InvalidState { key: *key, source })
+            }
+        },
+        Err(error) => RedisOutcome::Failed(RedisFetchError::Cache(error)),
+    }
+}
+
 /// One entry per key; a key queued both with and without `no-cache` keeps the flag.
 fn dedup_fetch_queue(mut queued: Vec<(ProjectKey, bool)>) -> Vec<(ProjectKey, bool)> {
     // Within a key the flag sorts descending, so its no-cache request comes first and is
@@ -327,6 +462,175 @@ mod tests {
 
     fn key(byte: char) -> ProjectKey {
         ProjectKey::parse(&byte.to_string().repeat(32)).unwrap()
+    }
+
+    use std::sync::Arc;
+
+    use relay_config::Config;
+    use relay_redis::{ProjectConfigCache, RedisConnection, RedisPoolOptions, RedisServer};
+    use serde_json::{json, Map};
+
+    use crate::services::projects::ProjectStatus;
+
+    const REDIS_URL: &str = "redis://127.0.0.1:6379";
+
+    fn projects() -> ProjectCache {
+        let cache = ProjectCache::new(Arc::new(Config::from_yaml_str("{}").unwrap()));
+        cache.set_global_config(json!({}));
+        cache
+    }
+
+    fn state(key: ProjectKey, revision: Option<&str>) -> Map<String, Value> {
+        let Value::Object(map) = json!({
+            "disabled": false,
+            "projectId": 42,
+            "publicKeys": [{"publicKey": key.as_str(), "numericId": 1}],
+            "rev": revision,
+            "organizationId": 1,
+            "config": {"allowedDomains": ["*"]}
+        }) else {
+            unreachable!("an object literal");
+        };
+        map
+    }
+
+    fn unique_prefix(test: &str) -> String {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        format!("relay-server-unit:{test}:{}:{nanos}", std::process::id())
+    }
+
+    /// A writer for the test prefix, and the source reading it.
+    async fn redis(test: &str) -> (ProjectConfigCache, RedisProjectSource) {
+        let prefix = unique_prefix(test);
+        let server =
+            RedisServer::from_url(REDIS_URL, "test", RedisPoolOptions::with_max_connections(4))
+                .unwrap();
+        let writer =
+            ProjectConfigCache::new(RedisConnection::connect(&server).await.unwrap(), &prefix);
+        let source = RedisProjectSource::connected_for_tests(REDIS_URL, &prefix).await;
+        (writer, source)
+    }
+
+    fn status(projects: &ProjectCache, key: ProjectKey) -> ProjectStatus {
+        projects.get(&key, false)
+    }
+
+    #[tokio::test]
+    async fn redis_answers_before_the_upstream() {
+        let (writer, source) = redis("fetch-order").await;
+        let projects = projects();
+        let [enabled, disabled, missing, garbage, bypass] = ['a', 'b', 'c', 'd', 'e'].map(key);
+        writer
+            .put(enabled, &state(enabled, Some("r1")), None)
+            .await
+            .unwrap();
+        let mut off = state(disabled, Some("d1"));
+        off.insert("disabled".into(), Value::Bool(true));
+        // A disabled state ignores every other field, even a broken one.
+        off.insert("config".into(), json!({"trustedRelays": ["not a key"]}));
+        writer.put(disabled, &off, None).await.unwrap();
+        let mut broken = state(garbage, Some("g1"));
+        broken.insert("config".into(), json!({"trustedRelays": ["not a key"]}));
+        writer.put(garbage, &broken, None).await.unwrap();
+        writer
+            .put(bypass, &state(bypass, None), None)
+            .await
+            .unwrap();
+
+        for key in [enabled, disabled, missing, garbage] {
+            assert!(matches!(status(&projects, key), ProjectStatus::Pending));
+        }
+        projects.get(&bypass, true);
+        let queued = dedup_fetch_queue(projects.take_fetch_queue());
+        assert_eq!(queued.len(), 5);
+
+        let (released, upstream) = resolve_from_redis(&projects, &source, queued).await;
+        assert!(released.is_empty());
+        let mut upstream: Vec<_> = upstream.into_iter().collect();
+        upstream.sort();
+        assert_eq!(
+            upstream,
+            vec![(missing, false), (garbage, false), (bypass, true)]
+        );
+        let ProjectStatus::Enabled(state) = status(&projects, enabled) else {
+            panic!("expected the redis state");
+        };
+        assert_eq!(state.rev.as_deref(), Some("r1"));
+        // Sanitized on load like any other state.
+        assert!(state
+            .config
+            .features
+            .iter()
+            .any(|feature| feature == "organizations:profiling"));
+        assert!(matches!(
+            status(&projects, disabled),
+            ProjectStatus::Disabled
+        ));
+        assert!(matches!(status(&projects, missing), ProjectStatus::Pending));
+        for key in [enabled, disabled, missing, garbage, bypass] {
+            writer.delete(key).await.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn held_revision_is_not_modified_until_redis_changes() {
+        let (writer, source) = redis("fetch-revision").await;
+        let projects = projects();
+        let enabled = key('a');
+        writer
+            .put(enabled, &state(enabled, Some("r1")), None)
+            .await
+            .unwrap();
+        status(&projects, enabled);
+        let queued = projects.take_fetch_queue();
+        resolve_from_redis(&projects, &source, queued).await;
+        let ProjectStatus::Enabled(first) = status(&projects, enabled) else {
+            panic!("expected a state");
+        };
+
+        // Same revision: the held state object stays (not modified), and its fetch completes.
+        projects.refetch_pending(&enabled);
+        let (_, upstream) =
+            resolve_from_redis(&projects, &source, projects.take_fetch_queue()).await;
+        assert!(upstream.is_empty());
+        let ProjectStatus::Enabled(same) = status(&projects, enabled) else {
+            panic!("expected a state");
+        };
+        assert!(Arc::ptr_eq(&first, &same));
+        assert!(projects.inner.entries.lock()[&enabled].fetch.is_none());
+
+        // A new revision replaces it.
+        writer
+            .put(enabled, &state(enabled, Some("r2")), None)
+            .await
+            .unwrap();
+        projects.refetch_pending(&enabled);
+        resolve_from_redis(&projects, &source, projects.take_fetch_queue()).await;
+        assert_eq!(projects.revision(&enabled).as_deref(), Some("r2"));
+
+        // Gone from Redis: the upstream decides, the held state stays meanwhile.
+        writer.delete(enabled).await.unwrap();
+        projects.refetch_pending(&enabled);
+        let (_, upstream) =
+            resolve_from_redis(&projects, &source, projects.take_fetch_queue()).await;
+        assert_eq!(upstream, vec![(enabled, false)]);
+        assert_eq!(projects.revision(&enabled).as_deref(), Some("r2"));
+    }
+
+    #[tokio::test]
+    async fn unreachable_redis_sends_everything_upstream() {
+        let projects = projects();
+        let source = RedisProjectSource::not_connected_for_tests();
+        status(&projects, key('a'));
+        let started = Instant::now();
+        let (released, upstream) =
+            resolve_from_redis(&projects, &source, projects.take_fetch_queue()).await;
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert!(released.is_empty());
+        assert_eq!(upstream, vec![(key('a'), false)]);
     }
 
     #[test]

@@ -1,8 +1,13 @@
 //! The project cache: what relay knows about each project key.
 //!
 //! Where states come from depends on the mode: the upstream (`managed`, fetched in batches by
-//! [`fetch`]), files in `<config dir>/projects/` (`static`, loaded once at startup) or nowhere
-//! (`proxy`: every key is accepted and only learned rate limits apply).
+//! [`fetch`]; a processing relay with `processing.redis` asks Redis first, see
+//! [`redis_source`]), files in `<config dir>/projects/` (`static`, loaded once at startup) or
+//! nowhere (`proxy`: every key is accepted and only learned rate limits apply).
+//!
+//! A processing relay without `processing.redis` may also load `projects/*.json` at startup
+//! ([`ProjectCache::load_embedded_projects`]). Such file states are *pinned*: they never go
+//! stale, are never evicted and never fetched; keys without a file are fetched as usual.
 //!
 //! Each entry also carries the rate limits learned from upstream `429` answers and, while the
 //! state is pending, the envelopes waiting for it. Those envelopes hold buffer permits, so
@@ -21,6 +26,7 @@
 //! under one short mutex; nothing slow ever happens while it is held.
 
 pub mod fetch;
+pub mod redis_source;
 pub mod state;
 
 use std::collections::HashMap;
@@ -78,6 +84,8 @@ struct ProjectEntry {
     no_cache: bool,
     /// Backoff between fetches while the upstream answers "pending" (relay-protocol.md §5.4).
     pending_backoff: Option<Backoff>,
+    /// Loaded from a file at startup: never stale, never fetched, never evicted.
+    pinned: bool,
 }
 
 /// A fetch of one key, from its first request until it resolves.
@@ -102,7 +110,8 @@ impl ProjectEntry {
 
     /// Whether nothing but an evicted state would be lost by forgetting the entry.
     fn is_disposable(&self) -> bool {
-        self.state.is_none()
+        !self.pinned
+            && self.state.is_none()
             && self.pending.is_empty()
             && self.fetch.is_none()
             && self.pending_backoff.is_none()
@@ -243,7 +252,23 @@ impl ProjectCache {
         self.inner.config.values.relay.mode
     }
 
-    /// Loads every `projects/*.json` of the config directory (static mode).
+    /// Loads `projects/*.json` of the config directory for a processing relay without
+    /// `processing.redis`; returns how many files were loaded. A missing `projects/` directory
+    /// means no files (0), not an error. The loaded states are pinned (see the module docs);
+    /// every other key is fetched from the upstream as usual.
+    pub fn load_embedded_projects(&self, config_dir: &Path) -> Result<usize, StaticProjectsError> {
+        match self.load_static_projects(config_dir) {
+            Err(StaticProjectsError::ReadDir { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                Ok(0)
+            }
+            result => result,
+        }
+    }
+
+    /// Loads every `projects/*.json` of the config directory (static mode). The states are
+    /// pinned: they never expire and are never fetched.
     pub fn load_static_projects(&self, config_dir: &Path) -> Result<usize, StaticProjectsError> {
         let directory = config_dir.join("projects");
         let listing =
@@ -290,6 +315,8 @@ impl ProjectCache {
                 });
                 entry.fetched_at = Some(Instant::now());
                 entry.evict_at = None;
+                entry.refresh_at = None;
+                entry.pinned = true;
             }
             loaded += 1;
         }
@@ -322,7 +349,7 @@ impl ProjectCache {
         let stale = entry
             .fetched_at
             .is_none_or(|fetched_at| now.duration_since(fetched_at) >= timing.expiry);
-        let needs_fetch = no_cache || stale;
+        let needs_fetch = !entry.pinned && (no_cache || stale);
         // A key waiting for its pending backoff is fetched by that timer, not by every request.
         if needs_fetch && entry.pending_backoff.is_none() {
             match &mut entry.fetch {
@@ -679,6 +706,38 @@ mod tests {
 
     const TIMING: &str =
         "cache: {project_expiry: 2, project_grace_period: 2, project_refresh_interval: 3}";
+
+    #[test]
+    fn embedded_project_files_are_pinned() {
+        let directory = tempfile::tempdir().unwrap();
+        let cache = cache(TIMING);
+        // No `projects/` directory: nothing to load, not an error.
+        assert_eq!(cache.load_embedded_projects(directory.path()).unwrap(), 0);
+        std::fs::create_dir(directory.path().join("projects")).unwrap();
+        std::fs::write(
+            directory.path().join("projects").join("42.json"),
+            serde_json::json!({"publicKeys": [{"publicKey": KEY}]}).to_string(),
+        )
+        .unwrap();
+        assert_eq!(cache.load_embedded_projects(directory.path()).unwrap(), 1);
+
+        // Long past expiry and grace: still served, never fetched, never evicted.
+        let later = Instant::now() + secs(3600);
+        let ProjectStatus::Enabled(state) = cache.get_at(&key(), true, later) else {
+            panic!("expected the file state");
+        };
+        assert_eq!(state.project_id, Some(relay_protocol::ProjectId(42)));
+        let maintenance = cache.maintain_at(secs(60), later);
+        assert_eq!((maintenance.evicted, maintenance.refreshed), (0, 0));
+        assert!(queued(&cache).is_empty());
+        // Keys without a file are fetched as usual.
+        let other = ProjectKey::parse("a94ae32be2584e0bbd7a4cbb95971fee").unwrap();
+        assert!(matches!(
+            cache.get_at(&other, false, later),
+            ProjectStatus::Pending
+        ));
+        assert_eq!(queued(&cache), vec![(other, false)]);
+    }
 
     #[test]
     fn first_lookup_is_pending_and_queues_one_fetch() {

@@ -3,6 +3,12 @@
 //! Known fields are typed (a type mismatch makes the whole state unparsable, as the spec
 //! requires); the `config` object is also kept verbatim so relay can serve it unchanged to
 //! downstream relays, limited or full (relay-protocol.md §6.1).
+//!
+//! Every state is sanitized while it is parsed, whatever its source (upstream, Redis, files;
+//! redis-and-quotas.md §2.4, project-config.md §4): invalid quotas are removed, a legacy
+//! (version 1) sampling config is normalized to version 2 and the graduated feature flags are
+//! added. The verbatim `config` reflects the sanitized state, so downstream relays are served
+//! what this relay uses.
 
 use relay_auth::PublicKey;
 use relay_protocol::{ProjectId, ProjectKey};
@@ -25,6 +31,18 @@ const LIMITED_CONFIG_KEYS: &[&str] = &[
     "txNameRules",
     "txNameReady",
     "spanDescriptionRules",
+];
+
+/// Features that every project has (graduated flags, redis-and-quotas.md §2.4).
+pub const GRADUATED_FEATURES: &[&str] = &[
+    "organizations:user-feedback-ingest",
+    "projects:profiling-ingest-unsampled-profiles",
+    "organizations:profiling",
+    "organizations:relay-otlp-traces-endpoint",
+    "organizations:relay-otel-logs-endpoint",
+    "organizations:indexed-spans-extraction",
+    "organizations:standalone-span-ingestion",
+    "projects:span-v2-experimental-processing",
 ];
 
 /// Keys of `config` that are always written, even when absent.
@@ -135,7 +153,11 @@ impl ProjectState {
     /// Parses one entry of a `configs` map or a static project file.
     pub fn parse(value: Value) -> Result<ProjectState, serde_json::Error> {
         let raw: RawProjectState = serde_json::from_value(value)?;
-        let raw_config = raw.config.unwrap_or_default();
+        let mut raw_config = raw.config.unwrap_or_default();
+        // A disabled state ignores its other fields, so there is nothing to sanitize.
+        if !raw.disabled {
+            sanitize_config(&mut raw_config)?;
+        }
         let config: ProjectConfig = serde_json::from_value(Value::Object(raw_config.clone()))?;
         Ok(ProjectState {
             disabled: raw.disabled,
@@ -204,6 +226,70 @@ impl ProjectState {
     }
 }
 
+/// Sanitizes a `config` object in place (redis-and-quotas.md §2.4). Fails only where the spec
+/// makes the whole config unparsable: a quota that does not deserialize (e.g. a negative
+/// `limit`, or a `groupBy` without `maxCardinality` or `dimensions`).
+fn sanitize_config(config: &mut Map<String, Value>) -> Result<(), serde_json::Error> {
+    if let Some(Value::Array(quotas)) = config.get_mut("quotas") {
+        let mut kept = Vec::with_capacity(quotas.len());
+        for quota in quotas.drain(..) {
+            if relay_quotas::Quota::deserialize(&quota)?.is_valid() {
+                kept.push(quota);
+            }
+        }
+        *quotas = kept;
+    }
+
+    for sampling_key in ["sampling", "dynamicSampling"] {
+        if let Some(Value::Object(sampling)) = config.get_mut(sampling_key) {
+            normalize_legacy_sampling(sampling);
+        }
+    }
+
+    let features = config
+        .entry("features")
+        .or_insert_with(|| Value::Array(Vec::new()));
+    // A `features` value of the wrong type is left for the typed parse to reject.
+    if let Value::Array(features) = features {
+        for feature in GRADUATED_FEATURES {
+            if !features
+                .iter()
+                .any(|present| present.as_str() == Some(feature))
+            {
+                features.push(Value::String((*feature).to_owned()));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Version 1 (the default) sampling configs keep newer rules in `rulesV2`; they are appended
+/// to `rules` and the version becomes 2. A config whose shape does not fit is left alone: a
+/// broken sampling config only disables sampling (project-config.md §1.3).
+fn normalize_legacy_sampling(sampling: &mut Map<String, Value>) {
+    let legacy = match sampling.get("version") {
+        None | Some(Value::Null) => true,
+        Some(version) => version.as_u64() == Some(1),
+    };
+    if !legacy {
+        return;
+    }
+    let rules_v2 = match sampling.get("rulesV2") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(rules)) => rules.clone(),
+        Some(_) => return,
+    };
+    match sampling
+        .entry("rules")
+        .or_insert_with(|| Value::Array(Vec::new()))
+    {
+        Value::Array(rules) => rules.extend(rules_v2),
+        _ => return,
+    }
+    sampling.remove("rulesV2");
+    sampling.insert("version".to_owned(), Value::from(2));
+}
+
 fn is_empty_value(value: &Value) -> bool {
     match value {
         Value::Null => true,
@@ -240,7 +326,7 @@ mod tests {
     fn parses_known_fields_and_ignores_unknown() {
         let state = ProjectState::parse(example()).unwrap();
         assert_eq!(state.project_id, Some(ProjectId(42)));
-        assert_eq!(state.config.features, vec!["organizations:foo"]);
+        assert_eq!(state.config.features[0], "organizations:foo");
         let key = ProjectKey::parse("0123456789abcdef0123456789abcdef").unwrap();
         assert_eq!(state.key_id(&key), Some(123));
     }
@@ -274,6 +360,83 @@ mod tests {
         let mut value = example();
         value["slug"] = serde_json::json!(99);
         assert!(ProjectState::parse(value).is_err());
+    }
+
+    #[test]
+    fn graduated_features_are_added_once() {
+        let state = ProjectState::parse(example()).unwrap();
+        let features = &state.config.features;
+        assert_eq!(features[0], "organizations:foo");
+        for feature in GRADUATED_FEATURES {
+            assert_eq!(
+                features.iter().filter(|f| f == feature).count(),
+                1,
+                "{feature}"
+            );
+        }
+        assert_eq!(features.len(), 1 + GRADUATED_FEATURES.len());
+        // Served configs carry them, and parsing a served config adds nothing twice.
+        let served = state.to_served_json(true, None);
+        let again = ProjectState::parse(served).unwrap();
+        assert_eq!(&again.config.features, features);
+
+        let bare = ProjectState::parse(serde_json::json!({})).unwrap();
+        assert_eq!(bare.config.features.len(), GRADUATED_FEATURES.len());
+        let disabled = ProjectState::parse(serde_json::json!({"disabled": true})).unwrap();
+        assert!(disabled.config.features.is_empty());
+    }
+
+    #[test]
+    fn invalid_quotas_are_removed_and_malformed_ones_fail_the_state() {
+        let mut value = example();
+        value["config"]["quotas"] = serde_json::json!([
+            {"id": "ok", "categories": ["error"], "limit": 10, "window": 60},
+            {"id": "mixed-units", "categories": ["error", "attachment"], "limit": 10, "window": 60},
+            {"id": "no-categories", "limit": 10, "window": 60},
+            {"limit": 0, "reasonCode": "reject-all"},
+            {"id": "bad-namespace", "categories": ["metric_bucket"], "limit": 1, "window": 1,
+             "namespace": "nope"}
+        ]);
+        let state = ProjectState::parse(value.clone()).unwrap();
+        let ids: Vec<Option<&str>> = state
+            .config
+            .quotas
+            .iter()
+            .map(|quota| quota["id"].as_str())
+            .collect();
+        assert_eq!(ids, [Some("ok"), None]);
+        assert_eq!(state.raw_config["quotas"].as_array().unwrap().len(), 2);
+
+        value["config"]["quotas"] = serde_json::json!([{"id": "neg", "limit": -1}]);
+        assert!(ProjectState::parse(value.clone()).is_err());
+        value["config"]["quotas"] =
+            serde_json::json!([{"limit": 0, "groupBy": {"dimensions": ["checkInSlug"]}}]);
+        assert!(ProjectState::parse(value).is_err());
+    }
+
+    #[test]
+    fn legacy_sampling_is_normalized() {
+        let mut value = example();
+        value["config"]["sampling"] = serde_json::json!({
+            "rules": [{"id": 1}],
+            "rulesV2": [{"id": 2}, {"id": 3}]
+        });
+        let state = ProjectState::parse(value.clone()).unwrap();
+        assert_eq!(
+            Value::Object(state.raw_config)["sampling"],
+            serde_json::json!({"rules": [{"id": 1}, {"id": 2}, {"id": 3}], "version": 2})
+        );
+
+        value["config"]["sampling"] =
+            serde_json::json!({"version": 2, "rules": [], "rulesV2": [1]});
+        let state = ProjectState::parse(value.clone()).unwrap();
+        assert_eq!(
+            state.raw_config["sampling"],
+            serde_json::json!({"version": 2, "rules": [], "rulesV2": [1]})
+        );
+        // A broken sampling config is not an error.
+        value["config"]["sampling"] = serde_json::json!({"version": 1, "rules": 5});
+        assert!(ProjectState::parse(value).is_ok());
     }
 
     #[test]
