@@ -6,6 +6,7 @@ import json
 
 from fixtures import signing
 from fixtures.relay import run_cli
+from fixtures.util import wait_until
 
 
 def _run_processing(tmp_path, processing):
@@ -36,15 +37,21 @@ def test_invalid_redis_url_names_the_setting(tmp_path, relay_bin):
     assert "processing.redis" in result.stderr
 
 
-def test_unused_topic_assignment_is_logged(tmp_path, relay_bin):
-    result = _run_processing(
-        tmp_path,
-        {
-            "kafka_config": [{"name": "bootstrap.servers", "value": "127.0.0.1:9092"}],
-            "topics": {"not_a_topic": "whatever"},
+def test_unused_topic_assignment_is_logged_and_relay_runs(relay, upstream):
+    processing_relay = relay(
+        upstream,
+        mode="managed",
+        config={
+            "processing": {
+                "enabled": True,
+                "kafka_config": [{"name": "bootstrap.servers", "value": "127.0.0.1:9092"}],
+                "topics": {"not_a_topic": "whatever"},
+            }
         },
     )
-    assert "unused topic assignment 'not_a_topic'" in result.stderr
-    # The settings are valid; this build has no processing pipeline yet.
-    assert result.returncode == 1
-    assert "was not compiled with processing, cannot enable processing" in result.stderr
+    # The settings are valid: the error is logged and relay serves requests.
+    wait_until(
+        lambda: "unused topic assignment 'not_a_topic'" in processing_relay.stderr_text(),
+        message="unused topic assignment was not logged",
+    )
+    assert processing_relay.get("/api/relay/healthcheck/live/").status_code == 200
