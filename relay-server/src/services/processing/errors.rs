@@ -387,7 +387,7 @@ fn write_crash_placeholder(event: &mut EventObject, crash_type: AttachmentType) 
 /// `sentry[...]`-style form fields as an event (the minidump endpoint's form data).
 fn form_data_event(form_data: &[Item]) -> Option<EventObject> {
     let item = form_data.first()?;
-    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(item.payload_slice()).ok()?;
+    let fields = decode_form_data(item.payload_slice())?;
     let mut event = EventObject::new();
     for (key, value) in fields {
         if key == "sentry" {
@@ -403,6 +403,29 @@ fn form_data_event(form_data: &[Item]) -> Option<EventObject> {
         insert_path(&mut event, &segments, value);
     }
     Some(event)
+}
+
+/// Decodes a `form_data` payload (`envelope.md` §4.2): entries of two length-prefixed UTF-8
+/// strings, `u32le(len) key u32le(len) value`. `None` when the payload is truncated.
+fn decode_form_data(mut payload: &[u8]) -> Option<Vec<(String, String)>> {
+    fn next_string(payload: &mut &[u8]) -> Option<String> {
+        let (length, rest) = payload.split_first_chunk::<4>()?;
+        let length = usize::try_from(u32::from_le_bytes(*length)).ok()?;
+        if rest.len() < length {
+            return None;
+        }
+        let (bytes, rest) = rest.split_at(length);
+        *payload = rest;
+        Some(String::from_utf8_lossy(bytes).into_owned())
+    }
+
+    let mut fields = Vec::new();
+    while !payload.is_empty() {
+        let key = next_string(&mut payload)?;
+        let value = next_string(&mut payload)?;
+        fields.push((key, value));
+    }
+    Some(fields)
 }
 
 fn insert_path(object: &mut EventObject, segments: &[&str], value: String) {
@@ -457,4 +480,37 @@ fn reject_unit_with(
         managed.track_item_outcome(item, outcome);
     }
     // Form data is part of the event payload: its count is the event's.
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(key: &str, value: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        for text in [key, value] {
+            out.extend_from_slice(&(text.len() as u32).to_le_bytes());
+            out.extend_from_slice(text.as_bytes());
+        }
+        out
+    }
+
+    #[test]
+    fn form_data_is_length_prefixed() {
+        let mut payload = entry("sentry[release]", "my-app@1.0");
+        payload.extend(entry("sentry[tags][key]", "value"));
+        payload.extend(entry("sentry", r#"{"environment":"prod"}"#));
+        let mut item = Item::new(ItemType::FormData);
+        item.set_payload(
+            relay_protocol::envelope::ContentType::Text,
+            Bytes::from(payload.clone()),
+        );
+        let event = form_data_event(&[item]).unwrap();
+        assert_eq!(event["release"], "my-app@1.0");
+        assert_eq!(event["tags"], serde_json::json!({"key": "value"}));
+        assert_eq!(event["environment"], "prod");
+        // A truncated payload carries no event data.
+        assert_eq!(decode_form_data(&payload[..payload.len() - 1]), None);
+        assert_eq!(decode_form_data(b""), Some(Vec::new()));
+    }
 }

@@ -764,7 +764,7 @@ mod tests {
             event["tags"],
             json!([
                 ["effective-directive", "script-src-elem"],
-                ["blocked-uri", "'self'"]
+                ["blocked-uri", "inline"]
             ])
         );
     }

@@ -124,7 +124,10 @@ pub fn expand(context: &ProcessingContext, item: &Item) -> Result<ExpandedUnreal
 }
 
 /// [`expand`] on the raw item payload.
-pub fn expand_payload(payload: &[u8], options: &ExpandOptions<'_>) -> Result<ExpandedUnreal, UnrealError> {
+pub fn expand_payload(
+    payload: &[u8],
+    options: &ExpandOptions<'_>,
+) -> Result<ExpandedUnreal, UnrealError> {
     let data = Bytes::from(decompress(payload, options.size_limit)?);
     let archive = parse_archive(&data)?;
 
@@ -142,7 +145,9 @@ pub fn expand_payload(payload: &[u8], options: &ExpandOptions<'_>) -> Result<Exp
             AttachmentType::Minidump | AttachmentType::AppleCrashReport => has_crash_dump = true,
             _ => {}
         }
-        expanded.attachments.push(attachment_item(file, attachment_type));
+        expanded
+            .attachments
+            .push(attachment_item(file, attachment_type));
     }
 
     let mut event = crash_context
@@ -247,7 +252,10 @@ pub fn parse_archive(data: &Bytes) -> Result<UnrealArchive, UnrealError> {
     if files.is_empty() {
         return Err(UnrealError::Malformed("archive without files"));
     }
-    Ok(UnrealArchive { directory_name, files })
+    Ok(UnrealArchive {
+        directory_name,
+        files,
+    })
 }
 
 /// A bounds-checked little-endian reader over the uncompressed archive.
@@ -262,19 +270,24 @@ impl Reader<'_> {
     }
 
     fn peek_i32(&self) -> Option<i32> {
-        let bytes = self.data.get(self.position..self.position.checked_add(4)?)?;
+        let bytes = self
+            .data
+            .get(self.position..self.position.checked_add(4)?)?;
         Some(i32::from_le_bytes(bytes.try_into().ok()?))
     }
 
     fn i32(&mut self) -> Result<i32, UnrealError> {
-        let value = self.peek_i32().ok_or(UnrealError::Malformed("truncated archive"))?;
+        let value = self
+            .peek_i32()
+            .ok_or(UnrealError::Malformed("truncated archive"))?;
         self.position += 4;
         Ok(value)
     }
 
     /// A length-prefixed byte run.
     fn bytes(&mut self) -> Result<Bytes, UnrealError> {
-        let length = usize::try_from(self.i32()?).map_err(|_| UnrealError::Malformed("negative length"))?;
+        let length =
+            usize::try_from(self.i32()?).map_err(|_| UnrealError::Malformed("negative length"))?;
         if length > self.remaining() {
             return Err(UnrealError::Malformed("truncated archive"));
         }
@@ -286,7 +299,10 @@ impl Reader<'_> {
     /// An ANSI char array: the text up to the first NUL.
     fn ansi_string(&mut self) -> Result<String, UnrealError> {
         let bytes = self.bytes()?;
-        let end = bytes.iter().position(|byte| *byte == 0).unwrap_or(bytes.len());
+        let end = bytes
+            .iter()
+            .position(|byte| *byte == 0)
+            .unwrap_or(bytes.len());
         Ok(String::from_utf8_lossy(&bytes[..end]).into_owned())
     }
 }
@@ -399,13 +415,21 @@ impl CrashContext {
             contexts.entry("os").or_insert(context);
         }
         if let Some(gpu) = self.runtime("Misc.PrimaryGPUBrand") {
-            contexts.entry("gpu").or_insert(json!({"type": "gpu", "name": gpu}));
+            contexts
+                .entry("gpu")
+                .or_insert(json!({"type": "gpu", "name": gpu}));
         }
         let mut device = Map::new();
-        if let Some(memory) = self.runtime("MemoryStats.TotalPhysical").and_then(|v| v.parse::<u64>().ok()) {
+        if let Some(memory) = self
+            .runtime("MemoryStats.TotalPhysical")
+            .and_then(|v| v.parse::<u64>().ok())
+        {
             device.insert("memory_size".into(), memory.into());
         }
-        if let Some(cores) = self.runtime("Misc.NumberOfCores").and_then(|v| v.parse::<u64>().ok()) {
+        if let Some(cores) = self
+            .runtime("Misc.NumberOfCores")
+            .and_then(|v| v.parse::<u64>().ok())
+        {
             device.insert("processor_count".into(), cores.into());
         }
         if let Some(cpu) = self.runtime("Misc.CPUBrand") {
@@ -459,8 +483,12 @@ fn snake_case(name: &str) -> String {
             let previous = index.checked_sub(1).and_then(|i| chars.get(i)).copied();
             let next = chars.get(index + 1).copied();
             let boundary = match previous {
-                Some(previous) if previous.is_ascii_lowercase() || previous.is_ascii_digit() => true,
-                Some(previous) if previous.is_ascii_uppercase() => next.is_some_and(|next| next.is_ascii_lowercase()),
+                Some(previous) if previous.is_ascii_lowercase() || previous.is_ascii_digit() => {
+                    true
+                }
+                Some(previous) if previous.is_ascii_uppercase() => {
+                    next.is_some_and(|next| next.is_ascii_lowercase())
+                }
                 _ => false,
             };
             if boundary && !out.is_empty() && !out.ends_with('_') {
@@ -532,9 +560,14 @@ fn parse_log_line(line: &str) -> Option<Value> {
     let (timestamp, rest) = rest.split_once(']')?;
     let timestamp = NaiveDateTime::parse_from_str(timestamp, "%Y.%m.%d-%H.%M.%S:%3f").ok()?;
     // The frame counter: `[  0]`.
-    let rest = rest.strip_prefix('[').and_then(|rest| rest.split_once(']')).map_or(rest, |(_, rest)| rest);
+    let rest = rest
+        .strip_prefix('[')
+        .and_then(|rest| rest.split_once(']'))
+        .map_or(rest, |(_, rest)| rest);
     let (category, message) = match rest.split_once(": ") {
-        Some((category, message)) if !category.is_empty() && !category.contains(' ') => (Some(category), message),
+        Some((category, message)) if !category.is_empty() && !category.contains(' ') => {
+            (Some(category), message)
+        }
         _ => (None, rest),
     };
     let (level, message) = match message.split_once(": ") {
@@ -700,7 +733,11 @@ mod xml {
         Ok(&text[end + terminator.len()..])
     }
 
-    fn close(stack: &mut [Element], root: &mut Option<Element>, element: Element) -> Result<(), XmlError> {
+    fn close(
+        stack: &mut [Element],
+        root: &mut Option<Element>,
+        element: Element,
+    ) -> Result<(), XmlError> {
         match stack.last_mut() {
             Some(parent) => parent.children.push(element),
             None if root.is_none() => *root = Some(element),
@@ -735,7 +772,10 @@ mod xml {
                     "quot" => '"',
                     "apos" => '\'',
                     _ => {
-                        let code = match entity.strip_prefix("#x").or_else(|| entity.strip_prefix("#X")) {
+                        let code = match entity
+                            .strip_prefix("#x")
+                            .or_else(|| entity.strip_prefix("#X"))
+                        {
                             Some(hex) => u32::from_str_radix(hex, 16).ok()?,
                             None => entity.strip_prefix('#')?.parse().ok()?,
                         };
@@ -910,17 +950,37 @@ continuation without timestamp\n\
         assert_eq!(
             summary,
             vec![
-                (Some("UEMinidump.dmp"), Some(AttachmentType::Minidump), MINIDUMP.len()),
-                (Some("CrashContext.runtime-xml"), Some(AttachmentType::UnrealContext), CONTEXT_XML.len()),
-                (Some("YetAnotherGame.log"), Some(AttachmentType::UnrealLogs), LOG.len()),
-                (Some("CrashReportClient.ini"), Some(AttachmentType::Attachment), INI.len()),
+                (
+                    Some("UEMinidump.dmp"),
+                    Some(AttachmentType::Minidump),
+                    MINIDUMP.len()
+                ),
+                (
+                    Some("CrashContext.runtime-xml"),
+                    Some(AttachmentType::UnrealContext),
+                    CONTEXT_XML.len()
+                ),
+                (
+                    Some("YetAnotherGame.log"),
+                    Some(AttachmentType::UnrealLogs),
+                    LOG.len()
+                ),
+                (
+                    Some("CrashReportClient.ini"),
+                    Some(AttachmentType::Attachment),
+                    INI.len()
+                ),
             ]
         );
-        assert!(expanded.attachments.iter().all(|item| *item.ty() == ItemType::Attachment));
+        assert!(expanded
+            .attachments
+            .iter()
+            .all(|item| *item.ty() == ItemType::Attachment));
         assert_eq!(expanded.attachments[0].payload_slice(), MINIDUMP);
 
         assert_eq!(expanded.user_reports.len(), 1);
-        let report: Value = serde_json::from_slice(expanded.user_reports[0].payload_slice()).unwrap();
+        let report: Value =
+            serde_json::from_slice(expanded.user_reports[0].payload_slice()).unwrap();
         assert_eq!(
             report,
             json!({"event_id": event_id.to_string(), "name": "player1", "email": "",
@@ -931,7 +991,10 @@ continuation without timestamp\n\
         // `__sentry` game data is the base; the context fills in around it.
         assert_eq!(event["release"], "game@1.2.3");
         assert_eq!(event["tags"], json!({"map": "arena"}));
-        assert_eq!(event["user"], json!({"email": "p@example.com", "id": "login|account|machine"}));
+        assert_eq!(
+            event["user"],
+            json!({"email": "p@example.com", "id": "login|account|machine"})
+        );
         let unreal = &event["contexts"]["unreal"];
         assert_eq!(unreal["type"], "unreal");
         assert_eq!(unreal["crash_guid"], "UECC-Windows-1234_0000");
@@ -943,8 +1006,14 @@ continuation without timestamp\n\
         assert_eq!(unreal["memory_stats_total_physical"], "34359738368");
         assert!(unreal.get("modules").is_none());
         assert!(unreal.get("misc_os_version_minor").is_none());
-        assert_eq!(event["contexts"]["os"], json!({"type": "os", "name": "Windows 10"}));
-        assert_eq!(event["contexts"]["gpu"], json!({"type": "gpu", "name": "NVIDIA GeForce RTX 3080"}));
+        assert_eq!(
+            event["contexts"]["os"],
+            json!({"type": "os", "name": "Windows 10"})
+        );
+        assert_eq!(
+            event["contexts"]["gpu"],
+            json!({"type": "gpu", "name": "NVIDIA GeForce RTX 3080"})
+        );
         assert_eq!(
             event["contexts"]["device"],
             json!({"type": "device", "memory_size": 34_359_738_368u64, "processor_count": 8,
@@ -967,7 +1036,10 @@ continuation without timestamp\n\
     #[test]
     fn uncompressed_archive_and_apple_crash_report() {
         let archive = cr1_archive(&[
-            ("minidump.dmp", b"Process: Game [123]\nException Type: EXC_BAD_ACCESS"),
+            (
+                "minidump.dmp",
+                b"Process: Game [123]\nException Type: EXC_BAD_ACCESS",
+            ),
             ("CrashContext.runtime-xml", CONTEXT_XML.as_bytes()),
         ]);
         let expanded = expand_payload(&archive, &options(None)).unwrap();
@@ -988,7 +1060,10 @@ continuation without timestamp\n\
         options.user_id = None;
         let expanded = expand_payload(&zlib(&archive), &options).unwrap();
         let event = Value::Object(expanded.event.unwrap());
-        assert_eq!(event["logentry"], json!({"formatted": "Ensure condition failed: Foo"}));
+        assert_eq!(
+            event["logentry"],
+            json!({"formatted": "Ensure condition failed: Foo"})
+        );
         assert_eq!(event["contexts"]["unreal"]["crash_type"], "Ensure");
         assert!(event.get("user").is_none());
         assert!(expanded.user_reports.is_empty());
@@ -1003,7 +1078,11 @@ continuation without timestamp\n\
         header(&mut data, 1234, 2);
         let archive = parse_archive(&Bytes::from(data)).unwrap();
         assert_eq!(archive.directory_name, "UECC-Windows-1234_0000");
-        let names: Vec<&str> = archive.files.iter().map(|file| file.name.as_str()).collect();
+        let names: Vec<&str> = archive
+            .files
+            .iter()
+            .map(|file| file.name.as_str())
+            .collect();
         assert_eq!(names, ["UE4Minidump.dmp", "Game.log"]);
         assert_eq!(archive.files[1].data, Bytes::from_static(b"line\n"));
 
@@ -1022,13 +1101,22 @@ continuation without timestamp\n\
                 .err()
                 .map(|error| error.discard_reason().to_string())
         };
-        assert_eq!(reason(b"definitely not zlib").as_deref(), Some("invalid_compression"));
-        assert_eq!(reason(&zlib(b"garbage")).as_deref(), Some("invalid_unreal_report"));
+        assert_eq!(
+            reason(b"definitely not zlib").as_deref(),
+            Some("invalid_compression")
+        );
+        assert_eq!(
+            reason(&zlib(b"garbage")).as_deref(),
+            Some("invalid_unreal_report")
+        );
 
         // Truncated file data.
         let mut archive = cr1_archive(&[("a.log", b"0123456789")]);
         archive.truncate(archive.len() - 3);
-        assert_eq!(reason(&zlib(&archive)).as_deref(), Some("invalid_unreal_report"));
+        assert_eq!(
+            reason(&zlib(&archive)).as_deref(),
+            Some("invalid_unreal_report")
+        );
 
         // Declared count larger than the files present.
         let mut archive = CR1_MARKER.to_vec();
@@ -1037,10 +1125,14 @@ continuation without timestamp\n\
         assert_eq!(reason(&archive).as_deref(), Some("invalid_unreal_report"));
 
         // No files.
-        assert_eq!(reason(&cr1_archive(&[])).as_deref(), Some("invalid_unreal_report"));
+        assert_eq!(
+            reason(&cr1_archive(&[])).as_deref(),
+            Some("invalid_unreal_report")
+        );
 
         // A broken crash context.
-        let archive = cr1_archive(&[("CrashContext.runtime-xml", b"<FGenericCrashContext><A></B>")]);
+        let archive =
+            cr1_archive(&[("CrashContext.runtime-xml", b"<FGenericCrashContext><A></B>")]);
         assert_eq!(reason(&zlib(&archive)).as_deref(), Some("process_unreal"));
 
         // Zip bombs stop at the limit.
@@ -1050,7 +1142,10 @@ continuation without timestamp\n\
             ..options(None)
         };
         let error = expand_payload(&zlib(&big), &small_limit).err().unwrap();
-        assert_eq!(error.discard_reason().to_string(), "too_large:unreal_report");
+        assert_eq!(
+            error.discard_reason().to_string(),
+            "too_large:unreal_report"
+        );
         let error = expand_payload(&big, &small_limit).err().unwrap();
         assert_eq!(error, UnrealError::TooLarge(1024));
     }
@@ -1076,7 +1171,9 @@ continuation without timestamp\n\
     #[test]
     fn utf16_context_is_decoded() {
         let mut data = vec![0xFF, 0xFE];
-        for unit in "<R><RuntimeProperties><CrashType>Hang</CrashType></RuntimeProperties></R>".encode_utf16() {
+        for unit in "<R><RuntimeProperties><CrashType>Hang</CrashType></RuntimeProperties></R>"
+            .encode_utf16()
+        {
             data.extend_from_slice(&unit.to_le_bytes());
         }
         let context = CrashContext::parse(&data).unwrap();
@@ -1096,7 +1193,8 @@ continuation without timestamp\n\
         assert!(parse_log_line("[not a date][ 0]LogTemp: x").is_none());
 
         // Existing breadcrumbs (bare list) are kept first.
-        let mut event: EventObject = serde_json::from_str(r#"{"breadcrumbs": [{"message": "sdk"}]}"#).unwrap();
+        let mut event: EventObject =
+            serde_json::from_str(r#"{"breadcrumbs": [{"message": "sdk"}]}"#).unwrap();
         add_log_breadcrumbs(&mut event, LOG.as_bytes());
         let values = event["breadcrumbs"]["values"].as_array().unwrap();
         assert_eq!(values.len(), 4);
