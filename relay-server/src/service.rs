@@ -7,7 +7,7 @@ use relay_config::{Config, RelayMode};
 
 use crate::services::forward::{DirectorySink, EnvelopeSink, UpstreamSink};
 use crate::services::health::HealthCheck;
-use crate::services::metrics::MetricsHandle;
+use crate::services::metrics::start_metrics_aggregator;
 use crate::services::outcome::{start_outcome_aggregator, OutcomeHandle};
 use crate::services::processing::ProcessingService;
 use crate::services::processor::EnvelopeProcessor;
@@ -74,7 +74,12 @@ impl ServiceState {
         );
         let processing = match store {
             Some(store) => {
-                let metrics = MetricsHandle::disabled();
+                let metrics = start_metrics_aggregator(
+                    config.clone(),
+                    store.clone(),
+                    outcomes.clone(),
+                    shutdown.clone(),
+                );
                 Some(ProcessingService::start(config.clone(), store, metrics)?)
             }
             None => None,

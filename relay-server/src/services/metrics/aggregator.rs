@@ -282,7 +282,8 @@ impl Aggregator {
             if due(entry) {
                 due_keys.push(key.clone());
             } else {
-                next_flush = Some(next_flush.map_or(entry.flush_at, |next| next.min(entry.flush_at)));
+                next_flush =
+                    Some(next_flush.map_or(entry.flush_at, |next| next.min(entry.flush_at)));
             }
         }
         self.next_flush = next_flush;
@@ -401,7 +402,10 @@ mod tests {
         aggregator.merge(counter(1_717_000_009, 2.0), NOW).unwrap();
         aggregator.merge(counter(1_717_000_010, 4.0), NOW).unwrap();
         let mut other_tags = counter(1_717_000_001, 8.0);
-        other_tags.bucket.tags.insert("environment".into(), "prod".into());
+        other_tags
+            .bucket
+            .tags
+            .insert("environment".into(), "prod".into());
         aggregator.merge(other_tags, NOW).unwrap();
         let other_key = bucket_for(
             "b94ae32be2584e0bbd7a4cbb95971fee",
@@ -414,8 +418,16 @@ mod tests {
 
         let mut flushed = aggregator.flush_all();
         flushed.sort_by(|left, right| {
-            (left.bucket.timestamp, left.bucket.tags.len(), left.scoping.project_key)
-                .cmp(&(right.bucket.timestamp, right.bucket.tags.len(), right.scoping.project_key))
+            (
+                left.bucket.timestamp,
+                left.bucket.tags.len(),
+                left.scoping.project_key,
+            )
+                .cmp(&(
+                    right.bucket.timestamp,
+                    right.bucket.tags.len(),
+                    right.scoping.project_key,
+                ))
         });
         let values: Vec<(i64, BucketValue)> = flushed
             .iter()
@@ -475,16 +487,35 @@ mod tests {
         let mut aggregator = Aggregator::new(settings());
         let key = "a94ae32be2584e0bbd7a4cbb95971fee";
         let cases = [
-            ("sessions", BucketValue::Counter(1.0), MergeError::InvalidName),
-            ("s:sessions/user@none", BucketValue::Counter(1.0), MergeError::InvalidName),
-            ("c:sessions/session@none", BucketValue::Counter(f64::NAN), MergeError::NonFiniteValue),
+            (
+                "sessions",
+                BucketValue::Counter(1.0),
+                MergeError::InvalidName,
+            ),
+            (
+                "s:sessions/user@none",
+                BucketValue::Counter(1.0),
+                MergeError::InvalidName,
+            ),
+            (
+                "c:sessions/session@none",
+                BucketValue::Counter(f64::NAN),
+                MergeError::NonFiniteValue,
+            ),
         ];
         for (name, value, error) in cases {
-            assert_eq!(aggregator.merge(bucket_for(key, name, NOW, value), NOW), Err(error), "{name}");
+            assert_eq!(
+                aggregator.merge(bucket_for(key, name, NOW, value), NOW),
+                Err(error),
+                "{name}"
+            );
         }
         let long_name = format!("c:sessions/{}@none", "n".repeat(200));
         assert_eq!(
-            aggregator.merge(bucket_for(key, &long_name, NOW, BucketValue::Counter(1.0)), NOW),
+            aggregator.merge(
+                bucket_for(key, &long_name, NOW, BucketValue::Counter(1.0)),
+                NOW
+            ),
             Err(MergeError::InvalidName)
         );
         assert!(aggregator.is_empty());
@@ -520,7 +551,10 @@ mod tests {
         aggregator.merge(first.clone(), NOW).unwrap();
         let mut second = first.clone();
         second.bucket.timestamp += 10;
-        assert_eq!(aggregator.merge(second.clone(), NOW), Err(MergeError::CapacityExceeded));
+        assert_eq!(
+            aggregator.merge(second.clone(), NOW),
+            Err(MergeError::CapacityExceeded)
+        );
         aggregator.flush_all();
         assert!(!aggregator.is_over_capacity());
         aggregator.merge(second, NOW).unwrap();
@@ -531,7 +565,10 @@ mod tests {
         aggregator.merge(first.clone(), NOW).unwrap();
         let mut same_project = first.clone();
         same_project.bucket.timestamp += 10;
-        assert_eq!(aggregator.merge(same_project, NOW), Err(MergeError::CapacityExceeded));
+        assert_eq!(
+            aggregator.merge(same_project, NOW),
+            Err(MergeError::CapacityExceeded)
+        );
         let other_project = bucket_for(
             "b94ae32be2584e0bbd7a4cbb95971fee",
             "c:sessions/session@none",

@@ -294,7 +294,14 @@ mod tests {
             ("c", "sessions", "session", "none")
         );
         assert_eq!(parse_mri("d:spans/duration").unwrap().unit, "none");
-        for invalid in ["session", "x:sessions/a", "c:/a", "c:sessions/", "c:sessions/a@", "c:sessions"] {
+        for invalid in [
+            "session",
+            "x:sessions/a",
+            "c:/a",
+            "c:sessions/",
+            "c:sessions/a@",
+            "c:sessions",
+        ] {
             assert_eq!(parse_mri(invalid), None, "{invalid}");
         }
     }

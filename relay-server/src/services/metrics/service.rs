@@ -136,7 +136,10 @@ impl MetricsService {
                 Ok(()) => {}
                 Err(MergeError::CapacityExceeded) => self.rejected += 1,
                 Err(error) => {
-                    tracing::debug!(error = &error as &dyn std::error::Error, "dropping metric bucket");
+                    tracing::debug!(
+                        error = &error as &dyn std::error::Error,
+                        "dropping metric bucket"
+                    );
                 }
             }
         }
@@ -249,7 +252,10 @@ impl Flusher {
                 let message = match message {
                     Ok(message) => message,
                     Err(error) => {
-                        tracing::error!(error = &error as &dyn std::error::Error, "invalid metric bucket");
+                        tracing::error!(
+                            error = &error as &dyn std::error::Error,
+                            "invalid metric bucket"
+                        );
                         return None;
                     }
                 };
@@ -260,7 +266,10 @@ impl Flusher {
                 match message.to_kafka_message() {
                     Ok(message) => Some(message),
                     Err(error) => {
-                        tracing::error!(error = &error as &dyn std::error::Error, "cannot encode metric bucket");
+                        tracing::error!(
+                            error = &error as &dyn std::error::Error,
+                            "cannot encode metric bucket"
+                        );
                         None
                     }
                 }
@@ -269,7 +278,12 @@ impl Flusher {
     }
 
     /// `outcomes.md` §6: accepted outcomes for span usage.
-    fn track_span_usage(&self, scoping: &relay_quotas::Scoping, bucket: &Bucket, now: DateTime<Utc>) {
+    fn track_span_usage(
+        &self,
+        scoping: &relay_quotas::Scoping,
+        bucket: &Bucket,
+        now: DateTime<Utc>,
+    ) {
         let BucketValue::Counter(count) = bucket.value else {
             return;
         };
@@ -298,7 +312,10 @@ impl Flusher {
     async fn send(&self, message: KafkaMessage) -> Option<Delivery> {
         let mut attempt = 0;
         loop {
-            match self.store.send(KafkaTopic::MetricsSessions, message.clone()) {
+            match self
+                .store
+                .send(KafkaTopic::MetricsSessions, message.clone())
+            {
                 Ok(delivery) => return Some(delivery),
                 Err(ProduceError::QueueFull { .. }) if attempt < PRODUCE_RETRIES => {
                     attempt += 1;
@@ -408,7 +425,10 @@ mod tests {
 
     fn produced(directory: &Path) -> Vec<Value> {
         match std::fs::read_to_string(directory.join("ingest-metrics.jsonl")) {
-            Ok(text) => text.lines().map(|line| serde_json::from_str(line).unwrap()).collect(),
+            Ok(text) => text
+                .lines()
+                .map(|line| serde_json::from_str(line).unwrap())
+                .collect(),
             Err(_) => Vec::new(),
         }
     }
@@ -454,7 +474,11 @@ mod tests {
         let flusher = flusher(files_store(directory.path()), outcomes);
         let mut session = project_bucket(
             "s:sessions/user@none",
-            &[("release", "app@1.0"), ("sdk", "sentry.javascript.browser/8.0.0"), ("environment", "production")],
+            &[
+                ("release", "app@1.0"),
+                ("sdk", "sentry.javascript.browser/8.0.0"),
+                ("environment", "production"),
+            ],
             BucketValue::Set(BTreeSet::from([1_617_781_333])),
         );
         session.bucket.timestamp = 1_717_000_000;
@@ -462,9 +486,21 @@ mod tests {
         orphan.scoping.project_id = None;
         let buckets = vec![
             session,
-            project_bucket(SPAN_USAGE_METRIC, &[("is_segment", "true")], BucketValue::Counter(3.0)),
-            project_bucket(SPAN_USAGE_METRIC, &[("is_segment", "false")], BucketValue::Counter(2.0)),
-            project_bucket("c:spans/count_per_root_project@none", &[], BucketValue::Counter(1.0)),
+            project_bucket(
+                SPAN_USAGE_METRIC,
+                &[("is_segment", "true")],
+                BucketValue::Counter(3.0),
+            ),
+            project_bucket(
+                SPAN_USAGE_METRIC,
+                &[("is_segment", "false")],
+                BucketValue::Counter(2.0),
+            ),
+            project_bucket(
+                "c:spans/count_per_root_project@none",
+                &[],
+                BucketValue::Counter(1.0),
+            ),
             project_bucket("c:transactions/usage@none", &[], BucketValue::Counter(1.0)),
             project_bucket("c:outcomes/accepted@none", &[], BucketValue::Counter(1.0)),
             orphan,
@@ -567,7 +603,13 @@ mod tests {
             OutcomeHandle::disabled(),
             shutdown.clone(),
         );
-        let session = || project_bucket("c:sessions/session@none", &[("release", "a")], BucketValue::Counter(1.0));
+        let session = || {
+            project_bucket(
+                "c:sessions/session@none",
+                &[("release", "a")],
+                BucketValue::Counter(1.0),
+            )
+        };
         let mut first = session();
         let mut second = session();
         // Two updates of a slot two seconds ago merge into one bucket that is due at once.

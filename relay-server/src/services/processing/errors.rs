@@ -20,7 +20,9 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::event::{self, EventKind, EventObject, IngestedBytes};
-use super::{security, stages, unreal, ProcessingContext, ProcessingOutput, StoreRequest};
+use super::{
+    security, stages, trace_attachments, unreal, ProcessingContext, ProcessingOutput, StoreRequest,
+};
 use crate::services::managed::ManagedEnvelope;
 use crate::services::outcome::{DiscardReason, Outcome};
 
@@ -45,6 +47,7 @@ pub fn process(
         item.requires_event()
             && *item.ty() != ItemType::Profile
             && *item.ty() != ItemType::ReplayEvent
+            && !trace_attachments::is_trace_attachment(item)
     });
     if let Err(reason) = process_unit(context, managed, taken, output) {
         tracing::debug!(%reason, "error event rejected");

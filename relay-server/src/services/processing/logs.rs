@@ -21,8 +21,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use relay_kafka::messages::{
-    attributes_from_json, item_id_from_uuid, uuid_v7_at, AnyValue, CategoryCount, Outcomes, TraceItem,
-    TraceItemMessage, TraceItemType,
+    attributes_from_json, item_id_from_uuid, uuid_v7_at, AnyValue, CategoryCount, Outcomes,
+    TraceItem, TraceItemMessage, TraceItemType,
 };
 use relay_kafka::KafkaTopic;
 use relay_protocol::envelope::{ContentType, Item, ItemType};
@@ -32,8 +32,8 @@ use serde_json::{Map, Value};
 use super::errors::DUPLICATE_ITEM;
 use super::event::parse_timestamp;
 use super::spans::{
-    otlp, parse_browser, parse_container, retention_pair, sequence_nanos, string_attribute, unix_nanos,
-    ContainerError, TimestampRules, TooOld, ATTR_OBSERVED_NANOS, INVALID_PROTO,
+    otlp, parse_browser, parse_container, retention_pair, sequence_nanos, string_attribute,
+    unix_nanos, ContainerError, TimestampRules, TooOld, ATTR_OBSERVED_NANOS, INVALID_PROTO,
 };
 use super::{ProcessingContext, ProcessingOutput, StoreRequest};
 use crate::services::managed::ManagedEnvelope;
@@ -91,7 +91,11 @@ impl LogSource {
 type SizedLog = (Value, usize);
 
 /// Runs the log processor.
-pub fn process(context: &ProcessingContext, managed: &mut ManagedEnvelope, output: &mut ProcessingOutput) {
+pub fn process(
+    context: &ProcessingContext,
+    managed: &mut ManagedEnvelope,
+    output: &mut ProcessingOutput,
+) {
     let items = managed.take_items_where(|item| LogSource::of(item).is_some());
     if items.is_empty() || !context.has_feature(FEATURE_LOGS) {
         // Without the feature, logs are dropped silently (outcomes.md §3.4).
@@ -102,7 +106,10 @@ pub fn process(context: &ProcessingContext, managed: &mut ManagedEnvelope, outpu
         return;
     };
     for duplicate in items {
-        managed.track_item_outcome(&duplicate, &Outcome::Invalid(DiscardReason::Named(DUPLICATE_ITEM)));
+        managed.track_item_outcome(
+            &duplicate,
+            &Outcome::Invalid(DiscardReason::Named(DUPLICATE_ITEM)),
+        );
     }
     let Some(source) = LogSource::of(&item) else {
         return;
@@ -116,7 +123,8 @@ pub fn process(context: &ProcessingContext, managed: &mut ManagedEnvelope, outpu
     };
 
     let builder = LogBuilder::new(context, source);
-    let max_size = usize::try_from(context.config.values.limits.max_log_size.as_bytes()).unwrap_or(usize::MAX);
+    let max_size =
+        usize::try_from(context.config.values.limits.max_log_size.as_bytes()).unwrap_or(usize::MAX);
     for (log, size) in logs {
         let size = size.max(1);
         let reject = |reason: DiscardReason| {
@@ -135,11 +143,15 @@ pub fn process(context: &ProcessingContext, managed: &mut ManagedEnvelope, outpu
                 continue;
             }
         };
-        let mut request = StoreRequest::new([(DataCategory::LogItem, 1), (DataCategory::LogByte, size)]);
+        let mut request =
+            StoreRequest::new([(DataCategory::LogItem, 1), (DataCategory::LogByte, size)]);
         match request.push(KafkaTopic::Items, &TraceItemMessage::new(item)) {
             Ok(()) => output.add(request),
             Err(error) => {
-                tracing::error!(error = &error as &dyn std::error::Error, "cannot encode log");
+                tracing::error!(
+                    error = &error as &dyn std::error::Error,
+                    "cannot encode log"
+                );
                 reject(DiscardReason::Internal);
             }
         }
@@ -147,7 +159,11 @@ pub fn process(context: &ProcessingContext, managed: &mut ManagedEnvelope, outpu
 }
 
 /// Expands an item into logs of the container entry shape.
-fn expand(item: &Item, source: LogSource, received: DateTime<Utc>) -> Result<Vec<SizedLog>, DiscardReason> {
+fn expand(
+    item: &Item,
+    source: LogSource,
+    received: DateTime<Utc>,
+) -> Result<Vec<SizedLog>, DiscardReason> {
     let payload = item.payload_slice();
     match source {
         LogSource::Container => {
@@ -159,14 +175,16 @@ fn expand(item: &Item, source: LogSource, received: DateTime<Utc>) -> Result<Vec
         }
         LogSource::OtlpJson | LogSource::OtlpProtobuf => {
             let request = if source == LogSource::OtlpProtobuf {
-                otlp::decode_logs_protobuf(payload).map_err(|_| DiscardReason::Named(INVALID_PROTO))?
+                otlp::decode_logs_protobuf(payload)
+                    .map_err(|_| DiscardReason::Named(INVALID_PROTO))?
             } else {
                 serde_json::from_slice(payload).map_err(|_| DiscardReason::InvalidJson)?
             };
             Ok(sized(otlp_logs(&request)))
         }
         LogSource::VercelJson => {
-            let entries: Vec<Value> = serde_json::from_slice(payload).map_err(|_| DiscardReason::InvalidJson)?;
+            let entries: Vec<Value> =
+                serde_json::from_slice(payload).map_err(|_| DiscardReason::InvalidJson)?;
             Ok(sized(entries.iter().filter_map(vercel_log).collect()))
         }
         LogSource::VercelNdjson => {
@@ -175,14 +193,21 @@ fn expand(item: &Item, source: LogSource, received: DateTime<Utc>) -> Result<Vec
                 if line.iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }
-                let entry: Value = serde_json::from_slice(line).map_err(|_| DiscardReason::InvalidJson)?;
+                let entry: Value =
+                    serde_json::from_slice(line).map_err(|_| DiscardReason::InvalidJson)?;
                 logs.extend(vercel_log(&entry));
             }
             Ok(sized(logs))
         }
         LogSource::Nel => {
-            let reports: Vec<Value> = serde_json::from_slice(payload).map_err(|_| DiscardReason::InvalidJson)?;
-            Ok(sized(reports.iter().filter_map(|report| nel_log(report, received)).collect()))
+            let reports: Vec<Value> =
+                serde_json::from_slice(payload).map_err(|_| DiscardReason::InvalidJson)?;
+            Ok(sized(
+                reports
+                    .iter()
+                    .filter_map(|report| nel_log(report, received))
+                    .collect(),
+            ))
         }
     }
 }
@@ -219,13 +244,21 @@ impl<'a> LogBuilder<'a> {
     fn build(&self, log: &Value, size: usize) -> Result<TraceItem, DiscardReason> {
         let invalid = || DiscardReason::Named(INVALID_LOG);
         let log = log.as_object().ok_or_else(invalid)?;
-        let timestamp = log.get("timestamp").and_then(parse_timestamp).ok_or_else(invalid)?;
+        let timestamp = log
+            .get("timestamp")
+            .and_then(parse_timestamp)
+            .ok_or_else(invalid)?;
         let trace_id = match log.get("trace_id") {
             Some(id) => normalize_trace_id(id).ok_or_else(invalid)?,
-            None if self.source != LogSource::Container => uuid::Uuid::new_v4().simple().to_string(),
+            None if self.source != LogSource::Container => {
+                uuid::Uuid::new_v4().simple().to_string()
+            }
             None => return Err(invalid()),
         };
-        let level = log.get("level").and_then(Value::as_str).ok_or_else(invalid)?;
+        let level = log
+            .get("level")
+            .and_then(Value::as_str)
+            .ok_or_else(invalid)?;
         let body = match log.get("body") {
             Some(Value::String(body)) => body.clone(),
             _ => return Err(invalid()),
@@ -236,9 +269,15 @@ impl<'a> LogBuilder<'a> {
             .filter(|id| id.len() == 16 && id.bytes().all(|byte| byte.is_ascii_hexdigit()))
             .map(str::to_ascii_lowercase);
         let empty = Map::new();
-        let json_attributes = log.get("attributes").and_then(Value::as_object).unwrap_or(&empty);
+        let json_attributes = log
+            .get("attributes")
+            .and_then(Value::as_object)
+            .unwrap_or(&empty);
 
-        let shift = self.rules.shift(timestamp).map_err(|TooOld| DiscardReason::Timestamp)?;
+        let shift = self
+            .rules
+            .shift(timestamp)
+            .map_err(|TooOld| DiscardReason::Timestamp)?;
         let mut timestamp = timestamp + shift;
         if let Some(nanos) = sequence_nanos(json_attributes) {
             timestamp += ChronoDuration::nanoseconds(nanos);
@@ -253,7 +292,10 @@ impl<'a> LogBuilder<'a> {
         if let Some(span_id) = span_id {
             attributes.insert("sentry.span_id".into(), AnyValue::string(span_id));
         }
-        attributes.insert("sentry.timestamp_precise".into(), AnyValue::int(unix_nanos(timestamp)));
+        attributes.insert(
+            "sentry.timestamp_precise".into(),
+            AnyValue::int(unix_nanos(timestamp)),
+        );
         attributes.insert(
             "sentry.payload_size_bytes".into(),
             AnyValue::int(i64::try_from(size).unwrap_or(i64::MAX)),
@@ -261,7 +303,10 @@ impl<'a> LogBuilder<'a> {
         attributes
             .entry(ATTR_OBSERVED_NANOS.into())
             .or_insert_with(|| AnyValue::string(unix_nanos(self.context.received_at).to_string()));
-        attributes.insert("sentry.relay.ingress".into(), AnyValue::string(self.source.ingress()));
+        attributes.insert(
+            "sentry.relay.ingress".into(),
+            AnyValue::string(self.source.ingress()),
+        );
         self.add_user_agent(&mut attributes);
 
         let (retention_days, downsampled_retention_days) = self.retention;
@@ -284,7 +329,10 @@ impl<'a> LogBuilder<'a> {
             retention_days: u32::from(retention_days),
             received: Some(self.context.received_at.into()),
             downsampled_retention_days: u32::from(downsampled_retention_days),
-            outcomes: Some(Outcomes { category_count, key_id }),
+            outcomes: Some(Outcomes {
+                category_count,
+                key_id,
+            }),
         })
     }
 
@@ -294,10 +342,14 @@ impl<'a> LogBuilder<'a> {
         if attributes.contains_key("browser.name") {
             return;
         }
-        let own = attributes.get("user_agent.original").and_then(|value| match &value.value {
-            Some(relay_kafka::messages::any_value::Value::StringValue(text)) => Some(text.clone()),
-            _ => None,
-        });
+        let own = attributes
+            .get("user_agent.original")
+            .and_then(|value| match &value.value {
+                Some(relay_kafka::messages::any_value::Value::StringValue(text)) => {
+                    Some(text.clone())
+                }
+                _ => None,
+            });
         let Some(user_agent) = own.or_else(|| self.context.headers.user_agent.clone()) else {
             return;
         };
@@ -366,11 +418,13 @@ fn otlp_logs(request: &Value) -> Vec<Value> {
                 .filter(|seconds| *seconds > 0.0)
                 .or_else(|| otlp::nanos_to_seconds(record.get("observedTimeUnixNano")))
                 .unwrap_or(0.0);
-            let severity = record.get("severityNumber").and_then(|severity| match severity {
-                Value::Number(number) => number.as_u64(),
-                Value::String(text) => severity_from_name(text),
-                _ => None,
-            });
+            let severity = record
+                .get("severityNumber")
+                .and_then(|severity| match severity {
+                    Value::Number(number) => number.as_u64(),
+                    Value::String(text) => severity_from_name(text),
+                    _ => None,
+                });
             let level = match severity.filter(|severity| *severity > 0) {
                 Some(severity) => level_from_severity(severity).to_owned(),
                 None => record
@@ -386,7 +440,10 @@ fn otlp_logs(request: &Value) -> Vec<Value> {
             };
             otlp::collect_attributes(record.get("attributes"), &mut attributes);
             if let Some(severity) = severity {
-                attributes.insert("sentry.severity_number".into(), super::spans::typed_attribute("integer", Value::from(severity)));
+                attributes.insert(
+                    "sentry.severity_number".into(),
+                    super::spans::typed_attribute("integer", Value::from(severity)),
+                );
             }
             let trace_id = record.get("traceId").and_then(Value::as_str);
             let span_id = record.get("spanId").and_then(Value::as_str);
@@ -401,11 +458,22 @@ fn otlp_logs(request: &Value) -> Vec<Value> {
 
 /// `SEVERITY_NUMBER_INFO` etc. (OTLP/JSON may write enums by name).
 fn severity_from_name(name: &str) -> Option<u64> {
-    let base = [("TRACE", 1), ("DEBUG", 5), ("INFO", 9), ("WARN", 13), ("ERROR", 17), ("FATAL", 21)];
+    let base = [
+        ("TRACE", 1),
+        ("DEBUG", 5),
+        ("INFO", 9),
+        ("WARN", 13),
+        ("ERROR", 17),
+        ("FATAL", 21),
+    ];
     let rest = name.strip_prefix("SEVERITY_NUMBER_")?;
     base.iter().find_map(|(prefix, first)| {
         let suffix = rest.strip_prefix(prefix)?;
-        let offset = if suffix.is_empty() { 0 } else { suffix.parse::<u64>().ok()?.checked_sub(1)? };
+        let offset = if suffix.is_empty() {
+            0
+        } else {
+            suffix.parse::<u64>().ok()?.checked_sub(1)?
+        };
         Some(first + offset)
     })
 }
@@ -455,13 +523,20 @@ fn vercel_log(entry: &Value) -> Option<Value> {
     let entry = entry.as_object()?;
     let timestamp = entry.get("timestamp").and_then(Value::as_f64)? / 1000.0;
     let level = normalize_level(entry.get("level").and_then(Value::as_str).unwrap_or("info"));
-    let body = entry.get("message").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let body = entry
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     let mut rest = entry.clone();
     for key in ["timestamp", "level", "message", "traceId", "spanId"] {
         rest.remove(key);
     }
     let mut attributes = Map::new();
-    attributes.insert("sentry.origin".into(), string_attribute("auto.log_drain.vercel"));
+    attributes.insert(
+        "sentry.origin".into(),
+        string_attribute("auto.log_drain.vercel"),
+    );
     flatten_into("vercel", &rest, &mut attributes);
     Some(log_entry(
         timestamp,
@@ -479,12 +554,22 @@ fn vercel_log(entry: &Value) -> Option<Value> {
 fn nel_log(report: &Value, received: DateTime<Utc>) -> Option<Value> {
     let report = report.as_object()?;
     let body = report.get("body").and_then(Value::as_object)?;
-    let age_ms = report.get("age").and_then(Value::as_i64).unwrap_or(0).max(0);
+    let age_ms = report
+        .get("age")
+        .and_then(Value::as_i64)
+        .unwrap_or(0)
+        .max(0);
     let timestamp = received - ChronoDuration::milliseconds(age_ms);
-    let kind = body.get("type").and_then(Value::as_str).unwrap_or("unknown");
+    let kind = body
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown");
     let level = if kind == "ok" { "info" } else { "warn" };
     let mut attributes = Map::new();
-    attributes.insert("sentry.origin".into(), string_attribute("auto.http.browser_report.nel"));
+    attributes.insert(
+        "sentry.origin".into(),
+        string_attribute("auto.http.browser_report.nel"),
+    );
     if let Some(url) = report.get("url").and_then(Value::as_str) {
         attributes.insert("url.full".into(), string_attribute(url));
     }
@@ -493,7 +578,14 @@ fn nel_log(report: &Value, received: DateTime<Utc>) -> Option<Value> {
     }
     flatten_into("nel", body, &mut attributes);
     let seconds = timestamp.timestamp_micros() as f64 / 1_000_000.0;
-    Some(log_entry(seconds, None, None, level, kind.to_owned(), attributes))
+    Some(log_entry(
+        seconds,
+        None,
+        None,
+        level,
+        kind.to_owned(),
+        attributes,
+    ))
 }
 
 #[cfg(test)]
@@ -541,7 +633,10 @@ mod tests {
     #[test]
     fn logs_become_trace_items() {
         let now = now_seconds();
-        let mut harness = harness(&container(&[log(now - 10.0), log(now - 5.0)]), &["organizations:ourlogs-ingestion"]);
+        let mut harness = harness(
+            &container(&[log(now - 10.0), log(now - 5.0)]),
+            &["organizations:ourlogs-ingestion"],
+        );
         harness.run(process);
         let items = decode(&harness);
         assert_eq!(items.len(), 2);
@@ -551,12 +646,24 @@ mod tests {
         assert_eq!(item.organization_id, 1);
         assert_eq!(item.project_id, 42);
         assert_eq!(string_attr(item, "sentry.body").as_deref(), Some("hello"));
-        assert_eq!(string_attr(item, "sentry.severity_text").as_deref(), Some("info"));
-        assert_eq!(string_attr(item, "sentry.span_id").as_deref(), Some("eee19b7ec3c1b175"));
+        assert_eq!(
+            string_attr(item, "sentry.severity_text").as_deref(),
+            Some("info")
+        );
+        assert_eq!(
+            string_attr(item, "sentry.span_id").as_deref(),
+            Some("eee19b7ec3c1b175")
+        );
         assert_eq!(string_attr(item, "k").as_deref(), Some("v"));
-        assert_eq!(string_attr(item, "sentry.relay.ingress").as_deref(), Some("container"));
+        assert_eq!(
+            string_attr(item, "sentry.relay.ingress").as_deref(),
+            Some("container")
+        );
         assert!(string_attr(item, "sentry.observed_timestamp_nanos").is_some());
-        assert!(matches!(item.attributes["sentry.timestamp_precise"].value, Some(Any::IntValue(_))));
+        assert!(matches!(
+            item.attributes["sentry.timestamp_precise"].value,
+            Some(Any::IntValue(_))
+        ));
         assert_eq!(item.retention_days, 30);
         assert_eq!(item.downsampled_retention_days, 390);
         let outcomes = item.outcomes.as_ref().unwrap();
@@ -582,7 +689,10 @@ mod tests {
         let mut missing_body = log(now);
         missing_body.as_object_mut().unwrap().remove("body");
         let old = log(now - 40.0 * 86_400.0);
-        let mut harness = harness(&container(&[missing_body, old, log(now)]), &["organizations:ourlogs-ingestion"]);
+        let mut harness = harness(
+            &container(&[missing_body, old, log(now)]),
+            &["organizations:ourlogs-ingestion"],
+        );
         harness.run(process);
         assert_eq!(decode(&harness).len(), 1);
         let outcomes = harness.outcome_reasons();
@@ -593,7 +703,10 @@ mod tests {
     #[test]
     fn future_logs_are_moved_to_the_receive_time() {
         let now = now_seconds();
-        let mut harness = harness(&container(&[log(now + 3600.0)]), &["organizations:ourlogs-ingestion"]);
+        let mut harness = harness(
+            &container(&[log(now + 3600.0)]),
+            &["organizations:ourlogs-ingestion"],
+        );
         harness.run(process);
         let items = decode(&harness);
         let seconds = items[0].timestamp.unwrap().seconds as f64;
@@ -604,7 +717,8 @@ mod tests {
     fn sequence_is_added_in_nanoseconds() {
         let now = now_seconds().floor();
         let mut entry = log(now);
-        entry["attributes"]["sentry.timestamp.sequence"] = serde_json::json!({"type": "integer", "value": 7});
+        entry["attributes"]["sentry.timestamp.sequence"] =
+            serde_json::json!({"type": "integer", "value": 7});
         let mut harness = harness(&container(&[entry]), &["organizations:ourlogs-ingestion"]);
         harness.run(process);
         let item = &decode(&harness)[0];
@@ -642,8 +756,14 @@ mod tests {
         assert_eq!(logs[0]["level"], "error");
         assert_eq!(logs[0]["body"], "boom");
         assert_eq!(logs[0]["attributes"]["service.name"]["value"], "api");
-        assert_eq!(logs[0]["attributes"]["count"], serde_json::json!({"type": "integer", "value": 3}));
-        assert_eq!(logs[0]["attributes"]["instrumentation.name"]["value"], "lib");
+        assert_eq!(
+            logs[0]["attributes"]["count"],
+            serde_json::json!({"type": "integer", "value": 3})
+        );
+        assert_eq!(
+            logs[0]["attributes"]["instrumentation.name"]["value"],
+            "lib"
+        );
     }
 
     #[test]
@@ -651,9 +771,10 @@ mod tests {
         // ExportLogsServiceRequest{resource_logs: [{scope_logs: [{log_records: [{
         //   time_unix_nano: 1_000_000_000, severity_number: 9, body: "hi"}]}]}]}
         let record: Vec<u8> = [
-            vec![0x09], 1_000_000_000u64.to_le_bytes().to_vec(), // 1: fixed64
-            vec![0x10, 0x09],                                    // 2: severity 9
-            vec![0x2a, 0x04, 0x0a, 0x02, b'h', b'i'],            // 5: body AnyValue{string "hi"}
+            vec![0x09],
+            1_000_000_000u64.to_le_bytes().to_vec(), // 1: fixed64
+            vec![0x10, 0x09],                        // 2: severity 9
+            vec![0x2a, 0x04, 0x0a, 0x02, b'h', b'i'], // 5: body AnyValue{string "hi"}
         ]
         .concat();
         let scope_logs = [vec![0x12, record.len() as u8], record].concat();

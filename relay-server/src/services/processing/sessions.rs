@@ -163,11 +163,16 @@ pub fn process(
             process_aggregates(context, &extraction, item.payload_slice())
         };
         match buckets {
-            Ok(buckets) => output
-                .buckets
-                .extend(buckets.into_iter().map(|bucket| project_bucket(context, bucket))),
+            Ok(buckets) => output.buckets.extend(
+                buckets
+                    .into_iter()
+                    .map(|bucket| project_bucket(context, bucket)),
+            ),
             Err(error) => {
-                tracing::debug!(error = &error as &dyn std::error::Error, "dropping session item");
+                tracing::debug!(
+                    error = &error as &dyn std::error::Error,
+                    "dropping session item"
+                );
             }
         }
     }
@@ -357,7 +362,8 @@ fn parse_attributes(object: &Map<String, Value>) -> Result<SessionAttributes, Se
     let Some(Value::Object(attrs)) = optional(object, "attrs") else {
         return Err(SessionError::InvalidField("attrs"));
     };
-    let release = optional_string(attrs, "release")?.ok_or(SessionError::InvalidField("release"))?;
+    let release =
+        optional_string(attrs, "release")?.ok_or(SessionError::InvalidField("release"))?;
     if !is_valid_release(&release) {
         return Err(SessionError::InvalidRelease);
     }
@@ -370,7 +376,10 @@ fn parse_attributes(object: &Map<String, Value>) -> Result<SessionAttributes, Se
 }
 
 /// Parses a `session` payload; a missing `timestamp` defaults to `received_at`.
-pub fn parse_update(payload: &[u8], received_at: DateTime<Utc>) -> Result<SessionUpdate, SessionError> {
+pub fn parse_update(
+    payload: &[u8],
+    received_at: DateTime<Utc>,
+) -> Result<SessionUpdate, SessionError> {
     let object = parse_object(payload)?;
     let session_id = match optional(&object, "sid") {
         None => Uuid::new_v4(),
@@ -496,7 +505,13 @@ impl Extraction {
         tags
     }
 
-    fn session_counter(&self, started: DateTime<Utc>, common: &BTreeMap<String, String>, status: &str, count: u64) -> Bucket {
+    fn session_counter(
+        &self,
+        started: DateTime<Utc>,
+        common: &BTreeMap<String, String>,
+        status: &str,
+        count: u64,
+    ) -> Bucket {
         self.bucket(
             SESSION_METRIC,
             started,
@@ -653,7 +668,10 @@ mod tests {
         let mut text = format!("{headers}\n");
         for (ty, payload) in items {
             let payload = payload.to_string();
-            text.push_str(&format!("{}\n{payload}\n", json!({"type": ty, "length": payload.len()})));
+            text.push_str(&format!(
+                "{}\n{payload}\n",
+                json!({"type": ty, "length": payload.len()})
+            ));
         }
         let envelope = Envelope::parse(Bytes::from(text)).expect("test envelope parses");
         let project = ProjectState::parse(json!({
@@ -671,21 +689,30 @@ mod tests {
         };
         let (outcomes, mut receiver) = OutcomeHandle::capturing();
         let mut managed = ManagedEnvelope::new(envelope, scoping, Utc::now(), None, outcomes);
-        let context = ProcessingContext::new(Arc::new(Config::default()), Arc::new(project), &managed);
+        let context =
+            ProcessingContext::new(Arc::new(Config::default()), Arc::new(project), &managed);
         let mut output = ProcessingOutput::default();
         process(&context, &mut managed, &mut output);
         assert!(managed.envelope().is_empty(), "session items must be taken");
         managed.accept();
-        assert!(receiver.try_recv().is_err(), "sessions never produce outcomes");
+        assert!(
+            receiver.try_recv().is_err(),
+            "sessions never produce outcomes"
+        );
         assert!(output.requests.is_empty());
         output.buckets
     }
 
     fn run(ty: &str, payload: Value) -> Vec<Bucket> {
-        run_with(&[(ty, payload)], json!({"client": CLIENT}), json!({}), Some(42))
-            .into_iter()
-            .map(|bucket| bucket.bucket)
-            .collect()
+        run_with(
+            &[(ty, payload)],
+            json!({"client": CLIENT}),
+            json!({}),
+            Some(42),
+        )
+        .into_iter()
+        .map(|bucket| bucket.bucket)
+        .collect()
     }
 
     fn update(overrides: Value) -> Value {
@@ -725,7 +752,13 @@ mod tests {
     fn summary(buckets: &[Bucket]) -> Vec<(String, BTreeMap<String, String>, BucketValue)> {
         buckets
             .iter()
-            .map(|bucket| (bucket.name.clone(), bucket.tags.clone(), bucket.value.clone()))
+            .map(|bucket| {
+                (
+                    bucket.name.clone(),
+                    bucket.tags.clone(),
+                    bucket.value.clone(),
+                )
+            })
             .collect()
     }
 
@@ -751,7 +784,11 @@ mod tests {
 
     fn error_set() -> (String, BTreeMap<String, String>, BucketValue) {
         let hash = fnv1a32("8333339f-5675-4f89-a9a0-1c935255ab58");
-        (ERROR_METRIC.to_owned(), tags(&[]), BucketValue::Set([hash].into()))
+        (
+            ERROR_METRIC.to_owned(),
+            tags(&[]),
+            BucketValue::Set([hash].into()),
+        )
     }
 
     #[test]
@@ -762,7 +799,9 @@ mod tests {
             update(json!({"init": true, "started": rfc3339(started)})),
         );
         assert_eq!(summary(&buckets), vec![counter("init", 1.0), user(None)]);
-        assert!(buckets.iter().all(|bucket| bucket.timestamp == started.timestamp()));
+        assert!(buckets
+            .iter()
+            .all(|bucket| bucket.timestamp == started.timestamp()));
         let received = buckets[0].received_at.unwrap();
         assert!((Utc::now().timestamp() - received).abs() <= 5);
     }
@@ -834,7 +873,11 @@ mod tests {
 
     #[test]
     fn missing_or_nil_distinct_ids_have_no_user_metric() {
-        for did in [json!(null), json!("00000000-0000-0000-0000-000000000000"), json!("")] {
+        for did in [
+            json!(null),
+            json!("00000000-0000-0000-0000-000000000000"),
+            json!(""),
+        ] {
             let buckets = run("session", update(json!({"did": did, "init": true})));
             assert_eq!(summary(&buckets), vec![counter("init", 1.0)], "{did}");
         }
@@ -891,7 +934,13 @@ mod tests {
         for payload in invalid {
             assert_eq!(run("session", payload.clone()), Vec::new(), "{payload}");
         }
-        assert_eq!(run("sessions", json!({"aggregates": [{"exited": 1}], "attrs": {"release": "a"}})), Vec::new());
+        assert_eq!(
+            run(
+                "sessions",
+                json!({"aggregates": [{"exited": 1}], "attrs": {"release": "a"}})
+            ),
+            Vec::new()
+        );
     }
 
     #[test]
@@ -899,10 +948,15 @@ mod tests {
         for environment in ["none", "a/b", ".", &"e".repeat(65)] {
             let buckets = run(
                 "session",
-                update(json!({"init": true, "did": null, "attrs": {"release": "app@1.0", "environment": environment}})),
+                update(
+                    json!({"init": true, "did": null, "attrs": {"release": "app@1.0", "environment": environment}}),
+                ),
             );
             assert_eq!(buckets.len(), 1);
-            assert!(!buckets[0].tags.contains_key("environment"), "{environment}");
+            assert!(
+                !buckets[0].tags.contains_key("environment"),
+                "{environment}"
+            );
             assert_eq!(buckets[0].tags["release"], "app@1.0");
         }
     }
@@ -912,11 +966,32 @@ mod tests {
         let now = Utc::now();
         let old = rfc3339(now - ChronoDuration::days(6));
         let future = rfc3339(now + ChronoDuration::seconds(600));
-        assert_eq!(run("session", update(json!({"init": true, "started": old.clone()}))), Vec::new());
-        assert_eq!(run("session", update(json!({"init": true, "started": future.clone()}))), Vec::new());
-        assert_eq!(run("session", update(json!({"init": true, "timestamp": future}))), Vec::new());
+        assert_eq!(
+            run(
+                "session",
+                update(json!({"init": true, "started": old.clone()}))
+            ),
+            Vec::new()
+        );
+        assert_eq!(
+            run(
+                "session",
+                update(json!({"init": true, "started": future.clone()}))
+            ),
+            Vec::new()
+        );
+        assert_eq!(
+            run(
+                "session",
+                update(json!({"init": true, "timestamp": future}))
+            ),
+            Vec::new()
+        );
         // A timestamp before `started` is raised to `started` instead of being rejected.
-        let buckets = run("session", update(json!({"init": true, "did": null, "timestamp": old.clone()})));
+        let buckets = run(
+            "session",
+            update(json!({"init": true, "did": null, "timestamp": old.clone()})),
+        );
         assert_eq!(buckets.len(), 1);
         // Aggregates lose only their groups outside the window.
         let payload = json!({
@@ -934,7 +1009,12 @@ mod tests {
         let sent_at = now - ChronoDuration::hours(2);
         let started = sent_at - ChronoDuration::seconds(10);
         let buckets = run_with(
-            &[("session", update(json!({"init": true, "did": null, "started": rfc3339(started), "timestamp": rfc3339(sent_at)})))],
+            &[(
+                "session",
+                update(
+                    json!({"init": true, "did": null, "started": rfc3339(started), "timestamp": rfc3339(sent_at)}),
+                ),
+            )],
             json!({"client": CLIENT, "sent_at": rfc3339(sent_at)}),
             json!({}),
             Some(42),
@@ -945,7 +1025,10 @@ mod tests {
         // A small drift is left alone.
         let sent_at = now - ChronoDuration::minutes(10);
         let buckets = run_with(
-            &[("session", update(json!({"init": true, "did": null, "started": rfc3339(sent_at)})))],
+            &[(
+                "session",
+                update(json!({"init": true, "did": null, "started": rfc3339(sent_at)})),
+            )],
             json!({"sent_at": rfc3339(sent_at)}),
             json!({}),
             Some(42),
@@ -957,7 +1040,10 @@ mod tests {
 
     #[test]
     fn buckets_carry_the_project_scoping_and_retention() {
-        let items = [("session", update(json!({"init": true}))), ("session", update(json!({})))];
+        let items = [
+            ("session", update(json!({"init": true}))),
+            ("session", update(json!({}))),
+        ];
         let buckets = run_with(&items, json!({}), json!({"eventRetention": 30}), Some(42));
         assert_eq!(buckets.len(), 3);
         assert!(buckets.iter().all(|bucket| bucket.retention_days == 30
@@ -965,7 +1051,9 @@ mod tests {
             && bucket.scoping.organization_id == Some(1)));
         // No `projectId` in the config: the aggregator drops the buckets at flush.
         let buckets = run_with(&items, json!({}), json!({}), None);
-        assert!(buckets.iter().all(|bucket| bucket.scoping.project_id.is_none()));
+        assert!(buckets
+            .iter()
+            .all(|bucket| bucket.scoping.project_id.is_none()));
     }
 
     #[test]
@@ -973,7 +1061,9 @@ mod tests {
         for valid in ["app@1.0", "1", "a b", "Latest-1"] {
             assert!(is_valid_release(valid), "{valid}");
         }
-        for invalid in ["", ".", "..", " ", "latest", "LATEST", "a\\b", "a\nb", "a\tb"] {
+        for invalid in [
+            "", ".", "..", " ", "latest", "LATEST", "a\\b", "a\nb", "a\tb",
+        ] {
             assert!(!is_valid_release(invalid), "{invalid:?}");
         }
         assert!(is_valid_environment("production"));
@@ -998,9 +1088,12 @@ mod tests {
         assert_eq!(parsed.distinct_id, None);
         assert_eq!(parsed.attributes.ip_address.as_deref(), Some(AUTO_IP));
         assert_eq!(
-            parse_update(br#"{"started": 1, "status": "bogus", "attrs": {"release": "r"}}"#, received)
-                .unwrap()
-                .status,
+            parse_update(
+                br#"{"started": 1, "status": "bogus", "attrs": {"release": "r"}}"#,
+                received
+            )
+            .unwrap()
+            .status,
             SessionStatus::Unknown("bogus".into())
         );
     }

@@ -27,7 +27,9 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use relay_kafka::messages::SpanMessage;
 use relay_kafka::KafkaTopic;
-use relay_protocol::envelope::{ContentType, DynamicSamplingContext, IntegrationKind, Item, ItemType};
+use relay_protocol::envelope::{
+    ContentType, DynamicSamplingContext, IntegrationKind, Item, ItemType,
+};
 use relay_protocol::{DataCategory, EventId};
 use serde_json::{Map, Value};
 
@@ -116,9 +118,12 @@ pub fn attribute_from_json(value: &Value) -> Option<Value> {
                 .map(|double| typed_attribute("double", Value::Number(double))),
         },
         Value::Array(elements) => {
-            let scalars = elements
-                .iter()
-                .all(|element| matches!(element, Value::String(_) | Value::Bool(_) | Value::Number(_)));
+            let scalars = elements.iter().all(|element| {
+                matches!(
+                    element,
+                    Value::String(_) | Value::Bool(_) | Value::Number(_)
+                )
+            });
             if scalars {
                 Some(typed_attribute("array", value.clone()))
             } else {
@@ -131,7 +136,9 @@ pub fn attribute_from_json(value: &Value) -> Option<Value> {
 
 /// Whether an attribute is set (present and not `null`).
 pub fn has_attribute(attributes: &Map<String, Value>, name: &str) -> bool {
-    attributes.get(name).is_some_and(|attribute| !attribute.is_null())
+    attributes
+        .get(name)
+        .is_some_and(|attribute| !attribute.is_null())
 }
 
 /// The `value` of an attribute, if set.
@@ -148,7 +155,11 @@ pub fn attribute_str<'a>(attributes: &'a Map<String, Value>, name: &str) -> Opti
 }
 
 /// Inserts an attribute unless it is already set.
-pub fn insert_attribute_if_absent(attributes: &mut Map<String, Value>, name: &str, attribute: Value) {
+pub fn insert_attribute_if_absent(
+    attributes: &mut Map<String, Value>,
+    name: &str,
+    attribute: Value,
+) {
     if !has_attribute(attributes, name) {
         attributes.insert(name.to_owned(), attribute);
     }
@@ -172,9 +183,12 @@ pub fn attributes_mut(object: &mut Map<String, Value>) -> &mut Map<String, Value
 /// `sentry.timestamp.sequence`: a positive number of nanoseconds to add to the timestamp.
 pub fn sequence_nanos(attributes: &Map<String, Value>) -> Option<i64> {
     let value = attribute_value(attributes, ATTR_TIMESTAMP_SEQUENCE)?;
-    let nanos = value
-        .as_i64()
-        .or_else(|| value.as_f64().filter(|nanos| nanos.is_finite()).map(|nanos| nanos as i64))?;
+    let nanos = value.as_i64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|nanos| nanos.is_finite())
+            .map(|nanos| nanos as i64)
+    })?;
     (nanos > 0).then_some(nanos)
 }
 
@@ -207,7 +221,8 @@ pub struct Container {
 
 /// Expands a container item; `item_count`, when declared, must match exactly.
 pub fn parse_container(item: &Item) -> Result<Container, ContainerError> {
-    let Ok(Value::Object(mut object)) = serde_json::from_slice::<Value>(item.payload_slice()) else {
+    let Ok(Value::Object(mut object)) = serde_json::from_slice::<Value>(item.payload_slice())
+    else {
         return Err(ContainerError::InvalidJson);
     };
     let Some(Value::Array(items)) = object.remove("items") else {
@@ -284,7 +299,8 @@ impl TimestampRules {
     /// the corrected timestamp is older than the retention.
     pub fn shift(&self, timestamp: DateTime<Utc>) -> Result<ChronoDuration, TooOld> {
         let zero = ChronoDuration::zero();
-        let shift = if timestamp > self.received + ChronoDuration::seconds(self.max_secs_in_future) {
+        let shift = if timestamp > self.received + ChronoDuration::seconds(self.max_secs_in_future)
+        {
             self.received - timestamp
         } else {
             match self.sent_at {
@@ -331,7 +347,11 @@ pub fn parse_browser(user_agent: &str) -> Option<(String, String)> {
             .chars()
             .take_while(|c| c.is_ascii_digit() || *c == '.')
             .collect();
-        let parts: Vec<&str> = version.split('.').filter(|part| !part.is_empty()).take(3).collect();
+        let parts: Vec<&str> = version
+            .split('.')
+            .filter(|part| !part.is_empty())
+            .take(3)
+            .collect();
         (!parts.is_empty()).then(|| parts.join("."))
     };
     let mobile = user_agent.contains("Mobile");
@@ -368,14 +388,23 @@ pub fn parse_browser(user_agent: &str) -> Option<(String, String)> {
 /// The DSC as `sentry.dsc.*` attributes.
 fn dsc_attributes(dsc: &DynamicSamplingContext) -> Vec<(String, Value)> {
     let mut attributes = vec![
-        ("sentry.dsc.trace_id".to_owned(), string_attribute(dsc.trace_id.to_string())),
-        ("sentry.dsc.public_key".to_owned(), string_attribute(dsc.public_key.as_str())),
+        (
+            "sentry.dsc.trace_id".to_owned(),
+            string_attribute(dsc.trace_id.to_string()),
+        ),
+        (
+            "sentry.dsc.public_key".to_owned(),
+            string_attribute(dsc.public_key.as_str()),
+        ),
     ];
     let optional = [
         ("release", dsc.release.as_deref()),
         ("environment", dsc.environment.as_deref()),
         ("transaction", dsc.transaction.as_deref()),
-        ("user_id", Some(dsc.user_id.as_str()).filter(|id| !id.is_empty())),
+        (
+            "user_id",
+            Some(dsc.user_id.as_str()).filter(|id| !id.is_empty()),
+        ),
     ];
     for (key, value) in optional {
         if let Some(value) = value {
@@ -383,13 +412,22 @@ fn dsc_attributes(dsc: &DynamicSamplingContext) -> Vec<(String, Value)> {
         }
     }
     if let Some(sample_rate) = dsc.sample_rate {
-        attributes.push(("sentry.dsc.sample_rate".to_owned(), string_attribute(sample_rate.to_string())));
+        attributes.push((
+            "sentry.dsc.sample_rate".to_owned(),
+            string_attribute(sample_rate.to_string()),
+        ));
     }
     if let Some(sampled) = dsc.sampled {
-        attributes.push(("sentry.dsc.sampled".to_owned(), typed_attribute("boolean", Value::Bool(sampled))));
+        attributes.push((
+            "sentry.dsc.sampled".to_owned(),
+            typed_attribute("boolean", Value::Bool(sampled)),
+        ));
     }
     if let Some(replay_id) = dsc.replay_id {
-        attributes.push(("sentry.dsc.replay_id".to_owned(), string_attribute(replay_id.simple().to_string())));
+        attributes.push((
+            "sentry.dsc.replay_id".to_owned(),
+            string_attribute(replay_id.simple().to_string()),
+        ));
     }
     attributes
 }
@@ -403,7 +441,9 @@ fn normalize_hex_id(value: &Value, len: usize) -> Option<String> {
         return Some(text.to_ascii_lowercase());
     }
     if len == TRACE_ID_LEN {
-        return uuid::Uuid::try_parse(text).ok().map(|uuid| uuid.simple().to_string());
+        return uuid::Uuid::try_parse(text)
+            .ok()
+            .map(|uuid| uuid.simple().to_string());
     }
     None
 }
@@ -458,12 +498,19 @@ fn is_span_attachment(item: &Item) -> bool {
 type Candidate = Result<SpanV2, DiscardReason>;
 
 /// Runs the span processor.
-pub fn process(context: &ProcessingContext, managed: &mut ManagedEnvelope, output: &mut ProcessingOutput) {
+pub fn process(
+    context: &ProcessingContext,
+    managed: &mut ManagedEnvelope,
+    output: &mut ProcessingOutput,
+) {
     let attachments = managed.take_items_where(is_span_attachment);
     if context.has_feature(FEATURE_SPAN_ATTACHMENTS) {
         // Span attachments are only ever stored in the objectstore, which this relay lacks.
         for attachment in &attachments {
-            managed.track_item_outcome(attachment, &Outcome::Invalid(DiscardReason::Named(UPLOAD_FAILED)));
+            managed.track_item_outcome(
+                attachment,
+                &Outcome::Invalid(DiscardReason::Named(UPLOAD_FAILED)),
+            );
         }
     }
 
@@ -486,7 +533,10 @@ pub fn process(context: &ProcessingContext, managed: &mut ManagedEnvelope, outpu
         if source == chosen && takes_more {
             selected.push(item);
         } else {
-            managed.track_item_outcome(&item, &Outcome::Invalid(DiscardReason::Named(DUPLICATE_ITEM)));
+            managed.track_item_outcome(
+                &item,
+                &Outcome::Invalid(DiscardReason::Named(DUPLICATE_ITEM)),
+            );
         }
     }
 
@@ -510,8 +560,11 @@ pub fn process(context: &ProcessingContext, managed: &mut ManagedEnvelope, outpu
     pipeline.run(context, managed, output, candidates);
 }
 
-/// Expands one item into span candidates (plus the container's `ingest_settings`).
-fn expand(item: &Item, source: SpanSource) -> Result<(Vec<Candidate>, Option<Map<String, Value>>), DiscardReason> {
+/// The span candidates of one item, plus a container's `ingest_settings`.
+type Expanded = (Vec<Candidate>, Option<Map<String, Value>>);
+
+/// Expands one item into span candidates.
+fn expand(item: &Item, source: SpanSource) -> Result<Expanded, DiscardReason> {
     match source {
         SpanSource::Container => {
             let container = parse_container(item).map_err(|error| match error {
@@ -542,12 +595,20 @@ fn expand(item: &Item, source: SpanSource) -> Result<(Vec<Candidate>, Option<Map
         }
         SpanSource::Otlp => {
             let request = match item.content_type() {
-                Some(ContentType::OtelSpansProtobuf) => otlp::decode_traces_protobuf(item.payload_slice())
-                    .map_err(|_| DiscardReason::Named(INVALID_PROTO))?,
+                Some(ContentType::OtelSpansProtobuf) => {
+                    otlp::decode_traces_protobuf(item.payload_slice())
+                        .map_err(|_| DiscardReason::Named(INVALID_PROTO))?
+                }
                 _ => serde_json::from_slice::<Value>(item.payload_slice())
                     .map_err(|_| DiscardReason::InvalidJson)?,
             };
-            Ok((otlp::traces_to_spans(&request).into_iter().map(Ok).collect(), None))
+            Ok((
+                otlp::traces_to_spans(&request)
+                    .into_iter()
+                    .map(Ok)
+                    .collect(),
+                None,
+            ))
         }
     }
 }
@@ -602,7 +663,8 @@ impl SpanPipeline {
             .is_some_and(|name| name.eq_ignore_ascii_case("relay"));
         let dsc_optional = self.source == SpanSource::Otlp || client_is_relay;
 
-        let (retention_days, downsampled_retention_days) = retention_pair(context, SPAN_RETENTION_PRODUCT);
+        let (retention_days, downsampled_retention_days) =
+            retention_pair(context, SPAN_RETENTION_PRODUCT);
         let rules = TimestampRules::new(context, retention_days);
         let mut usage = UsageCounts::default();
         for mut span in unique {
@@ -640,7 +702,10 @@ impl SpanPipeline {
                     }
                 }
                 Err(error) => {
-                    tracing::error!(error = &error as &dyn std::error::Error, "span message rejected after validation");
+                    tracing::error!(
+                        error = &error as &dyn std::error::Error,
+                        "span message rejected after validation"
+                    );
                     reject(DiscardReason::Internal);
                 }
             }
@@ -650,13 +715,20 @@ impl SpanPipeline {
 
     /// §3.3 step 6: timestamps (§3.2a), status and name defaults, segment id check, IP and
     /// user-agent inference, and the attributes relay adds.
-    fn normalize(&self, context: &ProcessingContext, rules: &TimestampRules, span: &mut SpanV2) -> Result<(), DiscardReason> {
+    fn normalize(
+        &self,
+        context: &ProcessingContext,
+        rules: &TimestampRules,
+        span: &mut SpanV2,
+    ) -> Result<(), DiscardReason> {
         let start = span.get("start_timestamp").and_then(parse_timestamp);
         let end = span.get("end_timestamp").and_then(parse_timestamp);
         let (Some(start), Some(end)) = (start, end) else {
             return Err(DiscardReason::Named(INVALID_SPAN));
         };
-        let shift = rules.shift(end).map_err(|TooOld| DiscardReason::Timestamp)?;
+        let shift = rules
+            .shift(end)
+            .map_err(|TooOld| DiscardReason::Timestamp)?;
         span.insert("start_timestamp".into(), seconds_value(start + shift));
         span.insert("end_timestamp".into(), seconds_value(end + shift));
 
@@ -690,7 +762,10 @@ impl SpanPipeline {
         self.infer_client_address(context, attributes);
         self.infer_user_agent(context, attributes);
 
-        let has_name = span.get("name").and_then(Value::as_str).is_some_and(|name| !name.is_empty());
+        let has_name = span
+            .get("name")
+            .and_then(Value::as_str)
+            .is_some_and(|name| !name.is_empty());
         if !has_name {
             let inferred = span
                 .get("attributes")
@@ -705,7 +780,11 @@ impl SpanPipeline {
 
     /// `client.address`: `{{auto}}` is replaced by the client IP; with `infer_ip: auto` an
     /// absent address is filled in. Never when the project scrubs IP addresses.
-    fn infer_client_address(&self, context: &ProcessingContext, attributes: &mut Map<String, Value>) {
+    fn infer_client_address(
+        &self,
+        context: &ProcessingContext,
+        attributes: &mut Map<String, Value>,
+    ) {
         const CLIENT_ADDRESS: &str = "client.address";
         let setting = self.ingest_settings.get("infer_ip").and_then(Value::as_str);
         let is_auto = attribute_str(attributes, CLIENT_ADDRESS) == Some(AUTO_IP);
@@ -738,7 +817,10 @@ impl SpanPipeline {
         if has_attribute(attributes, "browser.name") {
             return;
         }
-        let setting = self.ingest_settings.get("infer_user_agent").and_then(Value::as_str);
+        let setting = self
+            .ingest_settings
+            .get("infer_user_agent")
+            .and_then(Value::as_str);
         let user_agent = match attribute_str(attributes, "user_agent.original") {
             Some(user_agent) => Some(user_agent.to_owned()),
             None if setting != Some("never") => context.headers.user_agent.clone(),
@@ -754,8 +836,14 @@ impl SpanPipeline {
 /// Validates and normalizes `trace_id`, `span_id` and `parent_span_id`.
 fn normalize_ids(mut span: SpanV2) -> Candidate {
     let invalid = || DiscardReason::Named(INVALID_SPAN);
-    let span_id = span.get("span_id").and_then(|id| normalize_hex_id(id, SPAN_ID_LEN)).ok_or_else(invalid)?;
-    let trace_id = span.get("trace_id").and_then(|id| normalize_hex_id(id, TRACE_ID_LEN)).ok_or_else(invalid)?;
+    let span_id = span
+        .get("span_id")
+        .and_then(|id| normalize_hex_id(id, SPAN_ID_LEN))
+        .ok_or_else(invalid)?;
+    let trace_id = span
+        .get("trace_id")
+        .and_then(|id| normalize_hex_id(id, TRACE_ID_LEN))
+        .ok_or_else(invalid)?;
     span.insert("span_id".into(), Value::String(span_id));
     span.insert("trace_id".into(), Value::String(trace_id));
     match span.get("parent_span_id") {
@@ -771,11 +859,15 @@ fn normalize_ids(mut span: SpanV2) -> Candidate {
 }
 
 fn span_id_of(span: &SpanV2) -> &str {
-    span.get("span_id").and_then(Value::as_str).unwrap_or_default()
+    span.get("span_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
 }
 
 fn trace_id_of(span: &SpanV2) -> &str {
-    span.get("trace_id").and_then(Value::as_str).unwrap_or_default()
+    span.get("trace_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
 }
 
 /// Adds one span message as its own store request accounting for `span_indexed`; false when
@@ -788,7 +880,10 @@ fn push_span(output: &mut ProcessingOutput, message: &SpanMessage) -> bool {
             true
         }
         Err(error) => {
-            tracing::error!(error = &error as &dyn std::error::Error, "cannot encode span");
+            tracing::error!(
+                error = &error as &dyn std::error::Error,
+                "cannot encode span"
+            );
             false
         }
     }
@@ -847,7 +942,10 @@ pub fn legacy_to_v2(legacy: &Map<String, Value>, name: Option<&str>) -> SpanV2 {
             span.insert(key.into(), value.clone());
         }
     }
-    let op = legacy.get("op").and_then(Value::as_str).filter(|op| !op.is_empty());
+    let op = legacy
+        .get("op")
+        .and_then(Value::as_str)
+        .filter(|op| !op.is_empty());
     let name = name.or(op).unwrap_or("default");
     span.insert("name".into(), Value::String(name.to_owned()));
     let status = legacy.get("status").and_then(Value::as_str);
@@ -882,7 +980,10 @@ pub fn legacy_to_v2(legacy: &Map<String, Value>, name: Option<&str>) -> SpanV2 {
     }
     if let Some(Value::Object(measurements)) = legacy.get("measurements") {
         for (key, measurement) in measurements {
-            let value = measurement.get("value").and_then(Value::as_f64).and_then(serde_json::Number::from_f64);
+            let value = measurement
+                .get("value")
+                .and_then(Value::as_f64)
+                .and_then(serde_json::Number::from_f64);
             if let Some(value) = value {
                 attributes.insert(key.clone(), typed_attribute("double", Value::Number(value)));
             }
@@ -968,18 +1069,21 @@ fn tag_pairs(tags: Option<&Value>) -> Vec<(String, String)> {
 /// dropped.
 pub fn extract_from_transaction(
     context: &ProcessingContext,
+    managed: &ManagedEnvelope,
     event_id: EventId,
     event: &EventObject,
     performance_issues_spans: bool,
     output: &mut ProcessingOutput,
 ) -> bool {
-    let (retention_days, downsampled_retention_days) = retention_pair(context, SPAN_RETENTION_PRODUCT);
+    let (retention_days, downsampled_retention_days) =
+        retention_pair(context, SPAN_RETENTION_PRODUCT);
     let spans = spans_from_transaction(context, event);
     let mut usage = UsageCounts::default();
     for extracted in spans {
         usage.add(extracted.is_segment, extracted.is_segment);
+        let invalid_span = Outcome::Invalid(DiscardReason::Named(INVALID_SPAN));
         let Some(span) = extracted.span else {
-            tracing::debug!("dropping an invalid span of a transaction");
+            managed.track(invalid_span, DataCategory::SpanIndexed, 1);
             continue;
         };
         let message = SpanMessage::new(
@@ -995,11 +1099,17 @@ pub fn extract_from_transaction(
             Ok(message) => {
                 let message = message
                     .with_event_id(event_id)
-                    .with_performance_issues_spans(performance_issues_spans && extracted.is_segment);
+                    .with_performance_issues_spans(
+                        performance_issues_spans && extracted.is_segment,
+                    );
                 push_span(output, &message);
             }
             Err(error) => {
-                tracing::debug!(error = &error as &dyn std::error::Error, "dropping an invalid span of a transaction");
+                tracing::debug!(
+                    error = &error as &dyn std::error::Error,
+                    "dropping an invalid span of a transaction"
+                );
+                managed.track(invalid_span, DataCategory::SpanIndexed, 1);
             }
         }
     }
@@ -1023,7 +1133,11 @@ fn spans_from_transaction(context: &ProcessingContext, event: &EventObject) -> V
         .and_then(Value::as_object)
         .unwrap_or(&empty);
     let trace_id = trace.get("trace_id").cloned().unwrap_or(Value::Null);
-    let segment_id = trace.get("span_id").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let segment_id = trace
+        .get("span_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     let transaction_name = event.get("transaction").and_then(Value::as_str);
     let end = event.get("timestamp").cloned().unwrap_or(Value::Null);
 
@@ -1036,7 +1150,13 @@ fn spans_from_transaction(context: &ProcessingContext, event: &EventObject) -> V
     let mut segment = Map::new();
     segment.insert("trace_id".into(), trace_id.clone());
     segment.insert("span_id".into(), Value::String(segment_id.clone()));
-    for (field, key) in [("parent_span_id", "parent_span_id"), ("op", "op"), ("status", "status"), ("origin", "origin"), ("data", "data")] {
+    for (field, key) in [
+        ("parent_span_id", "parent_span_id"),
+        ("op", "op"),
+        ("status", "status"),
+        ("origin", "origin"),
+        ("data", "data"),
+    ] {
         if let Some(value) = trace.get(field) {
             segment.insert(key.into(), value.clone());
         }
@@ -1047,7 +1167,13 @@ fn spans_from_transaction(context: &ProcessingContext, event: &EventObject) -> V
     segment.insert("segment_id".into(), Value::String(segment_id.clone()));
     segment.insert("is_segment".into(), Value::Bool(true));
     segment.insert("was_transaction".into(), Value::Bool(true));
-    for field in ["start_timestamp", "timestamp", "tags", "measurements", "platform"] {
+    for field in [
+        "start_timestamp",
+        "timestamp",
+        "tags",
+        "measurements",
+        "platform",
+    ] {
         if let Some(value) = event.get(field) {
             segment.insert(field.into(), value.clone());
         }
@@ -1071,7 +1197,9 @@ fn spans_from_transaction(context: &ProcessingContext, event: &EventObject) -> V
             child.insert("timestamp".into(), end.clone());
             child.insert("status".into(), Value::String("deadline_exceeded".into()));
         }
-        child.entry("segment_id").or_insert_with(|| Value::String(segment_id.clone()));
+        child
+            .entry("segment_id")
+            .or_insert_with(|| Value::String(segment_id.clone()));
         child.insert("is_segment".into(), Value::Bool(false));
         legacy_spans.push(child);
     }
@@ -1137,15 +1265,34 @@ fn transaction_attributes(
     let user = event.get("user");
     add("sentry.user.id", user.and_then(|user| user.get("id")));
     add("sentry.user.email", user.and_then(|user| user.get("email")));
-    add("sentry.user.username", user.and_then(|user| user.get("username")));
-    add("sentry.user.ip", user.and_then(|user| user.get("ip_address")));
+    add(
+        "sentry.user.username",
+        user.and_then(|user| user.get("username")),
+    );
+    add(
+        "sentry.user.ip",
+        user.and_then(|user| user.get("ip_address")),
+    );
     let geo = user.and_then(|user| user.get("geo"));
     for field in ["country_code", "city", "subdivision", "region"] {
-        add(&format!("sentry.user.geo.{field}"), geo.and_then(|geo| geo.get(field)));
+        add(
+            &format!("sentry.user.geo.{field}"),
+            geo.and_then(|geo| geo.get(field)),
+        );
     }
     let contexts = event.get("contexts");
-    add("sentry.browser.name", contexts.and_then(|c| c.get("browser")).and_then(|b| b.get("name")));
-    add("sentry.os.name", contexts.and_then(|c| c.get("os")).and_then(|os| os.get("name")));
+    add(
+        "sentry.browser.name",
+        contexts
+            .and_then(|c| c.get("browser"))
+            .and_then(|b| b.get("name")),
+    );
+    add(
+        "sentry.os.name",
+        contexts
+            .and_then(|c| c.get("os"))
+            .and_then(|os| os.get("name")),
+    );
     if let Some(dsc) = context.headers.dsc() {
         attributes.extend(dsc_attributes(dsc));
     }
@@ -1164,7 +1311,10 @@ fn fill_exclusive_times(spans: &mut [Map<String, Value>]) {
     for span in spans.iter() {
         let parent = span.get("parent_span_id").and_then(Value::as_str);
         if let (Some(parent), Some(interval)) = (parent, interval(span)) {
-            children.entry(parent.to_owned()).or_default().push(interval);
+            children
+                .entry(parent.to_owned())
+                .or_default()
+                .push(interval);
         }
     }
     for span in spans.iter_mut() {
@@ -1174,7 +1324,10 @@ fn fill_exclusive_times(spans: &mut [Map<String, Value>]) {
         let Some((start, end)) = interval(span) else {
             continue;
         };
-        let own_id = span.get("span_id").and_then(Value::as_str).unwrap_or_default();
+        let own_id = span
+            .get("span_id")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let mut covered: Vec<(f64, f64)> = children
             .get(own_id)
             .map(|intervals| {
@@ -1195,7 +1348,8 @@ fn fill_exclusive_times(spans: &mut [Map<String, Value>]) {
                 cursor = child_end;
             }
         }
-        let exclusive_ms = ((end - start - covered_total).max(0.0) * 1000.0 * 1000.0).round() / 1000.0;
+        let exclusive_ms =
+            ((end - start - covered_total).max(0.0) * 1000.0 * 1000.0).round() / 1000.0;
         if let Some(number) = serde_json::Number::from_f64(exclusive_ms) {
             span.insert("exclusive_time".into(), Value::Number(number));
         }
@@ -1263,7 +1417,9 @@ pub mod otlp {
                 0 => Field::Varint(self.varint()?),
                 1 => {
                     let bytes = self.take(8)?;
-                    Field::Fixed64(u64::from_le_bytes(bytes.try_into().map_err(|_| ProtoError)?))
+                    Field::Fixed64(u64::from_le_bytes(
+                        bytes.try_into().map_err(|_| ProtoError)?,
+                    ))
                 }
                 2 => {
                     let len = usize::try_from(self.varint()?).map_err(|_| ProtoError)?;
@@ -1271,7 +1427,9 @@ pub mod otlp {
                 }
                 5 => {
                     let bytes = self.take(4)?;
-                    Field::Fixed32(u32::from_le_bytes(bytes.try_into().map_err(|_| ProtoError)?))
+                    Field::Fixed32(u32::from_le_bytes(
+                        bytes.try_into().map_err(|_| ProtoError)?,
+                    ))
                 }
                 _ => return Err(ProtoError),
             };
@@ -1327,7 +1485,10 @@ pub mod otlp {
                 }
                 (4, Field::Fixed64(bits)) => {
                     let number = serde_json::Number::from_f64(f64::from_bits(bits));
-                    out.insert("doubleValue".into(), number.map_or(Value::Null, Value::Number));
+                    out.insert(
+                        "doubleValue".into(),
+                        number.map_or(Value::Null, Value::Number),
+                    );
                 }
                 (5, Field::Bytes(bytes)) => {
                     let mut values = Vec::new();
@@ -1347,7 +1508,10 @@ pub mod otlp {
                         }
                         Ok(())
                     })?;
-                    out.insert("kvlistValue".into(), serde_json::json!({ "values": values }));
+                    out.insert(
+                        "kvlistValue".into(),
+                        serde_json::json!({ "values": values }),
+                    );
                 }
                 (7, Field::Bytes(bytes)) => {
                     out.insert("bytesValue".into(), hex(bytes));
@@ -1443,7 +1607,9 @@ pub mod otlp {
                             (2, Field::Bytes(bytes)) => {
                                 link.insert("spanId".into(), hex(bytes));
                             }
-                            (4, Field::Bytes(bytes)) => push(&mut link, "attributes", key_value(bytes)?),
+                            (4, Field::Bytes(bytes)) => {
+                                push(&mut link, "attributes", key_value(bytes)?)
+                            }
                             (6, Field::Fixed32(flags)) => {
                                 link.insert("flags".into(), Value::from(flags));
                             }
@@ -1485,7 +1651,10 @@ pub mod otlp {
                     out.insert("timeUnixNano".into(), Value::String(nanos.to_string()));
                 }
                 (11, Field::Fixed64(nanos)) => {
-                    out.insert("observedTimeUnixNano".into(), Value::String(nanos.to_string()));
+                    out.insert(
+                        "observedTimeUnixNano".into(),
+                        Value::String(nanos.to_string()),
+                    );
                 }
                 (2, Field::Varint(severity)) => {
                     out.insert("severityNumber".into(), Value::from(severity));
@@ -1603,14 +1772,26 @@ pub mod otlp {
             };
         }
         if let Some(array) = object.get("arrayValue") {
-            let values = array.get("values").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+            let values = array
+                .get("values")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
             return Value::Array(values.iter().map(plain_value).collect());
         }
         if let Some(list) = object.get("kvlistValue") {
             let mut map = Map::new();
-            for entry in list.get("values").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
+            for entry in list
+                .get("values")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+            {
                 if let Some(key) = entry.get("key").and_then(Value::as_str) {
-                    map.insert(key.to_owned(), entry.get("value").map_or(Value::Null, plain_value));
+                    map.insert(
+                        key.to_owned(),
+                        entry.get("value").map_or(Value::Null, plain_value),
+                    );
                 }
             }
             return Value::Object(map);
@@ -1623,7 +1804,11 @@ pub mod otlp {
 
     /// OTLP/JSON `attributes` (`[{key, value}]`) into typed attributes (later keys win).
     pub fn collect_attributes(list: Option<&Value>, into: &mut Map<String, Value>) {
-        for entry in list.and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
+        for entry in list
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
             let Some(key) = entry.get("key").and_then(Value::as_str) else {
                 continue;
             };
@@ -1653,17 +1838,33 @@ pub mod otlp {
         records_key: &str,
     ) -> Vec<(Map<String, Value>, &'a Value)> {
         let mut out = Vec::new();
-        let array = |value: Option<&'a Value>| value.and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+        let array = |value: Option<&'a Value>| {
+            value
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+        };
         for resource in array(request.get(resources_key)) {
             let mut resource_attributes = Map::new();
-            collect_attributes(resource.get("resource").and_then(|r| r.get("attributes")), &mut resource_attributes);
+            collect_attributes(
+                resource.get("resource").and_then(|r| r.get("attributes")),
+                &mut resource_attributes,
+            );
             for scope in array(resource.get(scopes_key)) {
                 let mut shared = resource_attributes.clone();
                 if let Some(scope_info) = scope.get("scope") {
-                    if let Some(name) = scope_info.get("name").and_then(Value::as_str).filter(|n| !n.is_empty()) {
+                    if let Some(name) = scope_info
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .filter(|n| !n.is_empty())
+                    {
                         shared.insert("instrumentation.name".into(), string_attribute(name));
                     }
-                    if let Some(version) = scope_info.get("version").and_then(Value::as_str).filter(|v| !v.is_empty()) {
+                    if let Some(version) = scope_info
+                        .get("version")
+                        .and_then(Value::as_str)
+                        .filter(|v| !v.is_empty())
+                    {
                         shared.insert("instrumentation.version".into(), string_attribute(version));
                     }
                     collect_attributes(scope_info.get("attributes"), &mut shared);
@@ -1710,21 +1911,45 @@ pub mod otlp {
             .into_iter()
             .map(|(shared, record)| {
                 let mut span = SpanV2::new();
-                for (from, to) in [("traceId", "trace_id"), ("spanId", "span_id"), ("parentSpanId", "parent_span_id")] {
-                    if let Some(id) = record.get(from).and_then(Value::as_str).filter(|id| !id.is_empty()) {
+                for (from, to) in [
+                    ("traceId", "trace_id"),
+                    ("spanId", "span_id"),
+                    ("parentSpanId", "parent_span_id"),
+                ] {
+                    if let Some(id) = record
+                        .get(from)
+                        .and_then(Value::as_str)
+                        .filter(|id| !id.is_empty())
+                    {
                         span.insert(to.into(), Value::String(id.to_owned()));
                     }
                 }
-                let name = record.get("name").and_then(Value::as_str).unwrap_or_default();
+                let name = record
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
                 span.insert("name".into(), Value::String(name.to_owned()));
                 let is_error = record
                     .get("status")
                     .and_then(|status| status.get("code"))
-                    .is_some_and(|code| code.as_u64() == Some(2) || code.as_str() == Some("STATUS_CODE_ERROR"));
-                span.insert("status".into(), Value::String(if is_error { "error" } else { "ok" }.into()));
-                span.insert("is_segment".into(), Value::Bool(!span.contains_key("parent_span_id")));
-                for (from, to) in [("startTimeUnixNano", "start_timestamp"), ("endTimeUnixNano", "end_timestamp")] {
-                    if let Some(seconds) = nanos_to_seconds(record.get(from)).and_then(serde_json::Number::from_f64) {
+                    .is_some_and(|code| {
+                        code.as_u64() == Some(2) || code.as_str() == Some("STATUS_CODE_ERROR")
+                    });
+                span.insert(
+                    "status".into(),
+                    Value::String(if is_error { "error" } else { "ok" }.into()),
+                );
+                span.insert(
+                    "is_segment".into(),
+                    Value::Bool(!span.contains_key("parent_span_id")),
+                );
+                for (from, to) in [
+                    ("startTimeUnixNano", "start_timestamp"),
+                    ("endTimeUnixNano", "end_timestamp"),
+                ] {
+                    if let Some(seconds) =
+                        nanos_to_seconds(record.get(from)).and_then(serde_json::Number::from_f64)
+                    {
                         span.insert(to.into(), Value::Number(seconds));
                     }
                 }
@@ -1823,7 +2048,8 @@ pub(crate) mod tests {
 
     /// [`harness`] with explicit envelope headers.
     pub fn harness_with(items: &str, features: &[&str], headers: Value) -> Harness {
-        let envelope = Envelope::parse(Bytes::from(format!("{headers}\n{items}"))).expect("test envelope parses");
+        let envelope = Envelope::parse(Bytes::from(format!("{headers}\n{items}")))
+            .expect("test envelope parses");
         let project = ProjectState::parse(json!({
             "projectId": 42,
             "organizationId": 1,
@@ -1844,7 +2070,8 @@ pub(crate) mod tests {
         };
         let (outcomes, receiver) = OutcomeHandle::capturing();
         let managed = ManagedEnvelope::new(envelope, scoping, Utc::now(), None, outcomes);
-        let context = ProcessingContext::new(Arc::new(Config::default()), Arc::new(project), &managed);
+        let context =
+            ProcessingContext::new(Arc::new(Config::default()), Arc::new(project), &managed);
         Harness {
             context,
             managed,
@@ -1856,7 +2083,10 @@ pub(crate) mod tests {
 
     impl Harness {
         /// Runs a processor and collects its outcomes.
-        pub fn run(&mut self, processor: fn(&ProcessingContext, &mut ManagedEnvelope, &mut ProcessingOutput)) {
+        pub fn run(
+            &mut self,
+            processor: fn(&ProcessingContext, &mut ManagedEnvelope, &mut ProcessingOutput),
+        ) {
             processor(&self.context, &mut self.managed, &mut self.output);
             while let Ok(outcome) = self.receiver.try_recv() {
                 self.outcomes.push(outcome);
@@ -1929,7 +2159,11 @@ pub(crate) mod tests {
 
     fn legacy_item(span: &Value) -> String {
         let payload = span.to_string();
-        format!("{{\"type\":\"span\",\"length\":{}}}\n{}\n", payload.len(), payload)
+        format!(
+            "{{\"type\":\"span\",\"length\":{}}}\n{}\n",
+            payload.len(),
+            payload
+        )
     }
 
     fn v2_span(span_id: &str) -> Value {
@@ -1942,14 +2176,28 @@ pub(crate) mod tests {
     }
 
     fn assert_schema_fields(span: &Value) {
-        for key in ["organization_id", "project_id", "received", "retention_days", "span_id", "start_timestamp", "end_timestamp", "trace_id", "name", "status"] {
+        for key in [
+            "organization_id",
+            "project_id",
+            "received",
+            "retention_days",
+            "span_id",
+            "start_timestamp",
+            "end_timestamp",
+            "trace_id",
+            "name",
+            "status",
+        ] {
             assert!(span.get(key).is_some(), "missing {key} in {span}");
         }
     }
 
     #[test]
     fn container_spans_are_produced_with_relay_attributes() {
-        let mut harness = harness(&container_item(&[v2_span("eee19b7ec3c1b175"), v2_span("aaaaaaaaaaaaaaaa")]), &[]);
+        let mut harness = harness(
+            &container_item(&[v2_span("eee19b7ec3c1b175"), v2_span("aaaaaaaaaaaaaaaa")]),
+            &[],
+        );
         harness.run(process);
         let spans = harness.spans();
         assert_eq!(spans.len(), 2);
@@ -1965,38 +2213,60 @@ pub(crate) mod tests {
         let attributes = &span["attributes"];
         assert_eq!(attributes["sentry.relay.ingress"]["value"], "container");
         assert_eq!(attributes["sentry.relay.pipeline"]["value"], "span_v2");
-        assert_eq!(attributes["sentry.observed_timestamp_nanos"]["type"], "string");
+        assert_eq!(
+            attributes["sentry.observed_timestamp_nanos"]["type"],
+            "string"
+        );
         assert_eq!(attributes["sentry.dsc.trace_id"]["value"], TRACE_ID);
         assert_eq!(attributes["sentry.dsc.public_key"]["value"], PUBLIC_KEY);
         assert!(harness.outcomes().is_empty());
         assert!(harness.envelope_is_empty());
         // Each span is its own request accounting for `span_indexed`.
         assert_eq!(harness.output.requests.len(), 2);
-        assert_eq!(harness.output.requests[0].quantities.as_slice(), &[(DataCategory::SpanIndexed, 1)]);
+        assert_eq!(
+            harness.output.requests[0].quantities.as_slice(),
+            &[(DataCategory::SpanIndexed, 1)]
+        );
         // Usage: one bucket for the two segments.
         assert_eq!(harness.output.buckets.len(), 1);
         let bucket = &harness.output.buckets[0].bucket;
         assert_eq!(bucket.name, "c:spans/usage@none");
         assert_eq!(bucket.value, BucketValue::Counter(2.0));
-        assert_eq!(bucket.tags.get("is_segment").map(String::as_str), Some("true"));
+        assert_eq!(
+            bucket.tags.get("is_segment").map(String::as_str),
+            Some("true")
+        );
         assert!(!bucket.tags.contains_key("was_transaction"));
     }
 
     #[test]
     fn dsc_is_required_and_must_match() {
         let span = v2_span("eee19b7ec3c1b175");
-        let mut missing = harness_with(&container_item(&[span.clone()]), &[], json!({}));
+        let mut missing =
+            harness_with(&container_item(std::slice::from_ref(&span)), &[], json!({}));
         missing.run(process);
         assert!(missing.spans().is_empty());
-        assert!(missing.outcome_reasons().contains(&("missing_dsc".to_owned(), DataCategory::Span, 1)));
-        assert!(missing.outcome_reasons().contains(&("missing_dsc".to_owned(), DataCategory::SpanIndexed, 1)));
+        assert!(missing.outcome_reasons().contains(&(
+            "missing_dsc".to_owned(),
+            DataCategory::Span,
+            1
+        )));
+        assert!(missing.outcome_reasons().contains(&(
+            "missing_dsc".to_owned(),
+            DataCategory::SpanIndexed,
+            1
+        )));
 
         let mut other_trace = span;
         other_trace["trace_id"] = json!("ff62a8b040f340bda5d830223def1d81");
         let mut mismatch = harness(&container_item(&[other_trace]), &[]);
         mismatch.run(process);
         assert!(mismatch.spans().is_empty());
-        assert!(mismatch.outcome_reasons().contains(&("invalid_dsc".to_owned(), DataCategory::Span, 1)));
+        assert!(mismatch.outcome_reasons().contains(&(
+            "invalid_dsc".to_owned(),
+            DataCategory::Span,
+            1
+        )));
 
         // An envelope sent by a relay needs no DSC.
         let mut relay = harness_with(
@@ -2025,7 +2295,13 @@ pub(crate) mod tests {
         assert_eq!(spans[0]["name"], "second");
         let reasons = harness.outcome_reasons();
         assert!(reasons.contains(&("duplicate".to_owned(), DataCategory::Span, 1)));
-        assert_eq!(reasons.iter().filter(|(reason, ..)| reason == "invalid_span").count(), 4);
+        assert_eq!(
+            reasons
+                .iter()
+                .filter(|(reason, ..)| reason == "invalid_span")
+                .count(),
+            4
+        );
     }
 
     #[test]
@@ -2045,7 +2321,11 @@ pub(crate) mod tests {
         let start = spans[0]["start_timestamp"].as_f64().unwrap();
         assert!((end - now).abs() < 5.0);
         assert!((end - start - 1.0).abs() < 0.001);
-        assert!(harness.outcome_reasons().contains(&("timestamp".to_owned(), DataCategory::Span, 1)));
+        assert!(harness.outcome_reasons().contains(&(
+            "timestamp".to_owned(),
+            DataCategory::Span,
+            1
+        )));
     }
 
     #[test]
@@ -2058,11 +2338,22 @@ pub(crate) mod tests {
             "data": {"a": 1, "b": "x"}, "tags": {"t": "v"}, "measurements": {"inp": {"value": 80, "unit": "millisecond"}},
             "sentry_tags": {"browser.name": "Chrome"}
         });
-        let mut harness = harness(&format!("{}{}", legacy_item(&legacy), container_item(&[v2_span("bbbbbbbbbbbbbbbb")])), &[]);
+        let mut harness = harness(
+            &format!(
+                "{}{}",
+                legacy_item(&legacy),
+                container_item(&[v2_span("bbbbbbbbbbbbbbbb")])
+            ),
+            &[],
+        );
         harness.run(process);
         // A container wins over legacy items, which become duplicates.
         assert_eq!(harness.spans().len(), 1);
-        assert!(harness.outcome_reasons().contains(&("duplicate_item".to_owned(), DataCategory::Span, 1)));
+        assert!(harness.outcome_reasons().contains(&(
+            "duplicate_item".to_owned(),
+            DataCategory::Span,
+            1
+        )));
 
         let mut harness = super::tests::harness(&legacy_item(&legacy), &[]);
         harness.run(process);
@@ -2077,7 +2368,10 @@ pub(crate) mod tests {
         assert_eq!(attributes["sentry.op"]["value"], "ui.interaction.click");
         assert_eq!(attributes["sentry.description"]["value"], "button");
         assert_eq!(attributes["sentry.status"]["value"], "internal_error");
-        assert_eq!(attributes["sentry.exclusive_time"], json!({"type": "double", "value": 12.5}));
+        assert_eq!(
+            attributes["sentry.exclusive_time"],
+            json!({"type": "double", "value": 12.5})
+        );
         assert_eq!(attributes["sentry.segment.id"]["value"], "aaaaaaaaaaaaaaaa");
         assert_eq!(attributes["a"], json!({"type": "integer", "value": 1}));
         assert_eq!(attributes["t"]["value"], "v");
@@ -2125,11 +2419,15 @@ pub(crate) mod tests {
         let trace_id: Vec<u8> = (1..=16).collect();
         let span_id: Vec<u8> = (1..=8).collect();
         let span = [
-            vec![0x0a, 16], trace_id,
-            vec![0x12, 8], span_id,
+            vec![0x0a, 16],
+            trace_id,
+            vec![0x12, 8],
+            span_id,
             vec![0x2a, 1, b'n'],
-            vec![0x39], 1_000_000_000u64.to_le_bytes().to_vec(),
-            vec![0x41], 2_000_000_000u64.to_le_bytes().to_vec(),
+            vec![0x39],
+            1_000_000_000u64.to_le_bytes().to_vec(),
+            vec![0x41],
+            2_000_000_000u64.to_le_bytes().to_vec(),
         ]
         .concat();
         let scope = [vec![0x12, span.len() as u8], span].concat();
@@ -2154,7 +2452,11 @@ pub(crate) mod tests {
         assert!(off.outcomes().is_empty());
         let mut on = harness(item, &["projects:span-v2-attachment-processing"]);
         on.run(process);
-        assert!(on.outcome_reasons().contains(&("upload_failed".to_owned(), DataCategory::AttachmentItem, 1)));
+        assert!(on.outcome_reasons().contains(&(
+            "upload_failed".to_owned(),
+            DataCategory::AttachmentItem,
+            1
+        )));
     }
 
     fn transaction() -> EventObject {
@@ -2184,7 +2486,13 @@ pub(crate) mod tests {
     fn transaction_spans_are_extracted() {
         let mut harness = harness("", &[]);
         let event_id = EventId::parse("9f0c3b0a2c9e4d3f8c2b7a1e5d4c3b2a").unwrap();
-        let handled = extract_from_transaction(&harness.context, event_id, &transaction(), true, &mut harness.output);
+        let handled = extract_from_transaction(
+            &harness.context,
+            event_id,
+            &transaction(),
+            true,
+            &mut harness.output,
+        );
         assert!(handled);
         let spans = harness.spans();
         assert_eq!(spans.len(), 3, "segment + two valid children");
@@ -2209,7 +2517,9 @@ pub(crate) mod tests {
         assert_eq!(attributes["t"]["value"], "v");
         assert_eq!(attributes["lcp"]["value"], 120.0);
         // 2 s segment, children cover [-1.5, -0.5] and [-1.0, end]: 1.5 s covered.
-        let exclusive = attributes["sentry.exclusive_time"]["value"].as_f64().unwrap();
+        let exclusive = attributes["sentry.exclusive_time"]["value"]
+            .as_f64()
+            .unwrap();
         assert!((exclusive - 500.0).abs() < 1.0, "{exclusive}");
 
         let db = &spans[1];
@@ -2218,7 +2528,10 @@ pub(crate) mod tests {
         assert!(db.get("_performance_issues_spans").is_none());
         assert_eq!(db["event_id"], "9f0c3b0a2c9e4d3f8c2b7a1e5d4c3b2a");
         assert_eq!(db["attributes"]["sentry.description"]["value"], "SELECT 1");
-        assert_eq!(db["attributes"]["sentry.segment.id"]["value"], "aaaaaaaaaaaaaaaa");
+        assert_eq!(
+            db["attributes"]["sentry.segment.id"]["value"],
+            "aaaaaaaaaaaaaaaa"
+        );
         assert_eq!(db["attributes"]["sentry.release"]["value"], "1.0");
         // The span without end got the transaction's end.
         assert_eq!(spans[2]["end_timestamp"], segment["end_timestamp"]);
@@ -2234,9 +2547,15 @@ pub(crate) mod tests {
         buckets.sort_by(|a, b| format!("{:?}", a.0).cmp(&format!("{:?}", b.0)));
         assert_eq!(buckets.len(), 2);
         assert_eq!(buckets[0].1, BucketValue::Counter(3.0));
-        assert_eq!(buckets[0].0.get("is_segment").map(String::as_str), Some("false"));
+        assert_eq!(
+            buckets[0].0.get("is_segment").map(String::as_str),
+            Some("false")
+        );
         assert_eq!(buckets[1].1, BucketValue::Counter(1.0));
-        assert_eq!(buckets[1].0.get("was_transaction").map(String::as_str), Some("true"));
+        assert_eq!(
+            buckets[1].0.get("was_transaction").map(String::as_str),
+            Some("true")
+        );
     }
 
     #[test]
@@ -2249,17 +2568,26 @@ pub(crate) mod tests {
             retention_days: 30,
         };
         assert_eq!(rules.shift(received), Ok(ChronoDuration::zero()));
-        assert_eq!(rules.shift(received + ChronoDuration::seconds(60)), Ok(ChronoDuration::zero()));
+        assert_eq!(
+            rules.shift(received + ChronoDuration::seconds(60)),
+            Ok(ChronoDuration::zero())
+        );
         assert_eq!(
             rules.shift(received + ChronoDuration::seconds(61)),
             Ok(ChronoDuration::seconds(-61))
         );
-        assert_eq!(rules.shift(received - ChronoDuration::days(31)), Err(TooOld));
+        assert_eq!(
+            rules.shift(received - ChronoDuration::days(31)),
+            Err(TooOld)
+        );
         let drifted = TimestampRules {
             sent_at: Some(received - ChronoDuration::hours(2)),
             ..rules
         };
-        assert_eq!(drifted.shift(received - ChronoDuration::hours(2)), Ok(ChronoDuration::hours(2)));
+        assert_eq!(
+            drifted.shift(received - ChronoDuration::hours(2)),
+            Ok(ChronoDuration::hours(2))
+        );
         let small_drift = TimestampRules {
             sent_at: Some(received - ChronoDuration::minutes(10)),
             ..rules
@@ -2270,13 +2598,26 @@ pub(crate) mod tests {
     #[test]
     fn browsers_are_recognised() {
         let chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.6099.109 Safari/537.36";
-        assert_eq!(parse_browser(chrome), Some(("Chrome".into(), "120.0.6099".into())));
+        assert_eq!(
+            parse_browser(chrome),
+            Some(("Chrome".into(), "120.0.6099".into()))
+        );
         let safari = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15";
-        assert_eq!(parse_browser(safari), Some(("Safari".into(), "17.1".into())));
-        let firefox = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0";
-        assert_eq!(parse_browser(firefox), Some(("Firefox".into(), "121.0".into())));
+        assert_eq!(
+            parse_browser(safari),
+            Some(("Safari".into(), "17.1".into()))
+        );
+        let firefox =
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0";
+        assert_eq!(
+            parse_browser(firefox),
+            Some(("Firefox".into(), "121.0".into()))
+        );
         let edge = "Mozilla/5.0 (Windows NT 10.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 Edg/120.0.2210.77";
-        assert_eq!(parse_browser(edge), Some(("Edge".into(), "120.0.2210".into())));
+        assert_eq!(
+            parse_browser(edge),
+            Some(("Edge".into(), "120.0.2210".into()))
+        );
         assert_eq!(parse_browser("sentry.python/2.0.0"), None);
     }
 
@@ -2291,6 +2632,10 @@ pub(crate) mod tests {
         let mut harness = harness(&item, &[]);
         harness.run(process);
         assert!(harness.spans().is_empty());
-        assert!(harness.outcome_reasons().contains(&("invalid_span".to_owned(), DataCategory::Span, 2)));
+        assert!(harness.outcome_reasons().contains(&(
+            "invalid_span".to_owned(),
+            DataCategory::Span,
+            2
+        )));
     }
 }

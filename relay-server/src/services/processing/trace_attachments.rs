@@ -27,20 +27,27 @@ use crate::services::outcome::{DiscardReason, Outcome};
 const FEATURE_TRACE_ATTACHMENTS: &str = "projects:trace-attachment-processing";
 
 /// Whether an item is a trace attachment: attachment v2 without a `span_id` header.
-fn is_trace_attachment(item: &Item) -> bool {
+pub fn is_trace_attachment(item: &Item) -> bool {
     *item.ty() == ItemType::Attachment
         && item.content_type() == Some(ContentType::TraceAttachment)
         && !item.has_span_id()
 }
 
 /// Runs the processor.
-pub fn process(context: &ProcessingContext, managed: &mut ManagedEnvelope, _output: &mut ProcessingOutput) {
+pub fn process(
+    context: &ProcessingContext,
+    managed: &mut ManagedEnvelope,
+    _output: &mut ProcessingOutput,
+) {
     let attachments = managed.take_items_where(is_trace_attachment);
     if attachments.is_empty() || !context.has_feature(FEATURE_TRACE_ATTACHMENTS) {
         return;
     }
     for attachment in &attachments {
-        managed.track_item_outcome(attachment, &Outcome::Invalid(DiscardReason::Named(UPLOAD_FAILED)));
+        managed.track_item_outcome(
+            attachment,
+            &Outcome::Invalid(DiscardReason::Named(UPLOAD_FAILED)),
+        );
     }
 }
 
@@ -72,7 +79,10 @@ mod tests {
     fn span_attachments_and_plain_attachments_are_left_alone() {
         let span_attachment = "{\"type\":\"attachment\",\"content_type\":\"application/vnd.sentry.trace-attachment\",\"span_id\":null,\"length\":3}\nabc\n";
         let plain = "{\"type\":\"attachment\",\"length\":3}\nabc\n";
-        let mut harness = harness(&format!("{span_attachment}{plain}"), &["projects:trace-attachment-processing"]);
+        let mut harness = harness(
+            &format!("{span_attachment}{plain}"),
+            &["projects:trace-attachment-processing"],
+        );
         harness.run(process);
         assert_eq!(harness.remaining_items(), 2);
         assert!(harness.outcomes().is_empty());

@@ -12,8 +12,8 @@
 
 use chrono::Duration as ChronoDuration;
 use relay_kafka::messages::{
-    attributes_from_json, item_id_from_uuid, uuid_v7_at, AnyValue, CategoryCount, Outcomes, TraceItem,
-    TraceItemMessage, TraceItemType,
+    attributes_from_json, item_id_from_uuid, uuid_v7_at, AnyValue, CategoryCount, Outcomes,
+    TraceItem, TraceItemMessage, TraceItemType,
 };
 use relay_kafka::KafkaTopic;
 use relay_protocol::envelope::ItemType;
@@ -45,7 +45,11 @@ const ATTR_CLIENT_SAMPLE_RATE: &str = "sentry.client_sample_rate";
 const COOCCURRENCE_PREFIX: &str = "sentry._internal.cooccuring";
 
 /// Runs the trace metric processor.
-pub fn process(context: &ProcessingContext, managed: &mut ManagedEnvelope, output: &mut ProcessingOutput) {
+pub fn process(
+    context: &ProcessingContext,
+    managed: &mut ManagedEnvelope,
+    output: &mut ProcessingOutput,
+) {
     let items = managed.take_items_where(|item| *item.ty() == ItemType::TraceMetric);
     if items.is_empty() || !context.has_feature(FEATURE_TRACE_METRICS) {
         return;
@@ -55,7 +59,10 @@ pub fn process(context: &ProcessingContext, managed: &mut ManagedEnvelope, outpu
         return;
     };
     for duplicate in items {
-        managed.track_item_outcome(&duplicate, &Outcome::Invalid(DiscardReason::Named(DUPLICATE_ITEM)));
+        managed.track_item_outcome(
+            &duplicate,
+            &Outcome::Invalid(DiscardReason::Named(DUPLICATE_ITEM)),
+        );
     }
     let container = match parse_container(&item) {
         Ok(container) => container,
@@ -71,8 +78,15 @@ pub fn process(context: &ProcessingContext, managed: &mut ManagedEnvelope, outpu
 
     let retention = retention_pair(context, RETENTION_PRODUCT);
     let rules = TimestampRules::new(context, retention.0);
-    let max_size =
-        usize::try_from(context.config.values.limits.max_trace_metric_size.as_bytes()).unwrap_or(usize::MAX);
+    let max_size = usize::try_from(
+        context
+            .config
+            .values
+            .limits
+            .max_trace_metric_size
+            .as_bytes(),
+    )
+    .unwrap_or(usize::MAX);
     for (metric, size) in container.entries {
         let size = size.max(1);
         let reject = |reason: DiscardReason| {
@@ -91,12 +105,17 @@ pub fn process(context: &ProcessingContext, managed: &mut ManagedEnvelope, outpu
                 continue;
             }
         };
-        let mut request =
-            StoreRequest::new([(DataCategory::TraceMetric, 1), (DataCategory::TraceMetricByte, size)]);
+        let mut request = StoreRequest::new([
+            (DataCategory::TraceMetric, 1),
+            (DataCategory::TraceMetricByte, size),
+        ]);
         match request.push(KafkaTopic::Items, &TraceItemMessage::new(item)) {
             Ok(()) => output.add(request),
             Err(error) => {
-                tracing::error!(error = &error as &dyn std::error::Error, "cannot encode trace metric");
+                tracing::error!(
+                    error = &error as &dyn std::error::Error,
+                    "cannot encode trace metric"
+                );
                 reject(DiscardReason::Internal);
             }
         }
@@ -113,7 +132,10 @@ fn build(
 ) -> Result<TraceItem, DiscardReason> {
     let invalid = || DiscardReason::Named(INVALID_TRACE_METRIC);
     let metric = metric.as_object().ok_or_else(invalid)?;
-    let timestamp = metric.get("timestamp").and_then(parse_timestamp).ok_or_else(invalid)?;
+    let timestamp = metric
+        .get("timestamp")
+        .and_then(parse_timestamp)
+        .ok_or_else(invalid)?;
     let trace_id = metric
         .get("trace_id")
         .and_then(Value::as_str)
@@ -122,18 +144,38 @@ fn build(
         .ok_or_else(invalid)?
         .simple()
         .to_string();
-    let name = metric.get("name").and_then(Value::as_str).filter(|name| !name.is_empty()).ok_or_else(invalid)?;
-    let kind = metric.get("type").and_then(Value::as_str).filter(|kind| !kind.is_empty()).ok_or_else(invalid)?;
-    let value = metric.get("value").and_then(Value::as_f64).filter(|value| value.is_finite()).ok_or_else(invalid)?;
-    let unit = metric.get("unit").and_then(Value::as_str).filter(|unit| !unit.is_empty());
+    let name = metric
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|name| !name.is_empty())
+        .ok_or_else(invalid)?;
+    let kind = metric
+        .get("type")
+        .and_then(Value::as_str)
+        .filter(|kind| !kind.is_empty())
+        .ok_or_else(invalid)?;
+    let value = metric
+        .get("value")
+        .and_then(Value::as_f64)
+        .filter(|value| value.is_finite())
+        .ok_or_else(invalid)?;
+    let unit = metric
+        .get("unit")
+        .and_then(Value::as_str)
+        .filter(|unit| !unit.is_empty());
     let span_id = metric
         .get("span_id")
         .and_then(Value::as_str)
         .filter(|id| id.len() == 16 && id.bytes().all(|byte| byte.is_ascii_hexdigit()));
     let empty = Map::new();
-    let json_attributes = metric.get("attributes").and_then(Value::as_object).unwrap_or(&empty);
+    let json_attributes = metric
+        .get("attributes")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
 
-    let shift = rules.shift(timestamp).map_err(|TooOld| DiscardReason::Timestamp)?;
+    let shift = rules
+        .shift(timestamp)
+        .map_err(|TooOld| DiscardReason::Timestamp)?;
     let mut timestamp = timestamp + shift;
     if let Some(nanos) = sequence_nanos(json_attributes) {
         timestamp += ChronoDuration::nanoseconds(nanos);
@@ -150,9 +192,15 @@ fn build(
         attributes.insert("sentry.metric_unit".into(), AnyValue::string(unit));
     }
     attributes.insert("sentry.value".into(), AnyValue::double(value));
-    attributes.insert("sentry.timestamp_precise".into(), AnyValue::int(unix_nanos(timestamp)));
+    attributes.insert(
+        "sentry.timestamp_precise".into(),
+        AnyValue::int(unix_nanos(timestamp)),
+    );
     if let Some(span_id) = span_id {
-        attributes.insert("sentry.span_id".into(), AnyValue::string(span_id.to_ascii_lowercase()));
+        attributes.insert(
+            "sentry.span_id".into(),
+            AnyValue::string(span_id.to_ascii_lowercase()),
+        );
     }
     attributes.insert(
         "sentry.payload_size_bytes".into(),
@@ -163,14 +211,20 @@ fn build(
         markers.push(("unit", unit));
     }
     for (field, value) in markers {
-        attributes.insert(format!("{COOCCURRENCE_PREFIX}.{field}.{value}"), AnyValue::bool(true));
+        attributes.insert(
+            format!("{COOCCURRENCE_PREFIX}.{field}.{value}"),
+            AnyValue::bool(true),
+        );
     }
 
     let size = u64::try_from(size).unwrap_or(u64::MAX);
-    let category_count = [(DataCategory::TraceMetric, 1), (DataCategory::TraceMetricByte, size)]
-        .into_iter()
-        .filter_map(|(category, quantity)| CategoryCount::new(category, quantity))
-        .collect();
+    let category_count = [
+        (DataCategory::TraceMetric, 1),
+        (DataCategory::TraceMetricByte, size),
+    ]
+    .into_iter()
+    .filter_map(|(category, quantity)| CategoryCount::new(category, quantity))
+    .collect();
     Ok(TraceItem {
         organization_id: context.organization_id(),
         project_id: context.project_id().0,
@@ -219,14 +273,20 @@ mod tests {
 
     #[test]
     fn metrics_become_trace_items() {
-        let mut harness = harness(&container(&[metric()]), &["organizations:tracemetrics-ingestion"]);
+        let mut harness = harness(
+            &container(&[metric()]),
+            &["organizations:tracemetrics-ingestion"],
+        );
         harness.run(process);
         let payloads = harness.messages(KafkaTopic::Items);
         assert_eq!(payloads.len(), 1);
         let item = TraceItem::decode(payloads[0].as_slice()).unwrap();
         assert_eq!(item.item_type, TraceItemType::Metric as i32);
         assert_eq!(item.client_sample_rate, 0.5);
-        assert_eq!(item.attributes["sentry.value"].value, Some(Any::DoubleValue(2.0)));
+        assert_eq!(
+            item.attributes["sentry.value"].value,
+            Some(Any::DoubleValue(2.0))
+        );
         assert_eq!(
             item.attributes["sentry.metric_name"].value,
             Some(Any::StringValue("api.requests".into()))
@@ -235,10 +295,15 @@ mod tests {
             item.attributes["sentry._internal.cooccuring.type.counter"].value,
             Some(Any::BoolValue(true))
         );
-        assert!(item.attributes.contains_key("sentry._internal.cooccuring.unit.none"));
+        assert!(item
+            .attributes
+            .contains_key("sentry._internal.cooccuring.unit.none"));
         assert_eq!(item.outcomes.unwrap().category_count[0].data_category, 33);
         // Trace metrics have no `retentions` entry in the test project: event retention.
-        assert_eq!((item.retention_days, item.downsampled_retention_days), (90, 390));
+        assert_eq!(
+            (item.retention_days, item.downsampled_retention_days),
+            (90, 390)
+        );
     }
 
     #[test]
@@ -250,11 +315,16 @@ mod tests {
 
         let mut no_name = metric();
         no_name.as_object_mut().unwrap().remove("name");
-        let mut harness = harness(&container(&[no_name]), &["organizations:tracemetrics-ingestion"]);
+        let mut harness = harness(
+            &container(&[no_name]),
+            &["organizations:tracemetrics-ingestion"],
+        );
         harness.run(process);
         assert!(harness.messages(KafkaTopic::Items).is_empty());
-        assert!(harness
-            .outcome_reasons()
-            .contains(&("invalid_trace_metric".to_owned(), DataCategory::TraceMetric, 1)));
+        assert!(harness.outcome_reasons().contains(&(
+            "invalid_trace_metric".to_owned(),
+            DataCategory::TraceMetric,
+            1
+        )));
     }
 }

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::errors::{attachment_input, DUPLICATE_ITEM};
 use super::event::{self, parse_timestamp, EventKind, EventObject, IngestedBytes};
-use super::{spans, stages, ProcessingContext, ProcessingOutput, StoreRequest};
+use super::{spans, stages, trace_attachments, ProcessingContext, ProcessingOutput, StoreRequest};
 use crate::services::managed::ManagedEnvelope;
 use crate::services::outcome::{DiscardReason, Outcome};
 
@@ -55,7 +55,9 @@ pub fn process(
             &Outcome::Invalid(DiscardReason::Named(DUPLICATE_ITEM)),
         );
     }
-    let attachments = managed.take_items_where(|item| *item.ty() == ItemType::Attachment);
+    let attachments = managed.take_items_where(|item| {
+        *item.ty() == ItemType::Attachment && !trace_attachments::is_trace_attachment(item)
+    });
     let mut profiles = managed.take_items_where(|item| *item.ty() == ItemType::Profile);
     let profile = if profiles.is_empty() {
         None
@@ -134,8 +136,14 @@ pub fn process(
 
     // Spans (incl. the segment) are extracted and produced before the transaction; they
     // account for the span categories themselves.
-    let span_categories_handled =
-        spans::extract_from_transaction(context, event_id, &event, performance_issues, output);
+    let span_categories_handled = spans::extract_from_transaction(
+        context,
+        managed,
+        event_id,
+        &event,
+        performance_issues,
+        output,
+    );
 
     let mut quantities: Vec<(DataCategory, usize)> = transaction
         .quantities()
