@@ -13,7 +13,7 @@
 //!   queue, never dropped; a non-retryable one is answered with the error.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -291,6 +291,10 @@ struct UpstreamInner {
     queues: Mutex<Queues>,
     wake_dispatcher: Notify,
     in_flight: Arc<Semaphore>,
+    /// Requests taken from the queues and not finished yet. Not derived from `in_flight`: the
+    /// dispatcher holds a permit while it waits for the next job, so an idle relay would count
+    /// one request in flight forever (and graceful shutdown would wait its full timeout).
+    executing: AtomicUsize,
     auth_state: AtomicU8,
     auth_changed: Notify,
     outage: AtomicBool,
@@ -332,6 +336,7 @@ impl UpstreamHandle {
             in_flight: Arc::new(Semaphore::new(
                 config.values.limits.max_concurrent_requests.max(1),
             )),
+            executing: AtomicUsize::new(0),
             retry_backoff: Mutex::new(Backoff::new(config.http_max_retry_interval())),
             config,
             client,
@@ -375,13 +380,7 @@ impl UpstreamHandle {
 
     /// Number of requests currently in flight.
     pub fn in_flight(&self) -> usize {
-        self.inner
-            .config
-            .values
-            .limits
-            .max_concurrent_requests
-            .max(1)
-            - self.inner.in_flight.available_permits()
+        self.inner.executing.load(Ordering::Acquire)
     }
 
     /// Flow control for ingestion: while the upstream is reachable and keeps up (no outage,
@@ -481,10 +480,13 @@ impl UpstreamHandle {
                 let (job, next_due) = {
                     let mut queues = self.inner.queues.lock();
                     let include_low = self.inner.low_dequeue_enabled.load(Ordering::Acquire);
-                    (
-                        queues.pop_next(now, include_low),
-                        queues.next_retry_due(include_low),
-                    )
+                    let job = queues.pop_next(now, include_low);
+                    if job.is_some() {
+                        // Counted before the queue lock is released, so the job is always
+                        // either queued or executing for observers such as the shutdown drain.
+                        self.inner.executing.fetch_add(1, Ordering::AcqRel);
+                    }
+                    (job, queues.next_retry_due(include_low))
                 };
                 if let Some(job) = job {
                     if job.priority() == Priority::Low {
@@ -509,6 +511,7 @@ impl UpstreamHandle {
             let handle = self.clone();
             tokio::spawn(async move {
                 handle.execute(job).await;
+                handle.inner.executing.fetch_sub(1, Ordering::AcqRel);
                 drop(permit);
             });
         }
@@ -955,6 +958,25 @@ mod tests {
         assert_eq!(name(queues.pop_next(now, true)), "none");
         queues.make_retries_due(now);
         assert_eq!(name(queues.pop_next(now, true)), "high-retry-later");
+    }
+
+    #[tokio::test]
+    async fn idle_dispatcher_counts_nothing_in_flight() {
+        let config = Arc::new(Config::from_yaml_str("relay: {mode: proxy}").unwrap());
+        let upstream = UpstreamHandle::start(config, ShutdownHandle::new()).unwrap();
+        // A job whose request cannot be built finishes without touching the network.
+        upstream.enqueue(Box::new(Marker("unbuildable", Priority::High)));
+        for _ in 0..100 {
+            if upstream.queued_len() == 0 && upstream.in_flight() == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // The dispatcher now waits for the next job holding a concurrency permit; that must
+        // not look like a request in flight (graceful shutdown waits for zero).
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(upstream.queued_len(), 0);
+        assert_eq!(upstream.in_flight(), 0);
     }
 
     #[test]

@@ -2488,12 +2488,19 @@ pub(crate) mod tests {
         let event_id = EventId::parse("9f0c3b0a2c9e4d3f8c2b7a1e5d4c3b2a").unwrap();
         let handled = extract_from_transaction(
             &harness.context,
+            &harness.managed,
             event_id,
             &transaction(),
             true,
             &mut harness.output,
         );
         assert!(handled);
+        // The child with a broken span id is counted, not lost.
+        harness.run(|_, _, _| {});
+        assert_eq!(
+            harness.outcome_reasons(),
+            vec![("invalid_span".to_owned(), DataCategory::SpanIndexed, 1)]
+        );
         let spans = harness.spans();
         assert_eq!(spans.len(), 3, "segment + two valid children");
         let segment = &spans[0];
