@@ -191,7 +191,12 @@ impl HealthCheck {
         if let Some(redis) = &self.inner.redis {
             if !redis.is_reachable() {
                 // The monitor logs the cause when the outage starts; this names the probe.
-                tracing::error!("Health check probe 'redis' failed");
+                // Before the first connection attempt finished, not ready is expected.
+                if redis.has_attempted() {
+                    tracing::error!("Health check probe 'redis' failed");
+                } else {
+                    tracing::debug!("Health check probe 'redis' waits for the first connection");
+                }
                 ready = false;
             }
         }

@@ -208,6 +208,11 @@ impl RedisProjectSource {
         self.inner.server.describe_nodes()
     }
 
+    /// Whether the first connection attempt has finished (successfully or not).
+    pub fn has_attempted(&self) -> bool {
+        *self.inner.attempted.borrow()
+    }
+
     /// Whether Redis answered the monitor recently. Cheap; never touches Redis.
     pub fn is_reachable(&self) -> bool {
         if !self.inner.reachable.load(Ordering::Acquire) {
