@@ -101,3 +101,16 @@ def kafka_topics():
     topics = KafkaTopics()
     yield topics
     topics.close()
+
+
+@pytest.fixture
+def processing_relay(relay, upstream, kafka_topics):
+    """Factory for managed processing relays against `upstream` (which serves the project
+    configs) writing to the per-test `kafka_topics`: `processing_relay(config=None,
+    processing=None)`; `config` is deep-merged over `kafka_topics.relay_config()` (fast
+    aggregator), `processing` over its `processing` section."""
+
+    def factory(config=None, processing=None):
+        return relay(upstream, mode="managed", config=kafka_topics.relay_config(config, processing))
+
+    return factory
