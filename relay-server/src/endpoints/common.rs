@@ -230,13 +230,21 @@ pub async fn handle_envelope(
         received_at: meta.received_at,
     };
     let spool = &state.config.values.spool.envelopes;
-    let admitted = state
-        .upstream
-        .wait_for_admission(
-            spool.max_queued_for_upstream.max(1),
-            std::time::Duration::from_millis(spool.admission_timeout_ms),
-        )
-        .await;
+    let max_queued = spool.max_queued_for_upstream.max(1);
+    let admission_timeout = std::time::Duration::from_millis(spool.admission_timeout_ms);
+    let admitted = match state.processor.processing() {
+        Some(processing) => {
+            processing
+                .wait_for_admission(max_queued, admission_timeout)
+                .await
+        }
+        None => {
+            state
+                .upstream
+                .wait_for_admission(max_queued, admission_timeout)
+                .await
+        }
+    };
     if !admitted {
         managed.reject(Outcome::Invalid(DiscardReason::Internal));
         return Err(BadStoreRequest::QueueFailed(

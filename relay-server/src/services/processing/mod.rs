@@ -81,6 +81,8 @@ pub struct ProcessingService {
 struct ServiceInner {
     pool: pool::WorkerPool<ProcessingJob>,
     store: StoreSink,
+    /// Signalled whenever a worker finished an envelope (room in the queue).
+    room: Arc<tokio::sync::Notify>,
 }
 
 /// What the workers share.
@@ -89,6 +91,7 @@ struct Worker {
     store: StoreSink,
     metrics: MetricsHandle,
     runtime: tokio::runtime::Handle,
+    room: Arc<tokio::sync::Notify>,
 }
 
 impl ProcessingService {
@@ -99,21 +102,46 @@ impl ProcessingService {
         store: StoreSink,
         metrics: MetricsHandle,
     ) -> std::io::Result<ProcessingService> {
+        let room = Arc::new(tokio::sync::Notify::new());
         let worker = Worker {
             config: config.clone(),
             store: store.clone(),
             metrics,
             runtime: tokio::runtime::Handle::current(),
+            room: Arc::clone(&room),
         };
         let pool = pool::WorkerPool::start(
             WORKER_THREAD_NAME,
             config.max_thread_count(),
             config.values.spool.envelopes.max_buffered_envelopes.max(1),
-            move |job: ProcessingJob| worker.process(job),
+            move |job: ProcessingJob| {
+                worker.process(job);
+                worker.room.notify_waiters();
+            },
         )?;
         Ok(ProcessingService {
-            inner: Arc::new(ServiceInner { pool, store }),
+            inner: Arc::new(ServiceInner { pool, store, room }),
         })
+    }
+
+    /// Flow control for ingestion (the processing counterpart of the upstream's admission,
+    /// `spool.envelopes.max_queued_for_upstream` / `admission_timeout_ms`): waits until fewer
+    /// than `max_queued` envelopes wait for a worker, at most `timeout`. While processing
+    /// keeps up this returns at once; when clients send faster than the workers process,
+    /// requests wait here instead of filling the memory budget, so the budget's 503 is left
+    /// for a broker that does not acknowledge. Returns whether there is room.
+    pub async fn wait_for_admission(&self, max_queued: usize, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            // Registered before the check, so a wakeup between check and wait is not missed.
+            let room = self.inner.room.notified();
+            if self.inner.pool.queued() < max_queued {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, room).await.is_err() {
+                return self.inner.pool.queued() < max_queued;
+            }
+        }
     }
 
     /// Queues an envelope that passed the project checks.
