@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::errors::DUPLICATE_ITEM;
-use super::{ProcessingContext, ProcessingOutput, StoreRequest};
+use super::{ProcessingContext, ProcessingOutput};
 use crate::services::managed::ManagedEnvelope;
 use crate::services::outcome::{DiscardReason, Outcome};
 
@@ -83,16 +83,11 @@ pub fn process(
         context.client().map(str::to_owned),
         context.event_retention(),
     );
-    let mut request = StoreRequest::new(check_in.quantities());
-    match request.push(KafkaTopic::Monitors, &message) {
-        Ok(()) => output.add(request),
-        Err(error) => {
-            tracing::error!(
-                error = &error as &dyn std::error::Error,
-                "cannot encode check-in"
-            );
-            managed.track_item_outcome(&check_in, &Outcome::Invalid(DiscardReason::Internal));
-        }
+    if output
+        .add_message(check_in.quantities(), KafkaTopic::Monitors, &message)
+        .is_err()
+    {
+        managed.track_item_outcome(&check_in, &Outcome::Invalid(DiscardReason::Internal));
     }
 }
 

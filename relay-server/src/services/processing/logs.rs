@@ -35,7 +35,7 @@ use super::spans::{
     otlp, parse_browser, parse_container, retention_pair, sequence_nanos, string_attribute,
     unix_nanos, ContainerError, TimestampRules, TooOld, ATTR_OBSERVED_NANOS, INVALID_PROTO,
 };
-use super::{ProcessingContext, ProcessingOutput, StoreRequest};
+use super::{ProcessingContext, ProcessingOutput};
 use crate::services::managed::ManagedEnvelope;
 use crate::services::outcome::{DiscardReason, Outcome};
 
@@ -143,17 +143,15 @@ pub fn process(
                 continue;
             }
         };
-        let mut request =
-            StoreRequest::new([(DataCategory::LogItem, 1), (DataCategory::LogByte, size)]);
-        match request.push(KafkaTopic::Items, &TraceItemMessage::new(item)) {
-            Ok(()) => output.add(request),
-            Err(error) => {
-                tracing::error!(
-                    error = &error as &dyn std::error::Error,
-                    "cannot encode log"
-                );
-                reject(DiscardReason::Internal);
-            }
+        if output
+            .add_message(
+                [(DataCategory::LogItem, 1), (DataCategory::LogByte, size)],
+                KafkaTopic::Items,
+                &TraceItemMessage::new(item),
+            )
+            .is_err()
+        {
+            reject(DiscardReason::Internal);
         }
     }
 }

@@ -56,4 +56,30 @@ impl ProcessingOutput {
             self.requests.push(request);
         }
     }
+
+    /// Adds a request of exactly one message. An encoding failure (a bug: relay's message
+    /// types always encode) is logged and returned so the caller records the outcome for the
+    /// data the message carried.
+    pub fn add_message(
+        &mut self,
+        quantities: impl IntoIterator<Item = (DataCategory, usize)>,
+        topic: KafkaTopic,
+        message: &impl EncodeKafkaMessage,
+    ) -> Result<(), MessageEncodeError> {
+        let mut request = StoreRequest::new(quantities);
+        match request.push(topic, message) {
+            Ok(()) => {
+                self.add(request);
+                Ok(())
+            }
+            Err(error) => {
+                tracing::error!(
+                    error = &error as &dyn std::error::Error,
+                    ?topic,
+                    "cannot encode kafka message"
+                );
+                Err(error)
+            }
+        }
+    }
 }

@@ -30,7 +30,7 @@ use relay_protocol::envelope::{ContentType, Item, ItemType};
 use serde_json::{Map, Value};
 
 use super::transactions::{push_profile, PROFILING_INVALID_JSON, PROFILING_TOO_MANY_PROFILES};
-use super::{ProcessingContext, ProcessingOutput, StoreRequest};
+use super::{ProcessingContext, ProcessingOutput};
 use crate::services::managed::ManagedEnvelope;
 use crate::services::outcome::{DiscardReason, Outcome};
 
@@ -70,16 +70,11 @@ pub fn process_chunks(
                 continue;
             }
         };
-        let mut request = StoreRequest::new(chunk.quantities());
-        match request.push(KafkaTopic::Profiles, &message) {
-            Ok(()) => output.add(request),
-            Err(error) => {
-                tracing::error!(
-                    error = &error as &dyn std::error::Error,
-                    "cannot encode profile chunk"
-                );
-                managed.track_item_outcome(&chunk, &Outcome::Invalid(DiscardReason::Internal));
-            }
+        if output
+            .add_message(chunk.quantities(), KafkaTopic::Profiles, &message)
+            .is_err()
+        {
+            managed.track_item_outcome(&chunk, &Outcome::Invalid(DiscardReason::Internal));
         }
     }
 }

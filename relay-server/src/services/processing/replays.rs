@@ -35,7 +35,7 @@ use serde_json::Value;
 
 use super::errors::DUPLICATE_ITEM;
 use super::event::{self, parse_timestamp, unix_seconds_value, EventObject, MINIMUM_CLOCK_DRIFT};
-use super::{stages, ProcessingContext, ProcessingOutput, StoreRequest};
+use super::{stages, ProcessingContext, ProcessingOutput};
 use crate::services::managed::ManagedEnvelope;
 use crate::services::outcome::{DiscardReason, Outcome};
 
@@ -189,18 +189,17 @@ pub fn process(
             return;
         }
     };
-    let mut request = StoreRequest::new(summed_quantities(&items));
-    match request.push(KafkaTopic::ReplayRecordings, &message) {
-        Ok(()) => output.add(request),
-        Err(error) => {
-            tracing::error!(
-                error = &error as &dyn std::error::Error,
-                "cannot encode replay recording"
-            );
-            let outcome = Outcome::Invalid(DiscardReason::Internal);
-            for item in &items {
-                managed.track_item_outcome(item, &outcome);
-            }
+    if output
+        .add_message(
+            summed_quantities(&items),
+            KafkaTopic::ReplayRecordings,
+            &message,
+        )
+        .is_err()
+    {
+        let outcome = Outcome::Invalid(DiscardReason::Internal);
+        for item in &items {
+            managed.track_item_outcome(item, &outcome);
         }
     }
 }
@@ -463,6 +462,8 @@ fn scrub_recording(_context: &ProcessingContext, recording: Bytes) -> Result<Byt
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
+
+    use crate::services::processing::StoreRequest;
 
     use chrono::{DateTime, Utc};
     use relay_config::{ByteSize, Config};

@@ -26,7 +26,7 @@ use super::spans::{
     attribute_value, parse_container, retention_pair, sequence_nanos, unix_nanos, ContainerError,
     TimestampRules, TooOld,
 };
-use super::{ProcessingContext, ProcessingOutput, StoreRequest};
+use super::{ProcessingContext, ProcessingOutput};
 use crate::services::managed::ManagedEnvelope;
 use crate::services::outcome::{DiscardReason, Outcome};
 
@@ -105,19 +105,18 @@ pub fn process(
                 continue;
             }
         };
-        let mut request = StoreRequest::new([
-            (DataCategory::TraceMetric, 1),
-            (DataCategory::TraceMetricByte, size),
-        ]);
-        match request.push(KafkaTopic::Items, &TraceItemMessage::new(item)) {
-            Ok(()) => output.add(request),
-            Err(error) => {
-                tracing::error!(
-                    error = &error as &dyn std::error::Error,
-                    "cannot encode trace metric"
-                );
-                reject(DiscardReason::Internal);
-            }
+        if output
+            .add_message(
+                [
+                    (DataCategory::TraceMetric, 1),
+                    (DataCategory::TraceMetricByte, size),
+                ],
+                KafkaTopic::Items,
+                &TraceItemMessage::new(item),
+            )
+            .is_err()
+        {
+            reject(DiscardReason::Internal);
         }
     }
 }

@@ -246,16 +246,11 @@ pub fn push_profile(
         Bytes::copy_from_slice(profile.payload_slice()),
         sampled,
     );
-    let mut request = StoreRequest::new(profile.quantities());
-    match request.push(KafkaTopic::Profiles, &message) {
-        Ok(()) => output.add(request),
-        Err(error) => {
-            tracing::error!(
-                error = &error as &dyn std::error::Error,
-                "cannot encode profile"
-            );
-            managed.track_item_outcome(profile, &Outcome::Invalid(DiscardReason::Internal));
-        }
+    if output
+        .add_message(profile.quantities(), KafkaTopic::Profiles, &message)
+        .is_err()
+    {
+        managed.track_item_outcome(profile, &Outcome::Invalid(DiscardReason::Internal));
     }
 }
 

@@ -7,7 +7,7 @@ use relay_kafka::messages::{normalize_user_report, unix_seconds_or_now, UserRepo
 use relay_kafka::KafkaTopic;
 use relay_protocol::envelope::ItemType;
 
-use super::{ProcessingContext, ProcessingOutput, StoreRequest};
+use super::{ProcessingContext, ProcessingOutput};
 use crate::services::managed::ManagedEnvelope;
 use crate::services::outcome::{DiscardReason, Outcome};
 
@@ -42,16 +42,11 @@ pub fn process(
             unix_seconds_or_now(context.received_at),
             Bytes::from(payload),
         );
-        let mut request = StoreRequest::new(item.quantities());
-        match request.push(KafkaTopic::Attachments, &message) {
-            Ok(()) => output.add(request),
-            Err(error) => {
-                tracing::error!(
-                    error = &error as &dyn std::error::Error,
-                    "cannot encode user report"
-                );
-                managed.track_item_outcome(&item, &Outcome::Invalid(DiscardReason::Internal));
-            }
+        if output
+            .add_message(item.quantities(), KafkaTopic::Attachments, &message)
+            .is_err()
+        {
+            managed.track_item_outcome(&item, &Outcome::Invalid(DiscardReason::Internal));
         }
     }
 }
