@@ -454,3 +454,34 @@ def test_managed_processing_without_redis(relay, upstream, kafka_topics):
     assert upstream.config_fetches(DEFAULT_DSN_KEY)
     assert "redis" not in processing.stderr_text().lower()
 
+
+
+# --- 5. Outcomes of an edge relay reach Kafka through the processing relay ------------------
+
+
+def test_edge_outcome_buckets_reach_kafka_with_the_edge_source(relay, upstream, kafka_topics):
+    """An edge relay with `emit_outcomes: true` forwards its outcomes as `outcomes` metric
+    buckets; the processing relay accepts them because the edge is an internal static relay
+    and produces them as outcome messages, keeping the edge's `source` (outcomes.md §4.2)."""
+    edge_credentials = signing.generate_credentials()
+    processing = processing_relay(relay, upstream, kafka_topics, downstream=edge_credentials)
+    edge = relay(
+        processing,
+        mode="managed",
+        credentials=edge_credentials,
+        config={
+            "outcomes": {"emit_outcomes": True, "source": "pop-test"},
+            "aggregator": {"bucket_interval": 1, "initial_delay": 0},
+            "limits": {"max_event_size": "100B"},
+        },
+    )
+    outcomes = kafka_topics.outcomes_consumer()
+
+    oversized = build_envelope(make_item("event", b'{"message": "%s"}' % (b"x" * 200)))
+    assert_status(edge.send_envelope(DEFAULT_PROJECT_ID, oversized), 413)
+
+    received = outcomes.wait_for_outcomes(
+        {("invalid", "too_large:event", "error"): 1}, timeout=CHAIN_TIMEOUT_SECS
+    )
+    assert [outcome.get("source") for outcome in received] == ["pop-test"]
+    assert received[0]["project_id"] == DEFAULT_PROJECT_ID

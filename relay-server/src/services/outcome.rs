@@ -662,27 +662,47 @@ fn produce_outcomes(kafka: &StoreSink, source: Option<&str>, buckets: BTreeMap<B
         if let Some(source) = source {
             message = message.with_source(source);
         }
-        let topic = message.topic();
-        let encoded = match message.to_kafka_message() {
-            Ok(encoded) => encoded,
-            Err(error) => {
-                tracing::error!(
-                    error = &error as &dyn std::error::Error,
-                    "cannot encode outcome"
-                );
-                continue;
-            }
-        };
-        match kafka.send(topic, encoded) {
-            // Delivery reports of outcomes are not awaited; librdkafka logs failures.
-            Ok(_delivery) => {}
-            Err(error) => {
-                tracing::error!(
-                    error = &error as &dyn std::error::Error,
-                    "cannot produce outcome"
-                );
-            }
+        produce_outcome_message(kafka, &message);
+    }
+}
+
+/// Produces one outcome message to `outcomes` or `outcomes_billing`. Failures are logged: an
+/// outcome about lost data cannot itself become an outcome.
+pub fn produce_outcome_message(kafka: &StoreSink, message: &OutcomeMessage) {
+    let topic = message.topic();
+    let encoded = match message.to_kafka_message() {
+        Ok(encoded) => encoded,
+        Err(error) => {
+            tracing::error!(
+                error = &error as &dyn std::error::Error,
+                "cannot encode outcome"
+            );
+            return;
         }
+    };
+    match kafka.send(topic, encoded) {
+        // Delivery reports of outcomes are not awaited; librdkafka logs failures.
+        Ok(_delivery) => {}
+        Err(error) => {
+            tracing::error!(
+                error = &error as &dyn std::error::Error,
+                "cannot produce outcome"
+            );
+        }
+    }
+}
+
+/// The outcome id of a `c:outcomes/<name>@none` bucket name (outcomes.md §4.2).
+pub fn outcome_id_of_bucket_name(name: &str) -> Option<u8> {
+    match name {
+        "accepted" => Some(0),
+        "filtered" => Some(1),
+        "rate_limited" => Some(2),
+        "invalid" => Some(3),
+        "abuse" => Some(4),
+        "client_discard" => Some(5),
+        "cardinality_limited" => Some(6),
+        _ => None,
     }
 }
 

@@ -176,7 +176,7 @@ impl EnvelopeProcessor {
             return Ok(Submitted { active_limits });
         }
         match &status {
-            ProjectStatus::Enabled(state) => self.hand_off(managed, state, target),
+            ProjectStatus::Enabled(state) => self.hand_off(managed, state, target, checks.trusted),
             _ => self.inner.sink.submit(managed, target),
         }
         Ok(Submitted { active_limits })
@@ -225,7 +225,7 @@ impl EnvelopeProcessor {
                 managed.scoping(),
             );
             self.enforce_rate_limits(&mut managed, &limits);
-            self.hand_off(managed, &state, advertised_upstream(&state));
+            self.hand_off(managed, &state, advertised_upstream(&state), checks.trusted);
         }
     }
 
@@ -236,6 +236,7 @@ impl EnvelopeProcessor {
         mut managed: ManagedEnvelope,
         state: &Arc<ProjectState>,
         target: Option<UpstreamDescriptor>,
+        trusted_sender: bool,
     ) {
         if let Some(processing) = &self.inner.processing {
             self.convert_client_reports(&mut managed, state);
@@ -243,7 +244,7 @@ impl EnvelopeProcessor {
                 managed.accept();
                 return;
             }
-            processing.submit(managed, Arc::clone(state));
+            processing.submit(managed, Arc::clone(state), trusted_sender);
             return;
         }
         if self.inner.config.values.relay.mode != RelayMode::Managed {

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use relay_config::Config;
-use relay_kafka::messages::{GaugeValue, MetricBucketMessage, MetricBucketValue};
+use relay_kafka::messages::{GaugeValue, MetricBucketMessage, MetricBucketValue, OutcomeMessage};
 use relay_kafka::{EncodeKafkaMessage, KafkaMessage, KafkaTopic, ProduceError};
 use relay_protocol::DataCategory;
 use tokio::sync::mpsc;
@@ -45,6 +45,8 @@ const PRODUCE_RETRY_INTERVAL: Duration = Duration::from_millis(50);
 
 /// The namespace produced to `ingest-metrics`.
 const SESSIONS_NAMESPACE: &str = "sessions";
+/// The namespace of outcome buckets forwarded by trusted relays; produced as outcomes.
+const OUTCOMES_NAMESPACE: &str = "outcomes";
 /// The span usage counter that turns into accepted outcomes.
 pub const SPAN_USAGE_METRIC: &str = "c:spans/usage@none";
 /// Tag of span usage buckets marking segment spans.
@@ -231,6 +233,10 @@ impl Flusher {
             self.track_span_usage(&scoping, &bucket, now);
             return Vec::new();
         }
+        if namespace == OUTCOMES_NAMESPACE {
+            self.produce_outcome_bucket(&scoping, project_id, &bucket);
+            return Vec::new();
+        }
         if namespace != SESSIONS_NAMESPACE {
             return Vec::new();
         }
@@ -275,6 +281,44 @@ impl Flusher {
                 }
             })
             .collect()
+    }
+
+    /// Outcome buckets from a trusted relay (outcomes.md §4.2, §5): one outcome message with
+    /// the bucket's timestamp and tags, `source` preserved. Never rate limited.
+    fn produce_outcome_bucket(
+        &self,
+        scoping: &relay_quotas::Scoping,
+        project_id: relay_protocol::ProjectId,
+        bucket: &Bucket,
+    ) {
+        let Some(outcome_id) = parse_mri(&bucket.name)
+            .and_then(|mri| crate::services::outcome::outcome_id_of_bucket_name(mri.name))
+        else {
+            tracing::error!(name = %bucket.name, "dropping outcome bucket with an unknown outcome");
+            return;
+        };
+        let BucketValue::Counter(count) = bucket.value else {
+            tracing::error!(name = %bucket.name, "dropping outcome bucket that is not a counter");
+            return;
+        };
+        let Some(timestamp) = DateTime::from_timestamp(bucket.timestamp, 0) else {
+            return;
+        };
+        let mut message = OutcomeMessage::new(
+            timestamp,
+            scoping.organization_id.unwrap_or(0),
+            project_id,
+            scoping.key_id,
+            outcome_id,
+            count.round().max(0.0) as u64,
+        );
+        message.reason = bucket.tags.get("reason").cloned();
+        message.source = bucket.tags.get("source").cloned();
+        message.category = bucket
+            .tags
+            .get("category")
+            .and_then(|category| category.parse::<u32>().ok());
+        crate::services::outcome::produce_outcome_message(&self.store, &message);
     }
 
     /// `outcomes.md` §6: accepted outcomes for span usage.
@@ -465,6 +509,48 @@ mod tests {
             outcomes,
             max_flush_bytes: 5_000_000,
         }
+    }
+
+    #[tokio::test]
+    async fn outcome_buckets_of_trusted_relays_become_outcome_messages() {
+        let directory = tempfile::tempdir().unwrap();
+        let (outcomes, _receiver) = OutcomeHandle::capturing();
+        let flusher = flusher(files_store(directory.path()), outcomes);
+        let mut invalid = project_bucket(
+            "c:outcomes/invalid@none",
+            &[
+                ("category", "1"),
+                ("reason", "too_large:event"),
+                ("source", "pop-eu"),
+            ],
+            BucketValue::Counter(2.0),
+        );
+        invalid.bucket.timestamp = 1_716_999_990;
+        let mut rate_limited = project_bucket(
+            "c:outcomes/rate_limited@none",
+            &[("category", "4")],
+            BucketValue::Counter(1.0),
+        );
+        rate_limited.bucket.timestamp = 1_716_999_990;
+        let unknown = project_bucket("c:outcomes/nonsense@none", &[], BucketValue::Counter(1.0));
+        flusher
+            .flush(vec![invalid, rate_limited, unknown], Utc::now())
+            .await;
+        flusher.store.flush(Duration::from_secs(1));
+
+        let outcomes = std::fs::read_to_string(directory.path().join("outcomes.jsonl")).unwrap();
+        assert_eq!(
+            outcomes,
+            "{\"timestamp\":\"2024-05-29T16:26:30.000000Z\",\"org_id\":1,\"project_id\":42,\"key_id\":7,\
+             \"outcome\":3,\"reason\":\"too_large:event\",\"source\":\"pop-eu\",\"category\":1,\"quantity\":2}\n"
+        );
+        let billing =
+            std::fs::read_to_string(directory.path().join("outcomes-billing.jsonl")).unwrap();
+        assert_eq!(
+            billing,
+            "{\"timestamp\":\"2024-05-29T16:26:30.000000Z\",\"org_id\":1,\"project_id\":42,\"key_id\":7,\
+             \"outcome\":2,\"category\":4,\"quantity\":1}\n"
+        );
     }
 
     #[tokio::test]

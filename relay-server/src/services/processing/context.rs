@@ -30,6 +30,9 @@ pub struct ProcessingContext {
     /// The address of the client as seen by the outermost relay (`remote_addr` envelope header)
     /// or, without it, the peer of this relay.
     pub client_addr: Option<IpAddr>,
+    /// The request carried the id of an internal static relay (`auth.static_relays` with
+    /// `internal: true`): its metric buckets of every namespace are accepted.
+    pub trusted_sender: bool,
 }
 
 impl ProcessingContext {
@@ -47,6 +50,7 @@ impl ProcessingContext {
             received_at: managed.received_at(),
             headers,
             client_addr,
+            trusted_sender: false,
         }
     }
 

@@ -1,9 +1,10 @@
 //! `metric_buckets` items (`processing.md` §3.12, `envelope.md` §4.4): parsed and handed to
 //! the metrics aggregator, which applies the name, time-window and tag-length rules on merge.
 //!
-//! The sender is not trusted (envelopes do not record whether they came from an internal
-//! static relay), so only the `sessions` namespace is accepted; other buckets are dropped
-//! silently and the bucket metadata is reset: `received_at` becomes this relay's receive time.
+//! From a trusted sender (the request carried the id of an internal static relay) the
+//! `sessions`, `spans`, `transactions` and `outcomes` namespaces are accepted and the bucket
+//! metadata (`received_at`) is kept; from anyone else only `sessions` is accepted, other
+//! buckets are dropped silently and `received_at` becomes this relay's receive time.
 //! Bucket timestamps are clock-drift corrected like events (`sent_at` off by at least
 //! [`MINIMUM_CLOCK_DRIFT`]).
 //!
@@ -24,6 +25,9 @@ use crate::services::metrics::{parse_mri, Bucket, BucketValue, ProjectBucket};
 /// The namespace untrusted senders may submit.
 const ACCEPTED_NAMESPACE: &str = "sessions";
 
+/// The namespaces trusted senders may submit.
+const TRUSTED_NAMESPACES: [&str; 4] = ["sessions", "spans", "transactions", "outcomes"];
+
 /// Runs the processor.
 pub fn process(
     context: &ProcessingContext,
@@ -42,11 +46,20 @@ pub fn process(
             continue;
         };
         for mut bucket in buckets {
-            if bucket.namespace() != Some(ACCEPTED_NAMESPACE) {
+            let accepted = match bucket.namespace() {
+                Some(namespace) if context.trusted_sender => {
+                    TRUSTED_NAMESPACES.contains(&namespace)
+                }
+                Some(namespace) => namespace == ACCEPTED_NAMESPACE,
+                None => false,
+            };
+            if !accepted {
                 continue;
             }
             bucket.timestamp = bucket.timestamp.saturating_add(drift);
-            bucket.received_at = Some(received_at);
+            if !context.trusted_sender || bucket.received_at.is_none() {
+                bucket.received_at = Some(received_at);
+            }
             output.buckets.push(project_bucket(context, bucket));
         }
     }
@@ -108,12 +121,17 @@ fn parse_bucket(entry: &Value) -> Option<Bucket> {
         Some(Value::Object(tags)) => parse_tags(tags)?,
         Some(_) => return None,
     };
+    // Bucket metadata of the sending relay; only trusted senders' is kept.
+    let received_at = object
+        .get("metadata")
+        .and_then(|metadata| metadata.get("received_at"))
+        .and_then(Value::as_i64);
     Some(Bucket {
         name: name.to_owned(),
         timestamp,
         tags,
         value,
-        received_at: None,
+        received_at,
     })
 }
 
@@ -160,6 +178,49 @@ fn parse_value(type_code: &str, value: &Value) -> Option<BucketValue> {
 mod tests {
     use super::*;
 
+    /// A `metric_buckets` item with a session, an outcome and a span usage bucket.
+    fn mixed_buckets_item() -> String {
+        let now = chrono::Utc::now().timestamp();
+        let payload = format!(
+            r#"[{{"timestamp":{now},"width":1,"name":"c:sessions/session@none","type":"c","value":1.0}},
+                {{"timestamp":{now},"width":1,"name":"c:outcomes/invalid@none","type":"c","value":2.0,
+                  "tags":{{"category":"1","reason":"too_large:event","source":"pop"}},
+                  "metadata":{{"received_at":{now}}}}},
+                {{"timestamp":{now},"width":1,"name":"c:spans/usage@none","type":"c","value":3.0}}]"#
+        );
+        format!(
+            "{{\"type\":\"metric_buckets\",\"length\":{}}}\n{payload}\n",
+            payload.len()
+        )
+    }
+
+    fn accepted_names(trusted_sender: bool) -> Vec<String> {
+        let mut harness =
+            crate::services::processing::spans::tests::harness(&mixed_buckets_item(), &[]);
+        harness.context.trusted_sender = trusted_sender;
+        harness.run(process);
+        assert_eq!(harness.remaining_items(), 0);
+        harness
+            .output
+            .buckets
+            .iter()
+            .map(|bucket| bucket.bucket.name.clone())
+            .collect()
+    }
+
+    #[test]
+    fn trusted_relays_may_send_every_namespace_others_only_sessions() {
+        assert_eq!(accepted_names(false), ["c:sessions/session@none"]);
+        assert_eq!(
+            accepted_names(true),
+            [
+                "c:sessions/session@none",
+                "c:outcomes/invalid@none",
+                "c:spans/usage@none"
+            ]
+        );
+    }
+
     #[test]
     fn buckets_of_every_type_parse() {
         let payload = br#"[
@@ -174,7 +235,8 @@ mod tests {
         assert_eq!(buckets.len(), 4);
         assert_eq!(buckets[0].value, BucketValue::Counter(1.0));
         assert_eq!(buckets[0].tags["session.status"], "init");
-        assert_eq!(buckets[0].received_at, None);
+        // The sender's metadata; only trusted senders keep it (see `process`).
+        assert_eq!(buckets[0].received_at, Some(1));
         assert_eq!(buckets[1].timestamp, 1_735_732_800);
         assert_eq!(buckets[1].value, BucketValue::Set(BTreeSet::from([1, 3])));
         assert_eq!(buckets[2].value, BucketValue::Distribution(vec![1.5, 2.0]));

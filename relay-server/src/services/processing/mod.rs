@@ -70,6 +70,8 @@ const WORKER_THREAD_NAME: &str = "relay-processor";
 struct ProcessingJob {
     managed: ManagedEnvelope,
     project: Arc<ProjectState>,
+    /// The request came from an internal static relay (`auth.static_relays`).
+    trusted_sender: bool,
 }
 
 /// Handle to the processing pipeline; cheap to clone.
@@ -145,8 +147,17 @@ impl ProcessingService {
     }
 
     /// Queues an envelope that passed the project checks.
-    pub fn submit(&self, managed: ManagedEnvelope, project: Arc<ProjectState>) {
-        let job = ProcessingJob { managed, project };
+    pub fn submit(
+        &self,
+        managed: ManagedEnvelope,
+        project: Arc<ProjectState>,
+        trusted_sender: bool,
+    ) {
+        let job = ProcessingJob {
+            managed,
+            project,
+            trusted_sender,
+        };
         if let Err((job, error)) = self.inner.pool.try_submit(job) {
             tracing::error!(
                 error = &error as &dyn std::error::Error,
@@ -175,8 +186,10 @@ impl Worker {
         let ProcessingJob {
             mut managed,
             project,
+            trusted_sender,
         } = job;
-        let context = ProcessingContext::new(self.config.clone(), project, &managed);
+        let mut context = ProcessingContext::new(self.config.clone(), project, &managed);
+        context.trusted_sender = trusted_sender;
         let mut output = ProcessingOutput::default();
         run_processors(&context, &mut managed, &mut output);
 
