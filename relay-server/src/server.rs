@@ -185,7 +185,10 @@ pub async fn run(config: Arc<Config>, overrides: OverridableConfig) -> anyhow::R
             _ = sigint.recv() => break false,
             _ = sigquit.recv() => break false,
             _ = sigusr1.recv() => {
-                let dequeue = state.upstream.toggle_envelope_dequeue();
+                let dequeue = match state.processor.processing() {
+                    Some(processing) => processing.toggle_dequeue(),
+                    None => state.upstream.toggle_envelope_dequeue(),
+                };
                 tracing::info!("SIGUSR1 receive, dequeue={dequeue}");
             }
         }

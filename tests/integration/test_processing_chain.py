@@ -485,3 +485,25 @@ def test_edge_outcome_buckets_reach_kafka_with_the_edge_source(relay, upstream, 
     )
     assert [outcome.get("source") for outcome in received] == ["pop-test"]
     assert received[0]["project_id"] == DEFAULT_PROJECT_ID
+
+
+# --- 6. SIGUSR1 pauses processing -------------------------------------------------------------
+
+
+def test_sigusr1_pauses_and_resumes_processing(relay, upstream, kafka_topics):
+    """config.md §5: SIGUSR1 toggles whether buffered envelopes are handed on for processing;
+    envelopes keep being accepted meanwhile."""
+    instance = processing_relay(relay, upstream, kafka_topics)
+    events = kafka_topics.consumer("events")
+
+    instance.send_signal(signal.SIGUSR1)
+    wait_until(lambda: "SIGUSR1 receive, dequeue=false" in instance.stderr_text(),
+               message="the pause was not logged")
+    paused = event_envelope("sent while paused")
+    assert_status(instance.send_envelope(DEFAULT_PROJECT_ID, paused), 200)
+    events.assert_empty(timeout=1)
+
+    instance.send_signal(signal.SIGUSR1)
+    wait_until(lambda: "SIGUSR1 receive, dequeue=true" in instance.stderr_text(),
+               message="the resume was not logged")
+    wait_for_event_ids(events, [paused.event_id])

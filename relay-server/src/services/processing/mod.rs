@@ -83,6 +83,7 @@ pub struct ProcessingService {
 struct ServiceInner {
     pool: pool::WorkerPool<ProcessingJob>,
     store: StoreSink,
+    dequeue: Arc<DequeueGate>,
     /// Signalled whenever a worker finished an envelope (room in the queue).
     room: Arc<tokio::sync::Notify>,
 }
@@ -94,6 +95,42 @@ struct Worker {
     metrics: MetricsHandle,
     runtime: tokio::runtime::Handle,
     room: Arc<tokio::sync::Notify>,
+    dequeue: Arc<DequeueGate>,
+}
+
+/// `SIGUSR1` (config.md §5): while closed, workers hand no envelope on for processing;
+/// envelopes keep being accepted and queued (within the memory budget) meanwhile.
+#[derive(Default)]
+struct DequeueGate {
+    paused: parking_lot::Mutex<bool>,
+    resumed: parking_lot::Condvar,
+}
+
+impl DequeueGate {
+    fn is_paused(&self) -> bool {
+        *self.paused.lock()
+    }
+
+    /// Flips the gate; returns whether dequeuing is on afterwards.
+    fn toggle(&self) -> bool {
+        let mut paused = self.paused.lock();
+        *paused = !*paused;
+        self.resumed.notify_all();
+        !*paused
+    }
+
+    fn open(&self) {
+        *self.paused.lock() = false;
+        self.resumed.notify_all();
+    }
+
+    /// Blocks the worker thread while paused.
+    fn wait_until_open(&self) {
+        let mut paused = self.paused.lock();
+        while *paused {
+            self.resumed.wait(&mut paused);
+        }
+    }
 }
 
 impl ProcessingService {
@@ -105,7 +142,9 @@ impl ProcessingService {
         metrics: MetricsHandle,
     ) -> std::io::Result<ProcessingService> {
         let room = Arc::new(tokio::sync::Notify::new());
+        let dequeue = Arc::new(DequeueGate::default());
         let worker = Worker {
+            dequeue: Arc::clone(&dequeue),
             config: config.clone(),
             store: store.clone(),
             metrics,
@@ -117,12 +156,18 @@ impl ProcessingService {
             config.max_thread_count(),
             config.values.spool.envelopes.max_buffered_envelopes.max(1),
             move |job: ProcessingJob| {
+                worker.dequeue.wait_until_open();
                 worker.process(job);
                 worker.room.notify_waiters();
             },
         )?;
         Ok(ProcessingService {
-            inner: Arc::new(ServiceInner { pool, store, room }),
+            inner: Arc::new(ServiceInner {
+                pool,
+                store,
+                dequeue,
+                room,
+            }),
         })
     }
 
@@ -137,7 +182,8 @@ impl ProcessingService {
         loop {
             // Registered before the check, so a wakeup between check and wait is not missed.
             let room = self.inner.room.notified();
-            if self.inner.pool.queued() < max_queued {
+            // Paused by SIGUSR1: envelopes are accepted into the queue, the budget bounds it.
+            if self.inner.dequeue.is_paused() || self.inner.pool.queued() < max_queued {
                 return true;
             }
             if tokio::time::timeout_at(deadline, room).await.is_err() {
@@ -168,6 +214,12 @@ impl ProcessingService {
         }
     }
 
+    /// Pauses or resumes handing envelopes to the processors (`SIGUSR1`); returns whether
+    /// dequeuing is on afterwards.
+    pub fn toggle_dequeue(&self) -> bool {
+        self.inner.dequeue.toggle()
+    }
+
     /// The store the pipeline produces to (shared with the outcome and metrics emitters).
     pub fn store(&self) -> &StoreSink {
         &self.inner.store
@@ -176,6 +228,8 @@ impl ProcessingService {
     /// Graceful shutdown: runs what is queued, then flushes the producers (at most `timeout`).
     /// Blocks the calling thread.
     pub fn stop(&self, timeout: Duration) {
+        // Paused workers would never finish the queue.
+        self.inner.dequeue.open();
         self.inner.pool.join();
         self.inner.store.flush(timeout);
     }
@@ -348,4 +402,37 @@ fn reject_leftover_form_data(managed: &mut ManagedEnvelope) {
         |item| *item.ty() != ItemType::FormData,
         Outcome::Invalid(DiscardReason::InvalidEnvelope),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+
+    #[test]
+    fn dequeue_gate_blocks_workers_until_reopened() {
+        let gate = Arc::new(DequeueGate::default());
+        assert!(!gate.toggle(), "first toggle pauses");
+        assert!(gate.is_paused());
+        let passed = Arc::new(AtomicBool::new(false));
+        let worker = {
+            let (gate, passed) = (Arc::clone(&gate), Arc::clone(&passed));
+            std::thread::spawn(move || {
+                gate.wait_until_open();
+                passed.store(true, Ordering::SeqCst);
+            })
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(
+            !passed.load(Ordering::SeqCst),
+            "a paused gate lets nothing through"
+        );
+        assert!(gate.toggle(), "second toggle resumes");
+        worker.join().unwrap();
+        assert!(passed.load(Ordering::SeqCst));
+        gate.toggle();
+        gate.open();
+        assert!(!gate.is_paused(), "shutdown opens a paused gate");
+    }
 }
