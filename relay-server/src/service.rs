@@ -7,7 +7,7 @@ use relay_config::{Config, RelayMode};
 
 use crate::services::forward::{DirectorySink, EnvelopeSink, UpstreamSink};
 use crate::services::health::HealthCheck;
-use crate::services::metrics::start_metrics_aggregator;
+use crate::services::metrics::{sessions_eap_rate, start_metrics_aggregator};
 use crate::services::outcome::{start_outcome_aggregator, OutcomeHandle};
 use crate::services::processing::ProcessingService;
 use crate::services::processor::EnvelopeProcessor;
@@ -70,6 +70,7 @@ impl ServiceState {
             config.clone(),
             sink.clone(),
             store.clone(),
+            projects.clone(),
             shutdown.clone(),
         );
         let processing = match store {
@@ -79,6 +80,7 @@ impl ServiceState {
                     store.clone(),
                     outcomes.clone(),
                     shutdown.clone(),
+                    sessions_eap_rate(projects.clone()),
                 );
                 Some(ProcessingService::start(config.clone(), store, metrics)?)
             }

@@ -32,6 +32,7 @@ use relay_quotas::{ReasonCode, Scoping};
 use tokio::sync::mpsc;
 
 use crate::services::forward::EnvelopeSink;
+use crate::services::projects::{ProjectCache, ProjectStatus};
 use crate::services::shutdown::ShutdownHandle;
 use crate::services::store::StoreSink;
 use crate::utils::relay_envelope::relay_generated_envelope;
@@ -40,6 +41,9 @@ use relay_kafka::EncodeKafkaMessage;
 
 /// Capacity of the tracking channel; outcomes beyond it are counted as lost.
 const OUTCOME_CHANNEL_CAPACITY: usize = 65_536;
+
+/// How soon outcome buckets of a project whose config is still pending are flushed again.
+const PENDING_PROJECT_FLUSH_RETRY: Duration = Duration::from_secs(1);
 
 /// The fate of a quantity of data (outcomes.md §1).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -354,6 +358,7 @@ pub fn start_outcome_aggregator(
     config: Arc<Config>,
     sink: EnvelopeSink,
     kafka: Option<StoreSink>,
+    projects: ProjectCache,
     shutdown: ShutdownHandle,
 ) -> OutcomeHandle {
     let emit = config.values.outcomes.emit_outcomes;
@@ -374,6 +379,7 @@ pub fn start_outcome_aggregator(
         as_metrics: kafka.is_some()
             || (emit == EmitOutcomes::True && config.values.relay.mode != RelayMode::Proxy),
         kafka,
+        projects,
         source: config.values.outcomes.source.clone(),
         buckets: BTreeMap::new(),
         sink,
@@ -410,6 +416,8 @@ struct OutcomeAggregator {
     as_metrics: bool,
     /// Processing: outcome messages go to Kafka instead of upstream.
     kafka: Option<StoreSink>,
+    /// Project configs, for the scoping of Kafka outcome messages at flush time.
+    projects: ProjectCache,
     source: Option<String>,
     buckets: BTreeMap<BucketKey, u64>,
     sink: EnvelopeSink,
@@ -468,6 +476,10 @@ impl OutcomeAggregator {
                     return;
                 }
             }
+            // Buckets of projects whose config is still pending wait for another flush.
+            if !self.buckets.is_empty() && flush_at.is_none() {
+                flush_at = Some(tokio::time::Instant::now() + PENDING_PROJECT_FLUSH_RETRY);
+            }
         }
         self.flush();
     }
@@ -510,7 +522,8 @@ impl OutcomeAggregator {
             return;
         }
         if let Some(kafka) = &self.kafka {
-            produce_outcomes(kafka, self.source.as_deref(), buckets);
+            let waiting = produce_outcomes(kafka, &self.projects, self.source.as_deref(), buckets);
+            self.buckets.extend(waiting);
             return;
         }
         if self.initial_delay.is_zero() && self.mode == RelayMode::Proxy && !self.as_metrics {
@@ -640,10 +653,38 @@ impl OutcomeAggregator {
     }
 }
 
-/// One outcome message per bucket (outcomes.md §5). Enqueue failures are logged: an outcome
-/// about lost data cannot itself become an outcome.
-fn produce_outcomes(kafka: &StoreSink, source: Option<&str>, buckets: BTreeMap<BucketKey, u64>) {
-    for (key, quantity) in buckets {
+/// One outcome message per bucket (outcomes.md §5). The org, project and key ids come from
+/// the project config at flush time (§4.2): buckets of a pending project are handed back to
+/// wait, those of a disabled project or of a config without `projectId` are dropped.
+fn produce_outcomes(
+    kafka: &StoreSink,
+    projects: &ProjectCache,
+    source: Option<&str>,
+    buckets: BTreeMap<BucketKey, u64>,
+) -> BTreeMap<BucketKey, u64> {
+    let mut waiting = BTreeMap::new();
+    for (mut key, quantity) in buckets {
+        match projects.get(&key.project_key, false) {
+            ProjectStatus::Enabled(state) => {
+                let Some(project_id) = state.project_id else {
+                    tracing::error!(
+                        project_key = %key.project_key,
+                        "dropping outcomes of a project config without project id"
+                    );
+                    continue;
+                };
+                key.project_id = project_id;
+                key.organization_id = state.organization_id.unwrap_or(0);
+                key.key_id = state.key_id(&key.project_key);
+            }
+            ProjectStatus::Disabled => continue,
+            ProjectStatus::Pending => {
+                waiting.insert(key, quantity);
+                continue;
+            }
+            // Processing relays always have project configs; keep the tracked scoping.
+            ProjectStatus::Proxy => {}
+        }
         let Some(timestamp) = DateTime::from_timestamp(key.slot, 0) else {
             continue;
         };
@@ -664,6 +705,7 @@ fn produce_outcomes(kafka: &StoreSink, source: Option<&str>, buckets: BTreeMap<B
         }
         produce_outcome_message(kafka, &message);
     }
+    waiting
 }
 
 /// Produces one outcome message to `outcomes` or `outcomes_billing`. Failures are logged: an
@@ -709,6 +751,64 @@ pub fn outcome_id_of_bucket_name(name: &str) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn bucket(project_key: ProjectKey) -> (BucketKey, u64) {
+        let key = BucketKey {
+            project_key,
+            project_id: ProjectId(1),
+            // Tracked before the config was known: no org, no key id.
+            organization_id: 0,
+            key_id: None,
+            slot: 1_717_000_000,
+            outcome: Outcome::Invalid(DiscardReason::TooLarge("event".into())),
+            category: DataCategory::Error,
+        };
+        (key, 3)
+    }
+
+    #[test]
+    fn kafka_outcomes_take_their_scoping_from_the_config_at_flush() {
+        let directory = tempfile::tempdir().unwrap();
+        let mut config = Config::default();
+        config.values.processing.enabled = true;
+        let store = StoreSink::from_config(&config, directory.path()).unwrap();
+        let projects = ProjectCache::new(Arc::new(config));
+        let enabled = ProjectKey::parse("a94ae32be2584e0bbd7a4cbb95971fee").unwrap();
+        let disabled = ProjectKey::parse("b94ae32be2584e0bbd7a4cbb95971fee").unwrap();
+        let pending = ProjectKey::parse("c94ae32be2584e0bbd7a4cbb95971fee").unwrap();
+        let state = crate::services::projects::ProjectState::parse(serde_json::json!({
+            "projectId": 42,
+            "organizationId": 7,
+            "publicKeys": [{"publicKey": enabled.as_str(), "numericId": 9}],
+            "config": {},
+        }))
+        .unwrap();
+        // Nothing is resolved before the global config arrived (processing.md §1.2).
+        projects.set_global_config(serde_json::json!({}));
+        for key in [enabled, disabled] {
+            projects.get(&key, false);
+        }
+        projects.resolve(&enabled, Some(state));
+        projects.resolve(&disabled, None);
+
+        let buckets = BTreeMap::from([bucket(enabled), bucket(disabled), bucket(pending)]);
+        let waiting = produce_outcomes(&store, &projects, None, buckets);
+        store.flush(Duration::from_secs(1));
+
+        assert_eq!(
+            waiting
+                .keys()
+                .map(|key| key.project_key)
+                .collect::<Vec<_>>(),
+            [pending]
+        );
+        let produced = std::fs::read_to_string(directory.path().join("outcomes.jsonl")).unwrap();
+        assert_eq!(
+            produced,
+            "{\"timestamp\":\"2024-05-29T16:26:40.000000Z\",\"org_id\":7,\"project_id\":42,\"key_id\":9,\
+             \"outcome\":3,\"reason\":\"too_large:event\",\"category\":1,\"quantity\":3}\n"
+        );
+    }
 
     #[test]
     fn client_report_subset() {
