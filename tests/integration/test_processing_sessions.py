@@ -1,7 +1,9 @@
 """Sessions in a processing relay (processing.md §3.6, §3.12, §7.3.8): `session` updates,
 `sessions` aggregates and `metric_buckets` items become session metric buckets on the
 `metrics_sessions` topic (`ingest-metrics`), validated against sentry-kafka-schemas; sessions
-never produce outcomes.
+never produce outcomes. With the global option `relay.sessions-eap.rollout-rate` selecting the
+organization, `session`/`user`/`error` buckets are also written to `snuba-items` as USER_SESSION
+TraceItems (§7.3.11).
 
 The relay uses a one-second aggregator without initial delay, so buckets arrive about a second
 after the data.
@@ -13,7 +15,7 @@ import uuid
 
 from fixtures.asserts import assert_status
 from fixtures.envelope import build_envelope, make_item
-from fixtures.processing import assert_schema
+from fixtures.processing import assert_schema, decode_trace_item, trace_item_attributes, trace_item_id
 from fixtures.projects import DEFAULT_ORGANIZATION_ID, DEFAULT_PROJECT_ID
 
 SDK = "sentry.javascript.browser/8.0.0"
@@ -252,3 +254,89 @@ def test_metric_buckets_items_accept_only_the_sessions_namespace(processing_rela
     metrics.assert_empty(timeout=2)
     # Span usage from an untrusted sender was dropped, so no accepted outcomes either.
     outcomes.assert_empty(timeout=1)
+
+
+TRACE_ITEM_TYPE_USER_SESSION = 12
+
+
+def _user_session_key(attributes):
+    """(value attribute, status or None) of a USER_SESSION item's attributes."""
+    value_attribute = next(
+        name for name in ("session_count", "user_id_hash", "errored_session_id_hash") if name in attributes
+    )
+    return value_attribute, attributes.get("status")
+
+
+def test_sessions_eap_rollout_writes_user_session_trace_items(processing_relay, upstream, kafka_topics):
+    # A rate of 1.0 selects every organization.
+    upstream.global_config = {"options": {"relay.sessions-eap.rollout-rate": 1.0}}
+    relay = processing_relay()
+    metrics = kafka_topics.consumer("metrics_sessions")
+    items = kafka_topics.consumer("items")
+    started, timestamp = _started()
+    crashed = _session_update(started, init=False, status="crashed", errors=1)
+    _send(relay, make_item("session", _session_update(started)), make_item("session", crashed))
+
+    expected = {
+        ("session_count", "init"),
+        ("session_count", "crashed"),
+        ("user_id_hash", None),
+        ("user_id_hash", "errored"),
+        ("user_id_hash", "crashed"),
+        ("errored_session_id_hash", None),
+    }
+    messages = items.collect_until(
+        lambda values: expected <= {_user_session_key(trace_item_attributes(item)) for _, item in values},
+        timeout=METRIC_TIMEOUT_SECS,
+        decode=lambda message: (message, decode_trace_item(message.value)),
+        description="user session items %s" % sorted(expected, key=repr),
+    )
+    by_key = {}
+    for message, item in messages:
+        assert message.headers == {"item_type": "12", "project_id": str(DEFAULT_PROJECT_ID)}
+        assert item.organization_id == DEFAULT_ORGANIZATION_ID
+        assert item.project_id == DEFAULT_PROJECT_ID
+        assert item.item_type == TRACE_ITEM_TYPE_USER_SESSION
+        # A random, hyphenated UUIDv4 trace id and a random item id.
+        assert uuid.UUID(item.trace_id).version == 4
+        assert str(uuid.UUID(item.trace_id)) == item.trace_id
+        assert len(item.item_id) == 16
+        assert item.timestamp.seconds == timestamp
+        assert item.client_sample_rate == 1.0
+        assert item.server_sample_rate == 1.0
+        assert item.retention_days == 90
+        assert abs(item.received.seconds - time.time()) < 60
+        assert not item.HasField("outcomes")
+        attributes = trace_item_attributes(item)
+        assert "session.status" not in attributes
+        for key, value in COMMON_TAGS.items():
+            assert attributes[key] == value, attributes
+        by_key.setdefault(_user_session_key(attributes), []).append(attributes)
+    assert len({trace_item_id(item) for _, item in messages}) == len(messages)
+
+    def values(key):
+        return [attributes[key[0]] for attributes in by_key[key]]
+
+    assert sum(values(("session_count", "init"))) == 1
+    assert sum(values(("session_count", "crashed"))) == 1
+    assert values(("user_id_hash", None)) == [[USER_HASH]]
+    assert values(("user_id_hash", "crashed")) == [[USER_HASH]]
+    assert values(("errored_session_id_hash", None)) == [[fnv1a32(crashed["sid"])]]
+
+    # The buckets still go to ingest-metrics as well.
+    _collect(metrics, [
+        ("c:sessions/session@none", {"session.status": "init"}),
+        ("s:sessions/error@none", {}),
+    ])
+    items.assert_empty(timeout=2)
+
+
+def test_sessions_eap_rollout_rate_zero_writes_no_trace_items(processing_relay, upstream, kafka_topics):
+    upstream.global_config = {"options": {"relay.sessions-eap.rollout-rate": 0.0}}
+    relay = processing_relay()
+    metrics = kafka_topics.consumer("metrics_sessions")
+    items = kafka_topics.consumer("items")
+    started, _ = _started()
+    _send(relay, make_item("session", _session_update(started)))
+    _collect(metrics, [("c:sessions/session@none", {"session.status": "init"})])
+    items.assert_empty(timeout=2)

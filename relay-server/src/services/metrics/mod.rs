@@ -5,6 +5,8 @@
 //! (project key, name, tags, time slot) in an [`aggregator::Aggregator`] and, once a bucket is
 //! due (slot end + `aggregator.initial_delay`), flushes it ([`service`]):
 //! * `sessions` namespace → `ingest-metrics` (`MetricsSessions`) as JSON bucket messages;
+//!   with a sessions EAP rollout, `session`/`user`/`error` buckets also → `snuba-items` as
+//!   USER_SESSION trace items;
 //! * `c:spans/usage@none` → `accepted` outcomes (`span`, plus `transaction` for segments);
 //! * everything else → dropped (span/transaction metrics are no longer produced).
 //!
@@ -28,7 +30,7 @@ use std::sync::Arc;
 use relay_quotas::Scoping;
 use tokio::sync::mpsc;
 
-pub use service::start_metrics_aggregator;
+pub use service::{sessions_eap_rate, start_metrics_aggregator, SessionsEapRate};
 
 /// Capacity of the merge channel, in batches (one batch ≈ one envelope's buckets). Sized so a
 /// burst of a few thousand envelopes never loses metrics while the task is flushing, yet the

@@ -10,6 +10,13 @@
 //!   (`outcomes.md` §6); span usage is never produced;
 //! * every other namespace → dropped.
 //!
+//! Sessions EAP rollout (§3.6, §7.3.11): when the global option
+//! `relay.sessions-eap.rollout-rate` selects the bucket's organization
+//! (`(org_id % 100000) / 100000 < rate`), every `session`, `user` and `error` bucket is *also*
+//! produced to `snuba-items` as one `TraceItem` of type USER_SESSION. The rate is read through
+//! a [`SessionsEapRate`] once per flush that holds session buckets (reading the global config
+//! clones it, so never per bucket); a flush without session buckets never reads it.
+//!
 //! Not implemented at flush yet: per-namespace `metric_bucket` quotas (cached rate limits,
 //! `limit: 0`, Redis) and the "over-accept once" span quota of §3.12 steps 1–3.
 //!
@@ -23,14 +30,19 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use relay_config::Config;
-use relay_kafka::messages::{GaugeValue, MetricBucketMessage, MetricBucketValue, OutcomeMessage};
+use relay_kafka::messages::{
+    item_id_from_uuid, AnyValue, GaugeValue, MetricBucketMessage, MetricBucketValue,
+    OutcomeMessage, Timestamp, TraceItem, TraceItemMessage, TraceItemType,
+};
 use relay_kafka::{EncodeKafkaMessage, KafkaMessage, KafkaTopic, ProduceError};
 use relay_protocol::DataCategory;
 use tokio::sync::mpsc;
+use uuid::Uuid;
 
 use super::aggregator::{Aggregator, AggregatorSettings, MergeError};
 use super::{parse_mri, Bucket, BucketValue, MetricsHandle, ProjectBucket, Shared};
 use crate::services::outcome::{Outcome, OutcomeHandle, TrackOutcome};
+use crate::services::projects::ProjectCache;
 use crate::services::shutdown::{Phase, ShutdownHandle};
 use crate::services::store::{Delivery, StoreSink};
 
@@ -52,6 +64,56 @@ pub const SPAN_USAGE_METRIC: &str = "c:spans/usage@none";
 /// Tag of span usage buckets marking segment spans.
 const IS_SEGMENT_TAG: &str = "is_segment";
 
+/// Global option holding the share of organizations whose session buckets also go to
+/// `snuba-items` (`project-config.md` §5).
+pub const SESSIONS_EAP_ROLLOUT_OPTION: &str = "relay.sessions-eap.rollout-rate";
+/// Organization ids are bucketed modulo this for the rollout decision (processing.md §3.6).
+const SESSIONS_EAP_ORG_MODULUS: u64 = 100_000;
+/// The session buckets written to `snuba-items` and the attribute holding their value.
+const SESSIONS_EAP_METRICS: [(&str, &str); 3] = [
+    ("c:sessions/session@none", "session_count"),
+    ("s:sessions/user@none", "user_id_hash"),
+    ("s:sessions/error@none", "errored_session_id_hash"),
+];
+/// Bucket tags copied into user-session attributes, with their attribute names.
+const SESSIONS_EAP_TAGS: [(&str, &str); 5] = [
+    ("session.status", "status"),
+    ("release", "release"),
+    ("environment", "environment"),
+    ("sdk", "sdk"),
+    ("abnormal_mechanism", "abnormal_mechanism"),
+];
+
+/// Reads the current `relay.sessions-eap.rollout-rate`; called at most once per flush.
+pub type SessionsEapRate = Arc<dyn Fn() -> f64 + Send + Sync>;
+
+/// A [`SessionsEapRate`] reading the global config held by the project cache (0 until one
+/// arrived).
+pub fn sessions_eap_rate(projects: ProjectCache) -> SessionsEapRate {
+    Arc::new(move || {
+        projects
+            .global_config()
+            .as_ref()
+            .map_or(0.0, sessions_eap_rollout_rate)
+    })
+}
+
+/// The rollout rate in a global config; missing or malformed (not a number) → 0.
+pub fn sessions_eap_rollout_rate(global: &serde_json::Value) -> f64 {
+    global
+        .get("options")
+        .and_then(|options| options.get(SESSIONS_EAP_ROLLOUT_OPTION))
+        .and_then(serde_json::Value::as_f64)
+        .filter(|rate| rate.is_finite())
+        .unwrap_or(0.0)
+}
+
+/// Whether the rollout `rate` selects the organization.
+fn sessions_eap_selects(organization_id: u64, rate: f64) -> bool {
+    // Both sides are below 2^53, so the float conversion is exact.
+    ((organization_id % SESSIONS_EAP_ORG_MODULUS) as f64 / SESSIONS_EAP_ORG_MODULUS as f64) < rate
+}
+
 /// Estimated bytes of a metric message besides its name, tags and values (keys, ids,
 /// timestamps, punctuation).
 const MESSAGE_BASE_BYTES: usize = 200;
@@ -71,6 +133,7 @@ pub fn start_metrics_aggregator(
     store: StoreSink,
     outcomes: OutcomeHandle,
     shutdown: ShutdownHandle,
+    sessions_eap_rate: SessionsEapRate,
 ) -> MetricsHandle {
     let (handle, receiver) = MetricsHandle::channel();
     let service = MetricsService {
@@ -79,6 +142,7 @@ pub fn start_metrics_aggregator(
             store,
             outcomes,
             max_flush_bytes: config.values.aggregator.max_flush_bytes.max(1),
+            sessions_eap_rate,
         },
         shared: handle.shared.clone(),
         rejected: 0,
@@ -180,6 +244,7 @@ struct Flusher {
     store: StoreSink,
     outcomes: OutcomeHandle,
     max_flush_bytes: usize,
+    sessions_eap_rate: SessionsEapRate,
 }
 
 impl Flusher {
@@ -187,10 +252,20 @@ impl Flusher {
         if buckets.is_empty() {
             return;
         }
+        // Read once per flush: the global config may change between flushes, and reading it
+        // clones it.
+        let eap_rate = if buckets
+            .iter()
+            .any(|bucket| is_sessions_eap_metric(&bucket.bucket.name))
+        {
+            (self.sessions_eap_rate)()
+        } else {
+            0.0
+        };
         let mut deliveries = Vec::new();
         for bucket in buckets {
-            for message in self.route(bucket, now) {
-                if let Some(delivery) = self.send(message).await {
+            for (topic, message) in self.route(bucket, now, eap_rate) {
+                if let Some(delivery) = self.send(topic, message).await {
                     deliveries.push(delivery);
                 }
             }
@@ -212,8 +287,13 @@ impl Flusher {
         }
     }
 
-    /// The Kafka messages of one flushed bucket; tracks its outcomes.
-    fn route(&self, project_bucket: ProjectBucket, now: DateTime<Utc>) -> Vec<KafkaMessage> {
+    /// The Kafka messages of one flushed bucket with their topics; tracks its outcomes.
+    fn route(
+        &self,
+        project_bucket: ProjectBucket,
+        now: DateTime<Utc>,
+        eap_rate: f64,
+    ) -> Vec<(KafkaTopic, KafkaMessage)> {
         let ProjectBucket {
             scoping,
             retention_days,
@@ -241,46 +321,49 @@ impl Flusher {
             return Vec::new();
         }
         let organization_id = scoping.organization_id.unwrap_or(0);
-        split_bucket(bucket, self.max_flush_bytes)
-            .into_iter()
-            .filter_map(|part| {
-                let received_at = part.received_at.and_then(|at| u64::try_from(at).ok());
-                let timestamp = u64::try_from(part.timestamp).unwrap_or(0);
-                let message = MetricBucketMessage::new(
-                    organization_id,
-                    project_id,
-                    part.name,
-                    message_value(part.value),
-                    timestamp,
-                    part.tags,
-                    retention_days,
-                );
-                let message = match message {
-                    Ok(message) => message,
-                    Err(error) => {
-                        tracing::error!(
-                            error = &error as &dyn std::error::Error,
-                            "invalid metric bucket"
-                        );
-                        return None;
-                    }
-                };
-                let message = match received_at {
-                    Some(received_at) => message.with_received_at(received_at),
-                    None => message,
-                };
-                match message.to_kafka_message() {
-                    Ok(message) => Some(message),
-                    Err(error) => {
-                        tracing::error!(
-                            error = &error as &dyn std::error::Error,
-                            "cannot encode metric bucket"
-                        );
-                        None
-                    }
-                }
-            })
-            .collect()
+        let user_session = if sessions_eap_selects(organization_id, eap_rate) {
+            user_session_item(organization_id, project_id.0, retention_days, &bucket, now)
+        } else {
+            None
+        };
+        let mut messages: Vec<(KafkaTopic, KafkaMessage)> =
+            split_bucket(bucket, self.max_flush_bytes)
+                .into_iter()
+                .filter_map(|part| {
+                    let received_at = part.received_at.and_then(|at| u64::try_from(at).ok());
+                    let timestamp = u64::try_from(part.timestamp).unwrap_or(0);
+                    let message = MetricBucketMessage::new(
+                        organization_id,
+                        project_id,
+                        part.name,
+                        message_value(part.value),
+                        timestamp,
+                        part.tags,
+                        retention_days,
+                    );
+                    let message = match message {
+                        Ok(message) => message,
+                        Err(error) => {
+                            tracing::error!(
+                                error = &error as &dyn std::error::Error,
+                                "invalid metric bucket"
+                            );
+                            return None;
+                        }
+                    };
+                    let message = match received_at {
+                        Some(received_at) => message.with_received_at(received_at),
+                        None => message,
+                    };
+                    encode(&message).map(|message| (KafkaTopic::MetricsSessions, message))
+                })
+                .collect();
+        if let Some(item) = user_session {
+            if let Some(message) = encode(&TraceItemMessage::new(item)) {
+                messages.push((KafkaTopic::Items, message));
+            }
+        }
+        messages
     }
 
     /// Outcome buckets from a trusted relay (outcomes.md §4.2, §5): one outcome message with
@@ -353,13 +436,10 @@ impl Flusher {
     }
 
     /// Enqueues one message, retrying while Kafka's local queue is full.
-    async fn send(&self, message: KafkaMessage) -> Option<Delivery> {
+    async fn send(&self, topic: KafkaTopic, message: KafkaMessage) -> Option<Delivery> {
         let mut attempt = 0;
         loop {
-            match self
-                .store
-                .send(KafkaTopic::MetricsSessions, message.clone())
-            {
+            match self.store.send(topic, message.clone()) {
                 Ok(delivery) => return Some(delivery),
                 Err(ProduceError::QueueFull { .. }) if attempt < PRODUCE_RETRIES => {
                     attempt += 1;
@@ -375,6 +455,81 @@ impl Flusher {
             }
         }
     }
+}
+
+/// Encodes a message for the store; encoding errors are logged (they are bugs, not bad input).
+fn encode(message: &impl EncodeKafkaMessage) -> Option<KafkaMessage> {
+    match message.to_kafka_message() {
+        Ok(message) => Some(message),
+        Err(error) => {
+            tracing::error!(
+                error = &error as &dyn std::error::Error,
+                "cannot encode metric bucket"
+            );
+            None
+        }
+    }
+}
+
+/// Whether a bucket is one of those written to `snuba-items` under the sessions EAP rollout.
+fn is_sessions_eap_metric(name: &str) -> bool {
+    SESSIONS_EAP_METRICS
+        .iter()
+        .any(|(metric, _)| *metric == name)
+}
+
+/// The USER_SESSION trace item of a `session`, `user` or `error` bucket (§7.3.11); `None` for
+/// other buckets or a value type that does not match the metric.
+fn user_session_item(
+    organization_id: u64,
+    project_id: u64,
+    retention_days: u16,
+    bucket: &Bucket,
+    now: DateTime<Utc>,
+) -> Option<TraceItem> {
+    let attribute = SESSIONS_EAP_METRICS
+        .iter()
+        .find(|(metric, _)| *metric == bucket.name)
+        .map(|(_, attribute)| *attribute)?;
+    let value = match &bucket.value {
+        // Counters are sums of whole sessions; the float only comes from the bucket model.
+        BucketValue::Counter(count) => AnyValue::int(count.round() as i64),
+        BucketValue::Set(hashes) => AnyValue::array(
+            hashes
+                .iter()
+                .map(|hash| AnyValue::int(i64::from(*hash)))
+                .collect(),
+        ),
+        BucketValue::Distribution(_) | BucketValue::Gauge { .. } => return None,
+    };
+    let mut attributes = std::collections::BTreeMap::from([(attribute.to_owned(), value)]);
+    for (tag, name) in SESSIONS_EAP_TAGS {
+        if let Some(value) = bucket.tags.get(tag) {
+            attributes.insert(name.to_owned(), AnyValue::string(value.clone()));
+        }
+    }
+    let received = bucket
+        .received_at
+        .and_then(|at| DateTime::from_timestamp(at, 0))
+        .unwrap_or(now);
+    Some(TraceItem {
+        organization_id,
+        project_id,
+        trace_id: Uuid::new_v4().hyphenated().to_string(),
+        item_id: item_id_from_uuid(Uuid::new_v4()).to_vec(),
+        item_type: TraceItemType::UserSession as i32,
+        timestamp: Some(Timestamp {
+            seconds: bucket.timestamp,
+            nanos: 0,
+        }),
+        attributes,
+        client_sample_rate: 1.0,
+        server_sample_rate: 1.0,
+        retention_days: u32::from(retention_days),
+        received: Some(received.into()),
+        downsampled_retention_days: u32::from(retention_days),
+        outcomes: None,
+    })
 }
 
 fn message_value(value: BucketValue) -> MetricBucketValue {
@@ -508,7 +663,223 @@ mod tests {
             store,
             outcomes,
             max_flush_bytes: 5_000_000,
+            sessions_eap_rate: Arc::new(|| 0.0),
         }
+    }
+
+    /// The TraceItems written to `snuba-items` (base64 protobuf lines in the files store).
+    fn produced_items(directory: &Path) -> Vec<TraceItem> {
+        use base64::Engine;
+        use prost::Message;
+
+        match std::fs::read_to_string(directory.join("snuba-items.b64")) {
+            Ok(text) => text
+                .lines()
+                .map(|line| {
+                    let bytes = base64::engine::general_purpose::STANDARD
+                        .decode(line)
+                        .unwrap();
+                    TraceItem::decode(bytes.as_slice()).unwrap()
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn sessions_eap_rollout_rate_selects_organizations() {
+        assert!(!sessions_eap_selects(1, 0.0));
+        // 1 / 100000 is not below itself, but below anything larger.
+        assert!(!sessions_eap_selects(1, 0.000_01));
+        assert!(sessions_eap_selects(1, 0.000_02));
+        // Organizations are bucketed modulo 100000.
+        assert!(sessions_eap_selects(100_001, 0.000_02));
+        assert!(sessions_eap_selects(49_999, 0.5));
+        assert!(!sessions_eap_selects(50_000, 0.5));
+        assert!(sessions_eap_selects(99_999, 1.0));
+
+        let global = |options| json!({"measurements": {}, "options": options});
+        let option = SESSIONS_EAP_ROLLOUT_OPTION;
+        assert_eq!(
+            sessions_eap_rollout_rate(&global(json!({option: 0.25}))),
+            0.25
+        );
+        assert_eq!(sessions_eap_rollout_rate(&global(json!({option: 1}))), 1.0);
+        assert_eq!(
+            sessions_eap_rollout_rate(&global(json!({option: "0.5"}))),
+            0.0
+        );
+        assert_eq!(sessions_eap_rollout_rate(&global(json!({}))), 0.0);
+        assert_eq!(sessions_eap_rollout_rate(&json!({})), 0.0);
+    }
+
+    #[tokio::test]
+    async fn selected_session_buckets_are_also_written_as_user_session_items() {
+        use std::sync::atomic::AtomicUsize;
+
+        let directory = tempfile::tempdir().unwrap();
+        let mut flusher = flusher(files_store(directory.path()), OutcomeHandle::disabled());
+        let reads = Arc::new(AtomicUsize::new(0));
+        flusher.sessions_eap_rate = {
+            let reads = reads.clone();
+            Arc::new(move || {
+                reads.fetch_add(1, Ordering::Relaxed);
+                1.0
+            })
+        };
+        let common = [
+            ("release", "app@1.0"),
+            ("environment", "production"),
+            ("sdk", "sentry.javascript.browser/8.0.0"),
+        ];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut tags = common.to_vec();
+            tags.extend_from_slice(extra);
+            tags
+        };
+        let mut session = project_bucket(
+            "c:sessions/session@none",
+            &with(&[("session.status", "init")]),
+            BucketValue::Counter(2.0),
+        );
+        session.bucket.timestamp = 1_717_000_000;
+        let user = project_bucket(
+            "s:sessions/user@none",
+            &with(&[
+                ("session.status", "abnormal"),
+                ("abnormal_mechanism", "anr_foreground"),
+                ("unlisted", "dropped"),
+            ]),
+            BucketValue::Set(BTreeSet::from([1_617_781_333, 7])),
+        );
+        let error = project_bucket(
+            "s:sessions/error@none",
+            &common,
+            BucketValue::Set(BTreeSet::from([4_000_000_000])),
+        );
+        // Not a session/user/error bucket: only on ingest-metrics.
+        let duration = project_bucket(
+            "d:sessions/duration@second",
+            &common,
+            BucketValue::Distribution(vec![1.0]),
+        );
+        let flushed_at = Utc::now();
+        flusher
+            .flush(vec![session, user, error, duration], flushed_at)
+            .await;
+        flusher.store.flush(Duration::from_secs(1));
+
+        assert_eq!(reads.load(Ordering::Relaxed), 1, "rate read once per flush");
+        assert_eq!(produced(directory.path()).len(), 4);
+        let items = produced_items(directory.path());
+        assert_eq!(items.len(), 3);
+        for item in &items {
+            assert_eq!(item.organization_id, 1);
+            assert_eq!(item.project_id, 42);
+            assert_eq!(item.item_type, TraceItemType::UserSession as i32);
+            let trace_id = Uuid::parse_str(&item.trace_id).unwrap();
+            assert_eq!(item.trace_id, trace_id.hyphenated().to_string());
+            assert_eq!(trace_id.get_version_num(), 4);
+            assert_eq!(item.item_id.len(), 16);
+            assert_eq!(item.client_sample_rate, 1.0);
+            assert_eq!(item.server_sample_rate, 1.0);
+            assert_eq!(item.retention_days, 90);
+            assert_eq!(item.downsampled_retention_days, 90);
+            assert_eq!(
+                item.received,
+                Some(Timestamp {
+                    seconds: 1_717_000_012,
+                    nanos: 0
+                })
+            );
+            assert_eq!(item.outcomes, None);
+            assert_eq!(
+                item.attributes.get("release"),
+                Some(&AnyValue::string("app@1.0"))
+            );
+            assert_eq!(
+                item.attributes.get("environment"),
+                Some(&AnyValue::string("production"))
+            );
+            assert_eq!(
+                item.attributes.get("sdk"),
+                Some(&AnyValue::string("sentry.javascript.browser/8.0.0"))
+            );
+        }
+        assert_ne!(items[0].item_id, items[1].item_id);
+        assert_ne!(items[0].trace_id, items[1].trace_id);
+
+        let session = &items[0];
+        assert_eq!(
+            session.timestamp,
+            Some(Timestamp {
+                seconds: 1_717_000_000,
+                nanos: 0
+            })
+        );
+        assert_eq!(
+            session.attributes.get("session_count"),
+            Some(&AnyValue::int(2))
+        );
+        assert_eq!(
+            session.attributes.get("status"),
+            Some(&AnyValue::string("init"))
+        );
+        assert_eq!(session.attributes.len(), 5);
+
+        let user = &items[1];
+        assert_eq!(
+            user.attributes.get("user_id_hash"),
+            Some(&AnyValue::array(vec![
+                AnyValue::int(7),
+                AnyValue::int(1_617_781_333)
+            ]))
+        );
+        assert_eq!(
+            user.attributes.get("status"),
+            Some(&AnyValue::string("abnormal"))
+        );
+        assert_eq!(
+            user.attributes.get("abnormal_mechanism"),
+            Some(&AnyValue::string("anr_foreground"))
+        );
+        assert!(!user.attributes.contains_key("unlisted"));
+        assert!(!user.attributes.contains_key("session.status"));
+
+        let error = &items[2];
+        assert_eq!(
+            error.attributes.get("errored_session_id_hash"),
+            Some(&AnyValue::array(vec![AnyValue::int(4_000_000_000)]))
+        );
+        assert!(!error.attributes.contains_key("status"));
+        assert_eq!(error.attributes.len(), 4);
+    }
+
+    #[tokio::test]
+    async fn unselected_organizations_and_other_flushes_write_no_user_sessions() {
+        use std::sync::atomic::AtomicUsize;
+
+        let directory = tempfile::tempdir().unwrap();
+        let mut flusher = flusher(files_store(directory.path()), OutcomeHandle::disabled());
+        let reads = Arc::new(AtomicUsize::new(0));
+        flusher.sessions_eap_rate = {
+            let reads = reads.clone();
+            // Org 1 is at 0.00001: not below this rate.
+            Arc::new(move || {
+                reads.fetch_add(1, Ordering::Relaxed);
+                0.000_01
+            })
+        };
+        let session = project_bucket("c:sessions/session@none", &[], BucketValue::Counter(1.0));
+        flusher.flush(vec![session], Utc::now()).await;
+        // A flush without session buckets does not read the global config.
+        let usage = project_bucket(SPAN_USAGE_METRIC, &[], BucketValue::Counter(1.0));
+        flusher.flush(vec![usage], Utc::now()).await;
+        flusher.store.flush(Duration::from_secs(1));
+
+        assert_eq!(reads.load(Ordering::Relaxed), 1);
+        assert_eq!(produced(directory.path()).len(), 1);
+        assert!(produced_items(directory.path()).is_empty());
     }
 
     #[tokio::test]
@@ -688,6 +1059,7 @@ mod tests {
             files_store(directory.path()),
             OutcomeHandle::disabled(),
             shutdown.clone(),
+            Arc::new(|| 0.0),
         );
         let session = || {
             project_bucket(
@@ -720,6 +1092,7 @@ mod tests {
             files_store(directory.path()),
             OutcomeHandle::disabled(),
             shutdown.clone(),
+            Arc::new(|| 0.0),
         );
         handle.merge(vec![session()]);
         tokio::time::sleep(Duration::from_millis(600)).await;
