@@ -178,6 +178,22 @@ impl ManagedEnvelope {
         taken
     }
 
+    /// Takes every item for which `take` returns true and hands the first to the caller; the
+    /// others are rejected with `extra_outcome` (kinds of which only one item is processed,
+    /// `processing.md` §2: `duplicate_item`, `profiling_too_many_profiles`).
+    pub fn take_first_where(
+        &mut self,
+        take: impl FnMut(&Item) -> bool,
+        extra_outcome: Outcome,
+    ) -> Option<Item> {
+        let mut taken = self.take_items_where(take).into_iter();
+        let first = taken.next()?;
+        for extra in taken {
+            self.track_item_outcome(&extra, &extra_outcome);
+        }
+        Some(first)
+    }
+
     /// Splits the envelope into one part per distinct key: `keys[i]` is the key of item `i`.
     ///
     /// Parts are ordered by the first item of each key and keep the items' order; each part

@@ -47,17 +47,12 @@ pub fn process(
     managed: &mut ManagedEnvelope,
     output: &mut ProcessingOutput,
 ) {
-    let mut check_ins = managed.take_items_where(|item| *item.ty() == ItemType::CheckIn);
-    if check_ins.is_empty() {
+    let Some(check_in) = managed.take_first_where(
+        |item| *item.ty() == ItemType::CheckIn,
+        Outcome::Invalid(DiscardReason::Named(DUPLICATE_ITEM)),
+    ) else {
         return;
-    }
-    let check_in = check_ins.remove(0);
-    for duplicate in &check_ins {
-        managed.track_item_outcome(
-            duplicate,
-            &Outcome::Invalid(DiscardReason::Named(DUPLICATE_ITEM)),
-        );
-    }
+    };
     let normalized = match normalize_check_in(check_in.payload_slice()) {
         Ok(normalized) => normalized,
         Err(error) => {

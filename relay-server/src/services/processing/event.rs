@@ -26,6 +26,24 @@ const AUTO_IP: &str = "{{auto}}";
 /// A parsed event payload.
 pub type EventObject = Map<String, Value>;
 
+/// `object[key]` as an object: created when missing, replacing a value of another type.
+pub fn object_entry<'a>(
+    object: &'a mut Map<String, Value>,
+    key: &str,
+) -> &'a mut Map<String, Value> {
+    let slot = object
+        .entry(key)
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !slot.is_object() {
+        *slot = Value::Object(Map::new());
+    }
+    match slot {
+        Value::Object(inner) => inner,
+        // Made an object just above.
+        _ => unreachable!("the entry was replaced by an object"),
+    }
+}
+
 /// Parses an event payload; it must be a JSON object.
 pub fn parse_event(payload: &[u8]) -> Result<EventObject, DiscardReason> {
     match serde_json::from_slice::<Value>(payload) {

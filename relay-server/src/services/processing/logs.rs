@@ -96,21 +96,17 @@ pub fn process(
     managed: &mut ManagedEnvelope,
     output: &mut ProcessingOutput,
 ) {
-    let items = managed.take_items_where(|item| LogSource::of(item).is_some());
-    if items.is_empty() || !context.has_feature(FEATURE_LOGS) {
+    if !context.has_feature(FEATURE_LOGS) {
         // Without the feature, logs are dropped silently (outcomes.md §3.4).
+        managed.take_items_where(|item| LogSource::of(item).is_some());
         return;
     }
-    let mut items = items.into_iter();
-    let Some(item) = items.next() else {
+    let Some(item) = managed.take_first_where(
+        |item| LogSource::of(item).is_some(),
+        Outcome::Invalid(DiscardReason::Named(DUPLICATE_ITEM)),
+    ) else {
         return;
     };
-    for duplicate in items {
-        managed.track_item_outcome(
-            &duplicate,
-            &Outcome::Invalid(DiscardReason::Named(DUPLICATE_ITEM)),
-        );
-    }
     let Some(source) = LogSource::of(&item) else {
         return;
     };

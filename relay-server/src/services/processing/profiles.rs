@@ -118,14 +118,12 @@ pub fn process_standalone(
     managed: &mut ManagedEnvelope,
     output: &mut ProcessingOutput,
 ) {
-    let mut profiles = managed.take_items_where(|item| *item.ty() == ItemType::Profile);
-    if profiles.is_empty() {
+    let Some(mut profile) = managed.take_first_where(
+        |item| *item.ty() == ItemType::Profile,
+        invalid(PROFILING_TOO_MANY_PROFILES),
+    ) else {
         return;
-    }
-    let mut profile = profiles.remove(0);
-    for extra in &profiles {
-        managed.track_item_outcome(extra, &invalid(PROFILING_TOO_MANY_PROFILES));
-    }
+    };
     match validate_standalone(context, &mut profile) {
         Ok(()) => push_profile(context, managed, output, &profile, false),
         Err(outcome) => managed.track_item_outcome(&profile, &outcome),

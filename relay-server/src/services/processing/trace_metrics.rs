@@ -50,20 +50,17 @@ pub fn process(
     managed: &mut ManagedEnvelope,
     output: &mut ProcessingOutput,
 ) {
-    let items = managed.take_items_where(|item| *item.ty() == ItemType::TraceMetric);
-    if items.is_empty() || !context.has_feature(FEATURE_TRACE_METRICS) {
+    if !context.has_feature(FEATURE_TRACE_METRICS) {
+        // Without the feature, trace metrics are dropped silently (outcomes.md §8).
+        managed.take_items_where(|item| *item.ty() == ItemType::TraceMetric);
         return;
     }
-    let mut items = items.into_iter();
-    let Some(item) = items.next() else {
+    let Some(item) = managed.take_first_where(
+        |item| *item.ty() == ItemType::TraceMetric,
+        Outcome::Invalid(DiscardReason::Named(DUPLICATE_ITEM)),
+    ) else {
         return;
     };
-    for duplicate in items {
-        managed.track_item_outcome(
-            &duplicate,
-            &Outcome::Invalid(DiscardReason::Named(DUPLICATE_ITEM)),
-        );
-    }
     let container = match parse_container(&item) {
         Ok(container) => container,
         Err(error) => {

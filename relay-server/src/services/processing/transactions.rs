@@ -47,29 +47,19 @@ pub fn process(
     {
         return;
     }
-    let mut transactions = managed.take_items_where(|item| *item.ty() == ItemType::Transaction);
-    let transaction = transactions.remove(0);
-    for duplicate in &transactions {
-        managed.track_item_outcome(
-            duplicate,
-            &Outcome::Invalid(DiscardReason::Named(DUPLICATE_ITEM)),
-        );
-    }
+    let Some(transaction) = managed.take_first_where(
+        |item| *item.ty() == ItemType::Transaction,
+        Outcome::Invalid(DiscardReason::Named(DUPLICATE_ITEM)),
+    ) else {
+        return;
+    };
     let attachments = managed.take_items_where(|item| {
         *item.ty() == ItemType::Attachment && !trace_attachments::is_trace_attachment(item)
     });
-    let mut profiles = managed.take_items_where(|item| *item.ty() == ItemType::Profile);
-    let profile = if profiles.is_empty() {
-        None
-    } else {
-        Some(profiles.remove(0))
-    };
-    for extra in &profiles {
-        managed.track_item_outcome(
-            extra,
-            &Outcome::Invalid(DiscardReason::Named(PROFILING_TOO_MANY_PROFILES)),
-        );
-    }
+    let profile = managed.take_first_where(
+        |item| *item.ty() == ItemType::Profile,
+        Outcome::Invalid(DiscardReason::Named(PROFILING_TOO_MANY_PROFILES)),
+    );
 
     let reject_all = |managed: &ManagedEnvelope, profile: Option<&Item>, outcome: Outcome| {
         for item in std::iter::once(&transaction)
@@ -296,18 +286,10 @@ fn parse_profile(profile: &Item) -> Result<Option<String>, DiscardReason> {
 
 /// Writes `contexts.profile.profile_id` so the transaction links to its profile.
 fn link_profile(event: &mut EventObject, profile_id: &str) {
-    let contexts = event
-        .entry("contexts")
-        .or_insert_with(|| Value::Object(serde_json::Map::new()));
-    if let Value::Object(contexts) = contexts {
-        let profile = contexts
-            .entry("profile")
-            .or_insert_with(|| Value::Object(serde_json::Map::new()));
-        if let Value::Object(profile) = profile {
-            profile.insert("profile_id".into(), Value::String(profile_id.to_owned()));
-            profile
-                .entry("type")
-                .or_insert_with(|| Value::String("profile".into()));
-        }
-    }
+    let contexts = event::object_entry(event, "contexts");
+    let profile = event::object_entry(contexts, "profile");
+    profile.insert("profile_id".into(), Value::String(profile_id.to_owned()));
+    profile
+        .entry("type")
+        .or_insert_with(|| Value::String("profile".into()));
 }

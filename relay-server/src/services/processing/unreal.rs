@@ -42,7 +42,7 @@ use relay_protocol::envelope::{AttachmentType, ContentType, Item, ItemType};
 use relay_protocol::EventId;
 use serde_json::{json, Map, Value};
 
-use super::event::{unix_seconds_value, EventObject};
+use super::event::{object_entry, unix_seconds_value, EventObject};
 use super::ProcessingContext;
 use crate::services::outcome::DiscardReason;
 
@@ -601,21 +601,6 @@ fn log_level(verbosity: &str) -> Option<&'static str> {
         "Verbose" | "VeryVerbose" => "debug",
         _ => return None,
     })
-}
-
-/// `event[key]` as an object, replacing a non-object value.
-fn object_entry<'a>(event: &'a mut EventObject, key: &str) -> &'a mut Map<String, Value> {
-    let entry = event
-        .entry(key)
-        .or_insert_with(|| Value::Object(Map::new()));
-    if !entry.is_object() {
-        *entry = Value::Object(Map::new());
-    }
-    match entry {
-        Value::Object(object) => object,
-        // Just made an object above.
-        _ => unreachable!("entry was replaced by an object"),
-    }
 }
 
 /// The small XML reader the crash context needs: elements, text, CDATA, the five named entities

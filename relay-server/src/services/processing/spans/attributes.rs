@@ -85,17 +85,7 @@ pub fn insert_attribute_if_absent(
 
 /// The `attributes` object of an item (created when missing or not an object).
 pub fn attributes_mut(object: &mut Map<String, Value>) -> &mut Map<String, Value> {
-    let slot = object
-        .entry("attributes")
-        .or_insert_with(|| Value::Object(Map::new()));
-    if !slot.is_object() {
-        *slot = Value::Object(Map::new());
-    }
-    match slot {
-        Value::Object(attributes) => attributes,
-        // Made an object just above.
-        _ => unreachable!("attributes is an object"),
-    }
+    crate::services::processing::event::object_entry(object, "attributes")
 }
 
 /// The DSC as `sentry.dsc.*` attributes.
