@@ -122,7 +122,7 @@ impl EnvelopeProcessor {
         let mut target = None;
         match &status {
             ProjectStatus::Disabled => {
-                self.reject_disabled(managed);
+                managed.reject(Outcome::Invalid(DiscardReason::ProjectId));
                 return Err(BadStoreRequest::EventRejected("ProjectId".to_owned()));
             }
             ProjectStatus::Enabled(state) => {
@@ -194,7 +194,7 @@ impl EnvelopeProcessor {
             let state = match status {
                 ProjectStatus::Enabled(state) => state,
                 ProjectStatus::Disabled => {
-                    self.reject_disabled(managed);
+                    managed.reject(Outcome::Invalid(DiscardReason::ProjectId));
                     continue;
                 }
                 ProjectStatus::Proxy => {
@@ -304,17 +304,6 @@ impl EnvelopeProcessor {
                 );
             }
         }
-    }
-
-    /// Rejects an envelope of a disabled project with `invalid/project_id`. Processing relays
-    /// drop those outcomes: a disabled project has no scoping to bill, so Relay's outcome
-    /// buckets for it are discarded at flush and never reach Kafka (outcomes.md §8).
-    fn reject_disabled(&self, managed: ManagedEnvelope) {
-        if self.inner.processing.is_some() {
-            managed.accept();
-            return;
-        }
-        managed.reject(Outcome::Invalid(DiscardReason::ProjectId));
     }
 
     fn release_parked_later(&self, pending: PendingEnvelope) {
