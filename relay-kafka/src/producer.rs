@@ -28,7 +28,9 @@ use relay_config::{KafkaTopic, ProcessingConfig};
 use crate::error::{
     DeliveryError, FlushError, KafkaConfigError, ProduceError, TopicValidationError,
 };
-use crate::routing::{KafkaMessage, ProducerConfig, TopicRouter, UnusedTopicAssignment};
+use crate::routing::{
+    KafkaMessage, ProducerConfig, RoutedMessage, TopicRouter, UnusedTopicAssignment,
+};
 
 /// Confirmation that Kafka stored a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,7 +150,19 @@ impl KafkaProducers {
         topic: KafkaTopic,
         message: KafkaMessage,
     ) -> Result<KafkaDelivery, ProduceError> {
-        let routed = self.router.route(topic, message);
+        self.send_routed(&self.router.route(topic, message))
+    }
+
+    /// Routes a message once, for callers that retry [`KafkaProducers::send_routed`] while the
+    /// queue is full: the payload is not copied per attempt and the routing (shard, counter or
+    /// reshuffled key) stays the same.
+    pub fn route(&self, topic: KafkaTopic, message: KafkaMessage) -> RoutedMessage {
+        self.router.route(topic, message)
+    }
+
+    /// Enqueues an already routed message without blocking (see [`KafkaProducers::send`]).
+    pub fn send_routed(&self, routed: &RoutedMessage) -> Result<KafkaDelivery, ProduceError> {
+        let topic = routed.topic;
         // In bounds: `producers` was built from `router.producer_configs()`, whose positions
         // the router hands out.
         let producer = &self.producers[routed.producer_index];

@@ -25,7 +25,7 @@ use relay_config::Config;
 use relay_kafka::messages::{topic_encoding, MessageEncoding};
 use relay_kafka::{
     DeliveryError, KafkaDelivery, KafkaMessage, KafkaProducers, KafkaTopic, ProduceError,
-    TopicRouter,
+    RoutedMessage, TopicRouter,
 };
 
 /// Why the store could not be created.
@@ -69,12 +69,17 @@ impl StoreSink {
 
     /// Enqueues one message without blocking.
     pub fn send(&self, topic: KafkaTopic, message: KafkaMessage) -> Result<Delivery, ProduceError> {
+        self.prepare(topic, message).try_send()
+    }
+
+    /// Routes a message for [`PreparedMessage::try_send`], which can be retried while the
+    /// Kafka client's queue is full (see [`PRODUCE_RETRIES`]).
+    pub fn prepare(&self, topic: KafkaTopic, message: KafkaMessage) -> PreparedMessage<'_> {
         match self {
-            StoreSink::Kafka(producers) => producers.send(topic, message).map(Delivery::Kafka),
-            StoreSink::Files(files) => {
-                files.write(topic, message);
-                Ok(Delivery::Written)
+            StoreSink::Kafka(producers) => {
+                PreparedMessage::Kafka(producers, producers.route(topic, message))
             }
+            StoreSink::Files(files) => PreparedMessage::Files(files, topic, Some(message)),
         }
     }
 
@@ -98,6 +103,38 @@ impl StoreSink {
         match self {
             StoreSink::Kafka(producers) => producers.in_flight_count(),
             StoreSink::Files(_) => 0,
+        }
+    }
+}
+
+/// How often enqueueing into a full Kafka client queue is retried before the message's data
+/// becomes an outcome; with [`PRODUCE_RETRY_INTERVAL`] the retries span about a second, long
+/// enough for a burst to drain from librdkafka's queue.
+pub const PRODUCE_RETRIES: u32 = 20;
+
+/// Pause between produce retries.
+pub const PRODUCE_RETRY_INTERVAL: Duration = Duration::from_millis(50);
+
+/// A routed message, ready to be enqueued (possibly several times while the queue is full).
+pub enum PreparedMessage<'a> {
+    Kafka(&'a KafkaProducers, RoutedMessage),
+    /// The message is taken by the first write; topic files never report a full queue.
+    Files(&'a TopicFiles, KafkaTopic, Option<KafkaMessage>),
+}
+
+impl PreparedMessage<'_> {
+    /// Enqueues the message without blocking.
+    pub fn try_send(&mut self) -> Result<Delivery, ProduceError> {
+        match self {
+            PreparedMessage::Kafka(producers, routed) => {
+                producers.send_routed(routed).map(Delivery::Kafka)
+            }
+            PreparedMessage::Files(files, topic, message) => {
+                if let Some(message) = message.take() {
+                    files.write(*topic, message);
+                }
+                Ok(Delivery::Written)
+            }
         }
     }
 }

@@ -44,16 +44,11 @@ use super::{parse_mri, Bucket, BucketValue, MetricsHandle, ProjectBucket, Shared
 use crate::services::outcome::{Outcome, OutcomeHandle, TrackOutcome};
 use crate::services::projects::ProjectCache;
 use crate::services::shutdown::{Phase, ShutdownHandle};
-use crate::services::store::{Delivery, StoreSink};
+use crate::services::store::{Delivery, StoreSink, PRODUCE_RETRIES, PRODUCE_RETRY_INTERVAL};
 
 /// How often due buckets are looked for. Bucket deadlines have second resolution; checking
 /// four times a second keeps the added flush latency small without busy polling.
 const FLUSH_TICK: Duration = Duration::from_millis(250);
-
-/// How often enqueueing into a full Kafka queue is retried before the message is dropped.
-const PRODUCE_RETRIES: u32 = 20;
-/// Pause between produce retries (about a second in total, like the processing workers).
-const PRODUCE_RETRY_INTERVAL: Duration = Duration::from_millis(50);
 
 /// The namespace produced to `ingest-metrics`.
 const SESSIONS_NAMESPACE: &str = "sessions";
@@ -437,9 +432,10 @@ impl Flusher {
 
     /// Enqueues one message, retrying while Kafka's local queue is full.
     async fn send(&self, topic: KafkaTopic, message: KafkaMessage) -> Option<Delivery> {
+        let mut prepared = self.store.prepare(topic, message);
         let mut attempt = 0;
         loop {
-            match self.store.send(topic, message.clone()) {
+            match prepared.try_send() {
                 Ok(delivery) => return Some(delivery),
                 Err(ProduceError::QueueFull { .. }) if attempt < PRODUCE_RETRIES => {
                     attempt += 1;

@@ -52,16 +52,8 @@ use crate::services::managed::{ManagedEnvelope, OutcomeTracker};
 use crate::services::metrics::MetricsHandle;
 use crate::services::outcome::{DiscardReason, Outcome};
 use crate::services::projects::ProjectState;
-use crate::services::store::{Delivery, StoreSink};
+use crate::services::store::{Delivery, StoreSink, PRODUCE_RETRIES, PRODUCE_RETRY_INTERVAL};
 use crate::utils::budget::BufferPermit;
-
-/// How often enqueueing into a full Kafka client queue is retried before the message's data
-/// becomes an outcome.
-const PRODUCE_RETRIES: u32 = 20;
-
-/// Pause between produce retries; the retries span about a second, long enough for a burst to
-/// drain from librdkafka's queue.
-const PRODUCE_RETRY_INTERVAL: Duration = Duration::from_millis(50);
 
 /// Name prefix of the worker threads.
 const WORKER_THREAD_NAME: &str = "relay-processor";
@@ -337,11 +329,10 @@ impl Worker {
         topic: relay_kafka::KafkaTopic,
         message: relay_kafka::KafkaMessage,
     ) -> Result<Delivery, ProduceError> {
+        let mut prepared = self.store.prepare(topic, message);
         let mut attempt = 0;
         loop {
-            // Cloning keeps the message for a retry; the payload is copied into librdkafka
-            // anyway, so this only costs on the rare retry path... except the clone itself.
-            match self.store.send(topic, message.clone()) {
+            match prepared.try_send() {
                 Err(ProduceError::QueueFull { .. }) if attempt < PRODUCE_RETRIES => {
                     attempt += 1;
                     // A worker thread, not the async runtime: sleeping here is backpressure.
