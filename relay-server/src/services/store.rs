@@ -7,14 +7,17 @@
 //! * [`StoreSink::Files`] (relay extension, the embedded default): with processing enabled but
 //!   no `kafka_config`, every message is appended to one line-delimited file per Kafka topic in
 //!   the output directory, with exactly the bytes Kafka would get: JSON messages as they are,
-//!   msgpack and protobuf messages base64-encoded. A newcomer can `tail -f` a topic.
+//!   msgpack and protobuf messages base64-encoded. A newcomer can `tail -f` a topic. Each
+//!   message is one append to the page cache, also from the aggregators' async tasks; that
+//!   short write is accepted because this sink serves the single-user embedded default, not
+//!   production throughput.
 //!
 //! Invariant: a message handed to [`StoreSink::send`] that returns `Ok` is either delivered or
 //! reported as failed by its [`Delivery`]; nothing is dropped without the caller knowing.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -94,7 +97,8 @@ impl StoreSink {
                     );
                 }
             }
-            StoreSink::Files(files) => files.flush(),
+            // Every message was written through to the file already.
+            StoreSink::Files(_) => {}
         }
     }
 
@@ -160,7 +164,9 @@ impl Delivery {
 pub struct TopicFiles {
     directory: PathBuf,
     router: TopicRouter,
-    files: Mutex<HashMap<Arc<str>, BufWriter<File>>>,
+    /// Opened in append mode; each message is one `write` of a whole line, so readers never
+    /// see partial lines and nothing is buffered in relay.
+    files: Mutex<HashMap<Arc<str>, File>>,
 }
 
 impl TopicFiles {
@@ -210,22 +216,11 @@ impl TopicFiles {
                         return;
                     }
                 };
-                files
-                    .entry(routed.topic_name.clone())
-                    .or_insert_with(|| BufWriter::new(file))
+                files.entry(routed.topic_name.clone()).or_insert(file)
             }
         };
-        // Each message is flushed so readers of the files see whole lines right away.
-        if let Err(error) = writer.write_all(&line).and_then(|()| writer.flush()) {
+        if let Err(error) = writer.write_all(&line) {
             tracing::error!(topic = %routed.topic_name, error = %error, "cannot write topic file");
-        }
-    }
-
-    fn flush(&self) {
-        for writer in self.files.lock().values_mut() {
-            if let Err(error) = writer.flush() {
-                tracing::error!(error = %error, "cannot flush topic file");
-            }
         }
     }
 }
