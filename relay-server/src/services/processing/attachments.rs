@@ -3,8 +3,9 @@
 //! chunked above) on `ingest-attachments`, in its own store request.
 
 use relay_kafka::messages::{prepare_attachment, AttachmentInlining, AttachmentMessage};
-use relay_kafka::KafkaTopic;
-use relay_protocol::envelope::ItemType;
+use relay_kafka::{KafkaTopic, MessageEncodeError};
+use relay_protocol::envelope::{Item, ItemType};
+use relay_protocol::EventId;
 
 use super::errors::attachment_input;
 use super::{ProcessingContext, ProcessingOutput, StoreRequest};
@@ -27,34 +28,9 @@ pub fn process(
         }
         return;
     };
-    let organization_id = context.organization_id();
-    let project_id = context.project_id();
-    let chunk_size = std::num::NonZeroUsize::new(context.attachment_chunk_size())
-        .unwrap_or(relay_kafka::messages::DEFAULT_ATTACHMENT_CHUNK_SIZE);
     for item in attachments {
-        let prepared = prepare_attachment(
-            organization_id,
-            project_id,
-            event_id,
-            attachment_input(&item, context.event_retention()),
-            AttachmentInlining::BelowChunkSize,
-            chunk_size,
-        );
         let mut request = StoreRequest::new(item.quantities());
-        let encoded = prepared
-            .chunks
-            .iter()
-            .try_for_each(|chunk| request.push(KafkaTopic::Attachments, chunk))
-            .and_then(|()| {
-                let message = AttachmentMessage::new(
-                    organization_id,
-                    project_id,
-                    event_id,
-                    prepared.descriptor,
-                );
-                request.push(KafkaTopic::Attachments, &message)
-            });
-        match encoded {
+        match push_individual_attachment(context, &mut request, event_id, &item) {
             Ok(()) => output.add(request),
             Err(error) => {
                 tracing::error!(
@@ -65,4 +41,29 @@ pub fn process(
             }
         }
     }
+}
+
+/// Appends an individual attachment (standalone, transaction and feedback attachments): its
+/// chunks, then the `attachment` message; payloads below the chunk size are inlined.
+pub fn push_individual_attachment(
+    context: &ProcessingContext,
+    request: &mut StoreRequest,
+    event_id: EventId,
+    item: &Item,
+) -> Result<(), MessageEncodeError> {
+    let (organization_id, project_id) = (context.organization_id(), context.project_id());
+    let prepared = prepare_attachment(
+        organization_id,
+        project_id,
+        event_id,
+        attachment_input(item, context.event_retention()),
+        AttachmentInlining::BelowChunkSize,
+        context.attachment_chunk_size(),
+    );
+    for chunk in &prepared.chunks {
+        request.push(KafkaTopic::Attachments, chunk)?;
+    }
+    let message =
+        AttachmentMessage::new(organization_id, project_id, event_id, prepared.descriptor);
+    request.push(KafkaTopic::Attachments, &message)
 }

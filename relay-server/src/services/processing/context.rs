@@ -5,6 +5,7 @@
 //! the envelope's accounting context; processors only read it.
 
 use std::net::IpAddr;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -115,16 +116,26 @@ impl ProcessingContext {
         self.headers.client.as_deref()
     }
 
-    /// `processing.attachment_chunk_size` in bytes.
-    pub fn attachment_chunk_size(&self) -> usize {
-        usize::try_from(
+    /// `processing.attachment_chunk_size` in bytes, at least 1.
+    pub fn attachment_chunk_size(&self) -> NonZeroUsize {
+        let bytes = usize::try_from(
             self.config
                 .values
                 .processing
                 .attachment_chunk_size
                 .as_bytes(),
         )
-        .unwrap_or(usize::MAX)
-        .max(1)
+        .unwrap_or(usize::MAX);
+        NonZeroUsize::new(bytes).unwrap_or(NonZeroUsize::MIN)
+    }
+
+    /// `datascrubbingSettings.scrubIpAddresses`: client IPs must not be filled in.
+    pub fn scrub_ip_addresses(&self) -> bool {
+        self.project
+            .raw_config
+            .get("datascrubbingSettings")
+            .and_then(|settings| settings.get("scrubIpAddresses"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
     }
 }

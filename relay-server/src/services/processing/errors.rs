@@ -10,8 +10,7 @@
 use bytes::Bytes;
 use relay_kafka::messages::{
     normalize_user_report, prepare_attachment, unix_seconds_or_now, AttachmentContent,
-    AttachmentDescriptor, AttachmentInlining, AttachmentInput, AttachmentMessage, EventMessage,
-    UserReportMessage,
+    AttachmentDescriptor, AttachmentInlining, AttachmentInput, EventMessage, UserReportMessage,
 };
 use relay_kafka::KafkaTopic;
 use relay_protocol::envelope::{AttachmentType, Item, ItemType};
@@ -19,6 +18,7 @@ use relay_protocol::{DataCategory, EventId};
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::attachments::push_individual_attachment;
 use super::event::{self, EventKind, EventObject, IngestedBytes};
 use super::{
     security, stages, trace_attachments, unreal, ProcessingContext, ProcessingOutput, StoreRequest,
@@ -206,36 +206,27 @@ fn build_messages(
     let project_id = context.project_id();
     let start_time = unix_seconds_or_now(context.received_at);
     let retention = context.event_retention();
-    let chunk_size = std::num::NonZeroUsize::new(context.attachment_chunk_size())
-        .unwrap_or(relay_kafka::messages::DEFAULT_ATTACHMENT_CHUNK_SIZE);
-
     let feedback = kind == EventKind::Feedback;
     let mut descriptors: Vec<AttachmentDescriptor> = Vec::new();
     for item in attachments {
-        let inlining = if feedback {
-            AttachmentInlining::BelowChunkSize
-        } else {
-            AttachmentInlining::Never
-        };
+        if feedback {
+            // Feedback attachments travel as individual attachment messages.
+            push_individual_attachment(context, request, event_id, item)?;
+            continue;
+        }
+        // Attachments of error events are never inlined; the event carries the descriptors.
         let prepared = prepare_attachment(
             organization_id,
             project_id,
             event_id,
             attachment_input(item, retention),
-            inlining,
-            chunk_size,
+            AttachmentInlining::Never,
+            context.attachment_chunk_size(),
         );
         for chunk in &prepared.chunks {
             request.push(KafkaTopic::Attachments, chunk)?;
         }
-        if feedback {
-            // Feedback attachments travel as individual attachment messages.
-            let message =
-                AttachmentMessage::new(organization_id, project_id, event_id, prepared.descriptor);
-            request.push(KafkaTopic::Attachments, &message)?;
-        } else {
-            descriptors.push(prepared.descriptor);
-        }
+        descriptors.push(prepared.descriptor);
     }
     for (_, payload) in user_reports {
         let message = UserReportMessage::new(

@@ -295,13 +295,7 @@ pub fn unix_seconds_value(timestamp: DateTime<Utc>) -> Value {
 }
 
 pub fn fill_auto_ip(context: &ProcessingContext, event: &mut EventObject) {
-    let scrub_ips = context
-        .project
-        .raw_config
-        .get("datascrubbingSettings")
-        .and_then(|settings| settings.get("scrubIpAddresses"))
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    let scrub_ips = context.scrub_ip_addresses();
     let Some(Value::Object(user)) = event.get_mut("user") else {
         return;
     };

@@ -4,16 +4,14 @@
 //! `profiles` with header `sampled: true`.
 
 use bytes::Bytes;
-use relay_kafka::messages::{
-    prepare_attachment, unix_seconds_or_now, AttachmentInlining, AttachmentMessage, EventMessage,
-    ProfileMessage,
-};
+use relay_kafka::messages::{unix_seconds_or_now, EventMessage, ProfileMessage};
 use relay_kafka::KafkaTopic;
 use relay_protocol::envelope::{Item, ItemType};
 use relay_protocol::DataCategory;
 use serde_json::Value;
 
-use super::errors::{attachment_input, DUPLICATE_ITEM};
+use super::attachments::push_individual_attachment;
+use super::errors::DUPLICATE_ITEM;
 use super::event::{self, parse_timestamp, EventKind, EventObject, IngestedBytes};
 use super::{spans, stages, trace_attachments, ProcessingContext, ProcessingOutput, StoreRequest};
 use crate::services::managed::ManagedEnvelope;
@@ -186,30 +184,12 @@ fn push_transaction(
     event: &EventObject,
     attachments: &[Item],
 ) -> Result<(), relay_kafka::MessageEncodeError> {
-    let organization_id = context.organization_id();
-    let project_id = context.project_id();
-    let retention = context.event_retention();
-    let chunk_size = std::num::NonZeroUsize::new(context.attachment_chunk_size())
-        .unwrap_or(relay_kafka::messages::DEFAULT_ATTACHMENT_CHUNK_SIZE);
     for item in attachments {
-        let prepared = prepare_attachment(
-            organization_id,
-            project_id,
-            event_id,
-            attachment_input(item, retention),
-            AttachmentInlining::BelowChunkSize,
-            chunk_size,
-        );
-        for chunk in &prepared.chunks {
-            request.push(KafkaTopic::Attachments, chunk)?;
-        }
-        let message =
-            AttachmentMessage::new(organization_id, project_id, event_id, prepared.descriptor);
-        request.push(KafkaTopic::Attachments, &message)?;
+        push_individual_attachment(context, request, event_id, item)?;
     }
     let message = EventMessage::new(
-        organization_id,
-        project_id,
+        context.organization_id(),
+        context.project_id(),
         event_id,
         event::serialize_event(event),
         unix_seconds_or_now(context.received_at),

@@ -209,13 +209,7 @@ impl SpanPipeline {
         if !(is_auto || (absent && setting == Some("auto"))) {
             return;
         }
-        let scrub = context
-            .project
-            .raw_config
-            .get("datascrubbingSettings")
-            .and_then(|settings| settings.get("scrubIpAddresses"))
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
+        let scrub = context.scrub_ip_addresses();
         match context.client_addr {
             Some(address) if !scrub && setting != Some("never") => {
                 attributes.insert(CLIENT_ADDRESS.into(), string_attribute(address.to_string()));
