@@ -18,8 +18,8 @@ use tokio::signal::unix::{signal, SignalKind};
 use crate::endpoints;
 use crate::middlewares::compression::compress_responses;
 use crate::middlewares::{content_encoding_gate, merge_slashes};
+use crate::outcome::{DiscardReason, Outcome};
 use crate::service::ServiceState;
-use crate::services::outcome::{DiscardReason, Outcome};
 use crate::services::shutdown::ShutdownHandle;
 use crate::RELAY_VERSION;
 
@@ -185,10 +185,7 @@ pub async fn run(config: Arc<Config>, overrides: OverridableConfig) -> anyhow::R
             _ = sigint.recv() => break false,
             _ = sigquit.recv() => break false,
             _ = sigusr1.recv() => {
-                let dequeue = match state.processor.processing() {
-                    Some(processing) => processing.toggle_dequeue(),
-                    None => state.upstream.toggle_envelope_dequeue(),
-                };
+                let dequeue = state.ingest.destination().toggle_dequeue();
                 tracing::info!("SIGUSR1 receive, dequeue={dequeue}");
             }
         }
@@ -210,12 +207,13 @@ pub async fn run(config: Arc<Config>, overrides: OverridableConfig) -> anyhow::R
     }
     account_undelivered(&state);
     shutdown.finish();
-    if let Some(processing) = state.processor.processing().cloned() {
+    let destination = state.ingest.destination().clone();
+    if destination.needs_stop() {
         // The outcome aggregator produces its last messages when it sees `Finished`; give it
         // a moment, then run what the workers still hold and flush the Kafka producers.
         tokio::time::sleep(OUTCOME_FLUSH_GRACE).await;
         let timeout = Duration::from_secs(limits.shutdown_timeout.max(1));
-        let stopped = tokio::task::spawn_blocking(move || processing.stop(timeout)).await;
+        let stopped = tokio::task::spawn_blocking(move || destination.stop(timeout)).await;
         if stopped.is_err() {
             tracing::error!("flushing the kafka producers failed");
         }
@@ -233,7 +231,7 @@ pub async fn run(config: Arc<Config>, overrides: OverridableConfig) -> anyhow::R
 async fn drain(state: &ServiceState, deadline: Instant) {
     tokio::time::sleep(OUTCOME_FLUSH_GRACE).await;
     loop {
-        let budget = state.processor.budget();
+        let budget = state.ingest.budget();
         let idle = budget.used_envelopes() == 0
             && state.upstream.queued_len() == 0
             && state.upstream.in_flight() == 0;
@@ -254,7 +252,7 @@ async fn drain(state: &ServiceState, deadline: Instant) {
 
 /// Everything still held when relay stops is lost; each item becomes an outcome.
 fn account_undelivered(state: &ServiceState) {
-    for pending in state.processor.projects().take_all_parked() {
+    for pending in state.ingest.projects().take_all_parked() {
         pending
             .envelope
             .reject(Outcome::Invalid(DiscardReason::Internal));

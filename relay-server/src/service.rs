@@ -5,12 +5,14 @@ use std::sync::Arc;
 
 use relay_config::{Config, RelayMode};
 
-use crate::services::forward::{DirectorySink, EnvelopeSink, UpstreamSink};
+use crate::outcome::OutcomeHandle;
+use crate::services::forwarding::sink::{DirectorySink, EnvelopeSink, UpstreamSink};
+use crate::services::forwarding::Forwarding;
 use crate::services::health::HealthCheck;
+use crate::services::ingest::{Destination, IngestService};
 use crate::services::metrics::{sessions_eap_rate, start_metrics_aggregator};
-use crate::services::outcome::{start_outcome_aggregator, OutcomeHandle};
+use crate::services::outcomes::start_outcome_aggregator;
 use crate::services::processing::ProcessingService;
-use crate::services::processor::EnvelopeProcessor;
 use crate::services::projects::redis_source::RedisProjectSource;
 use crate::services::projects::{fetch, ProjectCache};
 use crate::services::relays::RelayKeyCache;
@@ -23,7 +25,7 @@ use crate::utils::budget::MemoryBudget;
 #[derive(Clone)]
 pub struct ServiceState {
     pub config: Arc<Config>,
-    pub processor: EnvelopeProcessor,
+    pub ingest: IngestService,
     pub upstream: UpstreamHandle,
     pub outcomes: OutcomeHandle,
     pub relays: RelayKeyCache,
@@ -73,7 +75,8 @@ impl ServiceState {
             projects.clone(),
             shutdown.clone(),
         );
-        let processing = match store {
+        let forwarding = Forwarding::new(config.clone(), sink, upstream.clone());
+        let destination = match store {
             Some(store) => {
                 let metrics = start_metrics_aggregator(
                     config.clone(),
@@ -82,16 +85,20 @@ impl ServiceState {
                     shutdown.clone(),
                     sessions_eap_rate(projects.clone()),
                 );
-                Some(ProcessingService::start(config.clone(), store, metrics)?)
+                Destination::Processing {
+                    pipeline: ProcessingService::start(config.clone(), store, metrics)?,
+                    forwarding,
+                    config: config.clone(),
+                }
             }
-            None => None,
+            None => Destination::Forwarding(forwarding),
         };
-        let processor = EnvelopeProcessor::new(
+        let ingest = IngestService::start(
             config.clone(),
             projects.clone(),
-            sink,
+            destination,
             budget.clone(),
-            processing,
+            shutdown.clone(),
         );
         // Processing with `processing.redis`: project configs are read from Redis first. Never
         // fails for an unreachable Redis, only for a broken setting.
@@ -100,7 +107,6 @@ impl ServiceState {
             fetch::start_fetchers(
                 projects.clone(),
                 upstream.clone(),
-                processor.clone(),
                 shutdown.clone(),
                 redis_projects.clone(),
             );
@@ -115,7 +121,7 @@ impl ServiceState {
         );
         Ok(ServiceState {
             config,
-            processor,
+            ingest,
             upstream,
             outcomes,
             relays,

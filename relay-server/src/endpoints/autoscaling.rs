@@ -212,7 +212,7 @@ fn cpu_utilization() -> Result<(f64, f64), CollectError> {
 fn collect(state: &ServiceState) -> Result<Vec<Gauge>, CollectError> {
     let memory = MemoryStat::current().ok_or(CollectError::Memory)?;
     let memory_usage = memory.used as f64 / memory.total.max(1) as f64;
-    let budget = state.processor.budget();
+    let budget = state.ingest.budget();
     let upstream_slots = state.config.values.limits.max_concurrent_requests.max(1);
     let upstream_utilization =
         (state.upstream.in_flight() as f64 / upstream_slots as f64).clamp(0.0, 1.0);

@@ -8,13 +8,13 @@ use actix_web::{HttpResponse, HttpResponseBuilder};
 use relay_protocol::envelope::{Envelope, ItemType};
 use relay_protocol::EventId;
 use relay_quotas::{RateLimits, Scoping};
-use serde::Serialize;
 
 use crate::extractors::RequestMeta;
+use crate::managed::{ManagedEnvelope, RequestChecks};
+use crate::outcome::{DiscardReason, Outcome};
 use crate::service::ServiceState;
-use crate::services::managed::ManagedEnvelope;
-use crate::services::outcome::{DiscardReason, Outcome};
-use crate::services::processor::RequestChecks;
+use crate::services::ingest::IngestError;
+use crate::utils::api_error::ApiErrorResponse;
 
 /// The body of a `429` (http-api.md §6.1).
 pub const RATE_LIMITED_DETAIL: &str = "Sentry dropped data due to a quota or internal rate limit being reached. This will not affect your application. See https://docs.sentry.io/product/accounts/quotas/ for more information.";
@@ -60,38 +60,6 @@ pub enum BadStoreRequest {
     UnsupportedMediaType,
     #[error(transparent)]
     Auth(#[from] crate::extractors::BadEventMeta),
-}
-
-/// The JSON error body of http-api.md §6.
-#[derive(Serialize)]
-pub struct ApiErrorResponse {
-    pub detail: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub causes: Vec<String>,
-}
-
-impl ApiErrorResponse {
-    /// Builds the body from an error and its chain of sources.
-    pub fn from_error(error: &(dyn std::error::Error + 'static)) -> ApiErrorResponse {
-        let mut causes = Vec::new();
-        let mut source = error.source();
-        while let Some(cause) = source {
-            causes.push(cause.to_string());
-            source = cause.source();
-        }
-        ApiErrorResponse {
-            detail: error.to_string(),
-            causes,
-        }
-    }
-
-    /// A body with one cause.
-    pub fn with_cause(detail: impl Into<String>, cause: impl Into<String>) -> ApiErrorResponse {
-        ApiErrorResponse {
-            detail: detail.into(),
-            causes: vec![cause.into()],
-        }
-    }
 }
 
 impl BadStoreRequest {
@@ -149,6 +117,18 @@ impl BadStoreRequest {
             detail: self.to_string(),
             causes: self.causes(),
         })
+    }
+}
+
+impl From<IngestError> for BadStoreRequest {
+    fn from(error: IngestError) -> BadStoreRequest {
+        match error {
+            IngestError::Rejected(reason) => {
+                BadStoreRequest::EventRejected(reason.rejection_name())
+            }
+            IngestError::TooLarge(item_name) => BadStoreRequest::TooLarge(item_name),
+            IngestError::BufferFull(cause) => BadStoreRequest::QueueFailed(cause),
+        }
     }
 }
 
@@ -232,26 +212,18 @@ pub async fn handle_envelope(
     let spool = &state.config.values.spool.envelopes;
     let max_queued = spool.max_queued_for_upstream.max(1);
     let admission_timeout = std::time::Duration::from_millis(spool.admission_timeout_ms);
-    let admitted = match state.processor.processing() {
-        Some(processing) => {
-            processing
-                .wait_for_admission(max_queued, admission_timeout)
-                .await
-        }
-        None => {
-            state
-                .upstream
-                .wait_for_admission(max_queued, admission_timeout)
-                .await
-        }
-    };
+    let admitted = state
+        .ingest
+        .destination()
+        .wait_for_admission(max_queued, admission_timeout)
+        .await;
     if !admitted {
         managed.reject(Outcome::Invalid(DiscardReason::Internal));
         return Err(BadStoreRequest::QueueFailed(
             "envelope buffer does not have capacity".to_owned(),
         ));
     }
-    let submitted = state.processor.submit(managed, checks)?;
+    let submitted = state.ingest.submit(managed, checks)?;
     if rate_limit_response == RateLimitResponse::TooManyRequests
         && !submitted.active_limits.is_empty()
     {

@@ -14,8 +14,8 @@ use crate::endpoints::common::{
     BadStoreRequest, RateLimitResponse,
 };
 use crate::extractors::{read_body, RequestMeta};
+use crate::outcome::{DiscardReason, Outcome};
 use crate::service::ServiceState;
-use crate::services::outcome::{DiscardReason, Outcome};
 use crate::utils::multipart::{encode_form_data, parse_multipart, Part};
 
 /// Magic bytes a decoded minidump starts with.

@@ -6,11 +6,11 @@ use relay_protocol::ProjectKey;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::endpoints::common::ApiErrorResponse;
 use crate::endpoints::forward;
 use crate::extractors::signed::{invalid_json, read_signed_body};
 use crate::service::ServiceState;
 use crate::services::projects::ProjectStatus;
+use crate::utils::api_error::ApiErrorResponse;
 
 /// The only protocol version this relay serves itself.
 const SUPPORTED_VERSION: u32 = 3;
@@ -106,7 +106,7 @@ pub async fn handle(
         let Some(key) = raw_key.as_str().and_then(|key| ProjectKey::parse(key).ok()) else {
             continue;
         };
-        match state.processor.projects().get(&key, false) {
+        match state.ingest.projects().get(&key, false) {
             ProjectStatus::Pending => pending.push(key.as_str().to_owned()),
             ProjectStatus::Disabled | ProjectStatus::Proxy => {}
             ProjectStatus::Enabled(project) => {
@@ -136,7 +136,7 @@ pub async fn handle(
         response.insert("unchanged".into(), Value::from(unchanged));
     }
     if query.global {
-        let projects = state.processor.projects();
+        let projects = state.ingest.projects();
         let global = projects.global_config();
         let status = if global.is_some() || !projects.global_ready_required() {
             "ready"

@@ -36,13 +36,14 @@ use base64::Engine;
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderValue};
 
-use crate::endpoints::common::{require_request_meta, ApiErrorResponse, BadStoreRequest};
+use crate::endpoints::common::{require_request_meta, BadStoreRequest};
 use crate::endpoints::forward::{copy_headers, forwarding_chain, send_through_queue};
 use crate::endpoints::otlp::request_mime_essence;
 use crate::extractors::{read_body, BodyError, MetaSource, RequestMeta};
 use crate::service::ServiceState;
 use crate::services::projects::ProjectStatus;
 use crate::services::upstream::{SignMode, UpstreamRequest};
+use crate::utils::api_error::ApiErrorResponse;
 use crate::utils::encoding::{content_encoding_name, encode_body};
 
 /// The only TUS protocol version relay speaks.
@@ -232,7 +233,7 @@ fn authenticate(
 /// decides about them).
 fn reject_disabled_project(state: &ServiceState, meta: &RequestMeta) -> Result<(), UploadError> {
     if matches!(
-        state.processor.projects().get(&meta.public_key, false),
+        state.ingest.projects().get(&meta.public_key, false),
         ProjectStatus::Disabled
     ) {
         return Err(BadStoreRequest::EventRejected("ProjectId".to_owned()).into());

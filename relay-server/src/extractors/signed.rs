@@ -9,10 +9,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 use relay_auth::RelayId;
 
-use crate::endpoints::common::ApiErrorResponse;
 use crate::extractors::{read_body, BodyError};
 use crate::service::ServiceState;
 use crate::services::relays::RelayInfo;
+use crate::utils::api_error::ApiErrorResponse;
 
 /// Body limit of the `/api/0/relays/*` JSON routes.
 pub const RELAY_API_BODY_LIMIT: usize = 262_144;

@@ -1,13 +1,12 @@
 //! Long-running services. Each owns its state and is reached through a cheap handle.
 
-pub mod forward;
+pub mod forwarding;
 pub mod health;
+pub mod ingest;
 pub mod internal_errors;
-pub mod managed;
 pub mod metrics;
-pub mod outcome;
+pub mod outcomes;
 pub mod processing;
-pub mod processor;
 pub mod projects;
 pub mod relays;
 pub mod shutdown;

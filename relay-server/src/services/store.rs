@@ -25,7 +25,8 @@ use std::time::Duration;
 use base64::Engine;
 use parking_lot::Mutex;
 use relay_config::Config;
-use relay_kafka::messages::{topic_encoding, MessageEncoding};
+use relay_kafka::messages::{topic_encoding, MessageEncoding, OutcomeMessage};
+use relay_kafka::EncodeKafkaMessage;
 use relay_kafka::{
     DeliveryError, KafkaDelivery, KafkaMessage, KafkaProducers, KafkaTopic, ProduceError,
     RoutedMessage, TopicRouter,
@@ -53,6 +54,32 @@ pub enum StoreSink {
 }
 
 impl StoreSink {
+    /// Produces one outcome message to `outcomes` or `outcomes_billing`. Failures are logged: an
+    /// outcome about lost data cannot itself become an outcome.
+    pub fn produce_outcome(&self, message: &OutcomeMessage) {
+        let topic = message.topic();
+        let encoded = match message.to_kafka_message() {
+            Ok(encoded) => encoded,
+            Err(error) => {
+                tracing::error!(
+                    error = &error as &dyn std::error::Error,
+                    "cannot encode outcome"
+                );
+                return;
+            }
+        };
+        match self.send(topic, encoded) {
+            // Delivery reports of outcomes are not awaited; librdkafka logs failures.
+            Ok(_delivery) => {}
+            Err(error) => {
+                tracing::error!(
+                    error = &error as &dyn std::error::Error,
+                    "cannot produce outcome"
+                );
+            }
+        }
+    }
+
     /// Kafka when `processing.kafka_config` is set, otherwise the topic files in
     /// `output_directory`.
     pub fn from_config(

@@ -1,5 +1,6 @@
 //! Small helpers shared by endpoints and services.
 
+pub mod api_error;
 pub mod backoff;
 pub mod budget;
 pub mod encoding;

@@ -41,7 +41,7 @@ use uuid::Uuid;
 
 use super::aggregator::{Aggregator, AggregatorSettings, MergeError};
 use super::{parse_mri, Bucket, BucketValue, MetricsHandle, ProjectBucket, Shared};
-use crate::services::outcome::{Outcome, OutcomeHandle, TrackOutcome};
+use crate::outcome::{Outcome, OutcomeHandle, TrackOutcome};
 use crate::services::projects::ProjectCache;
 use crate::services::shutdown::{Phase, ShutdownHandle};
 use crate::services::store::{Delivery, StoreSink, PRODUCE_RETRIES, PRODUCE_RETRY_INTERVAL};
@@ -370,7 +370,7 @@ impl Flusher {
         bucket: &Bucket,
     ) {
         let Some(outcome_id) = parse_mri(&bucket.name)
-            .and_then(|mri| crate::services::outcome::outcome_id_of_bucket_name(mri.name))
+            .and_then(|mri| crate::outcome::outcome_id_of_bucket_name(mri.name))
         else {
             tracing::error!(name = %bucket.name, "dropping outcome bucket with an unknown outcome");
             return;
@@ -396,7 +396,7 @@ impl Flusher {
             .tags
             .get("category")
             .and_then(|category| category.parse::<u32>().ok());
-        crate::services::outcome::produce_outcome_message(&self.store, &message);
+        self.store.produce_outcome(&message);
     }
 
     /// `outcomes.md` §6: accepted outcomes for span usage.

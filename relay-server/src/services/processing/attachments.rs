@@ -9,8 +9,8 @@ use relay_protocol::EventId;
 
 use super::errors::attachment_input;
 use super::{ProcessingContext, ProcessingOutput, StoreRequest};
-use crate::services::managed::ManagedEnvelope;
-use crate::services::outcome::{DiscardReason, Outcome};
+use crate::managed::ManagedEnvelope;
+use crate::outcome::{DiscardReason, Outcome};
 
 /// Runs the standalone attachment processor.
 pub fn process(

@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use super::errors::DUPLICATE_ITEM;
 use super::{ProcessingContext, ProcessingOutput};
-use crate::services::managed::ManagedEnvelope;
-use crate::services::outcome::{DiscardReason, Outcome};
+use crate::managed::ManagedEnvelope;
+use crate::outcome::{DiscardReason, Outcome};
 
 /// `invalid` reason: the check-in failed normalization.
 pub const INVALID_CHECK_IN: &str = "invalid_check_in";

@@ -15,7 +15,7 @@ use relay_protocol::{EventId, ProjectId};
 use relay_quotas::Scoping;
 use serde_json::Value;
 
-use crate::services::managed::ManagedEnvelope;
+use crate::managed::ManagedEnvelope;
 use crate::services::projects::ProjectState;
 
 /// Event retention when the project config sets none (`processing.md` conventions).

@@ -23,8 +23,8 @@ use super::event::{self, EventKind, EventObject, IngestedBytes};
 use super::{
     security, stages, trace_attachments, unreal, ProcessingContext, ProcessingOutput, StoreRequest,
 };
-use crate::services::managed::ManagedEnvelope;
-use crate::services::outcome::{DiscardReason, Outcome};
+use crate::managed::ManagedEnvelope;
+use crate::outcome::{DiscardReason, Outcome};
 
 /// `invalid` reason: an event envelope without any event payload.
 pub const NO_EVENT_PAYLOAD: &str = "no_event_payload";

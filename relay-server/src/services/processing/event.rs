@@ -15,7 +15,7 @@ use relay_protocol::EventId;
 use serde_json::{Map, Value};
 
 use super::ProcessingContext;
-use crate::services::outcome::DiscardReason;
+use crate::outcome::DiscardReason;
 
 /// Clock drift below this is not corrected (`processing.md` §3.1).
 pub const MINIMUM_CLOCK_DRIFT: ChronoDuration = ChronoDuration::minutes(55);

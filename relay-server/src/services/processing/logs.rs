@@ -36,8 +36,8 @@ use super::spans::{
     unix_nanos, ContainerError, TimestampRules, TooOld, ATTR_OBSERVED_NANOS, INVALID_PROTO,
 };
 use super::{ProcessingContext, ProcessingOutput};
-use crate::services::managed::ManagedEnvelope;
-use crate::services::outcome::{DiscardReason, Outcome};
+use crate::managed::ManagedEnvelope;
+use crate::outcome::{DiscardReason, Outcome};
 
 /// `invalid` reason: a log without its required fields.
 pub const INVALID_LOG: &str = "invalid_log";

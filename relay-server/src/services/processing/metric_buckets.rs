@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 
 use super::event::MINIMUM_CLOCK_DRIFT;
 use super::{ProcessingContext, ProcessingOutput};
-use crate::services::managed::ManagedEnvelope;
+use crate::managed::ManagedEnvelope;
 use crate::services::metrics::{parse_mri, Bucket, BucketValue, ProjectBucket};
 
 /// The namespace untrusted senders may submit.

@@ -19,6 +19,7 @@
 
 pub mod attachments;
 pub mod check_ins;
+pub mod client_reports;
 pub mod context;
 pub mod errors;
 pub mod event;
@@ -48,9 +49,9 @@ use relay_protocol::envelope::ItemType;
 pub use context::ProcessingContext;
 pub use output::{ProcessingOutput, StoreRequest};
 
-use crate::services::managed::{ManagedEnvelope, OutcomeTracker};
+use crate::managed::{ManagedEnvelope, OutcomeTracker};
+use crate::outcome::{DiscardReason, Outcome};
 use crate::services::metrics::MetricsHandle;
-use crate::services::outcome::{DiscardReason, Outcome};
 use crate::services::projects::ProjectState;
 use crate::services::store::{Delivery, StoreSink, PRODUCE_RETRIES, PRODUCE_RETRY_INTERVAL};
 use crate::utils::budget::BufferPermit;

@@ -31,8 +31,8 @@ use serde_json::{Map, Value};
 
 use super::transactions::{push_profile, PROFILING_INVALID_JSON, PROFILING_TOO_MANY_PROFILES};
 use super::{ProcessingContext, ProcessingOutput};
-use crate::services::managed::ManagedEnvelope;
-use crate::services::outcome::{DiscardReason, Outcome};
+use crate::managed::ManagedEnvelope;
+use crate::outcome::{DiscardReason, Outcome};
 
 /// `invalid` reason: a standalone profile that is not marked `sampled: false`.
 pub const PROFILING_INVALID_STANDALONE: &str = "profiling_invalid_standalone";
@@ -199,7 +199,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::services::outcome::{OutcomeHandle, TrackOutcome};
+    use crate::outcome::{OutcomeHandle, TrackOutcome};
     use crate::services::projects::ProjectState;
 
     const CHUNK: &str = r#"{"version":"2","chunk_id":"0432a0a4c25f4697bf9f0a2fcbe6a814","profiler_id":"4d229f1d3807421ba62a5f8bc295d836","platform":"python","client_sdk":{"name":"sentry.python","version":"2.0.0"},"profile":{"samples":[],"stacks":[],"frames":[]}}"#;

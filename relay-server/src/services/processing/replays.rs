@@ -36,8 +36,8 @@ use serde_json::Value;
 use super::errors::DUPLICATE_ITEM;
 use super::event::{self, parse_timestamp, unix_seconds_value, EventObject, MINIMUM_CLOCK_DRIFT};
 use super::{stages, ProcessingContext, ProcessingOutput};
-use crate::services::managed::ManagedEnvelope;
-use crate::services::outcome::{DiscardReason, Outcome};
+use crate::managed::ManagedEnvelope;
+use crate::outcome::{DiscardReason, Outcome};
 
 /// `invalid` reason: the replay event is not a JSON object or failed validation.
 pub const INVALID_REPLAY: &str = "invalid_replay";
@@ -473,7 +473,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::services::outcome::{OutcomeHandle, TrackOutcome};
+    use crate::outcome::{OutcomeHandle, TrackOutcome};
     use crate::services::projects::ProjectState;
 
     const REPLAY_ID: &str = "515539018c9b4260a6f999572f1661ee";

@@ -28,7 +28,7 @@ use serde_json::{json, Map, Value};
 
 use super::event::EventObject;
 use super::ProcessingContext;
-use crate::services::outcome::{DiscardReason, Outcome};
+use crate::outcome::{DiscardReason, Outcome};
 
 /// `invalid` reason: the report is not a valid security report.
 pub const SECURITY_REPORT: &str = "security_report";

@@ -30,7 +30,7 @@ use uuid::Uuid;
 use super::event::{parse_timestamp, MINIMUM_CLOCK_DRIFT};
 use super::metric_buckets::project_bucket;
 use super::{ProcessingContext, ProcessingOutput};
-use crate::services::managed::ManagedEnvelope;
+use crate::managed::ManagedEnvelope;
 use crate::services::metrics::{fnv1a32, Bucket, BucketValue};
 
 /// The counter of sessions.
@@ -645,8 +645,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::outcome::OutcomeHandle;
     use crate::services::metrics::ProjectBucket;
-    use crate::services::outcome::OutcomeHandle;
     use crate::services::projects::ProjectState;
 
     const PUBLIC_KEY: &str = "31a5a894b4524f74a9a8d0e27e21ba91";

@@ -8,7 +8,7 @@
 
 use super::event::{self, EventKind, EventObject};
 use super::ProcessingContext;
-use crate::services::outcome::Outcome;
+use crate::outcome::Outcome;
 
 /// Normalizes an event (`normalization.md`).
 pub fn normalize_event(context: &ProcessingContext, event: &mut EventObject, kind: EventKind) {

@@ -20,8 +20,8 @@ use relay_protocol::envelope::{ContentType, Item, ItemType};
 
 use super::spans::UPLOAD_FAILED;
 use super::{ProcessingContext, ProcessingOutput};
-use crate::services::managed::ManagedEnvelope;
-use crate::services::outcome::{DiscardReason, Outcome};
+use crate::managed::ManagedEnvelope;
+use crate::outcome::{DiscardReason, Outcome};
 
 /// Feature gate of trace attachments.
 const FEATURE_TRACE_ATTACHMENTS: &str = "projects:trace-attachment-processing";

@@ -27,8 +27,8 @@ use super::spans::{
     TimestampRules, TooOld,
 };
 use super::{ProcessingContext, ProcessingOutput};
-use crate::services::managed::ManagedEnvelope;
-use crate::services::outcome::{DiscardReason, Outcome};
+use crate::managed::ManagedEnvelope;
+use crate::outcome::{DiscardReason, Outcome};
 
 /// `invalid` reason: a trace metric without its required fields.
 pub const INVALID_TRACE_METRIC: &str = "invalid_trace_metric";

@@ -14,8 +14,8 @@ use super::attachments::push_individual_attachment;
 use super::errors::DUPLICATE_ITEM;
 use super::event::{self, parse_timestamp, EventKind, EventObject, IngestedBytes};
 use super::{spans, stages, trace_attachments, ProcessingContext, ProcessingOutput, StoreRequest};
-use crate::services::managed::ManagedEnvelope;
-use crate::services::outcome::{DiscardReason, Outcome};
+use crate::managed::ManagedEnvelope;
+use crate::outcome::{DiscardReason, Outcome};
 
 /// `invalid` reason: timestamps or trace context of a transaction are unusable.
 pub const INVALID_TRANSACTION: &str = "invalid_transaction";

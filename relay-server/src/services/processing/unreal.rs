@@ -44,7 +44,7 @@ use serde_json::{json, Map, Value};
 
 use super::event::{object_entry, unix_seconds_value, EventObject};
 use super::ProcessingContext;
-use crate::services::outcome::DiscardReason;
+use crate::outcome::DiscardReason;
 
 /// `invalid` reason: the archive container is malformed.
 pub const INVALID_UNREAL_REPORT: &str = "invalid_unreal_report";

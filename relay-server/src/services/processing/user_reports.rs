@@ -8,8 +8,8 @@ use relay_kafka::KafkaTopic;
 use relay_protocol::envelope::ItemType;
 
 use super::{ProcessingContext, ProcessingOutput};
-use crate::services::managed::ManagedEnvelope;
-use crate::services::outcome::{DiscardReason, Outcome};
+use crate::managed::ManagedEnvelope;
+use crate::outcome::{DiscardReason, Outcome};
 
 /// Runs the user report processor.
 pub fn process(

@@ -30,7 +30,6 @@ use relay_redis::{CacheLookup, ProjectConfigCacheError};
 
 use super::redis_source::{error_chain, RedisProjectSource};
 use super::{PendingEnvelope, ProjectCache, ProjectState};
-use crate::services::processor::EnvelopeProcessor;
 use crate::services::shutdown::ShutdownHandle;
 use crate::services::upstream::{UpstreamHandle, UpstreamRequestError};
 use crate::utils::backoff::Backoff;
@@ -81,30 +80,26 @@ struct GetProjectStatesResponse {
 pub fn start_fetchers(
     projects: ProjectCache,
     upstream: UpstreamHandle,
-    processor: EnvelopeProcessor,
     shutdown: ShutdownHandle,
     redis: Option<RedisProjectSource>,
 ) {
     tokio::spawn(run_project_fetcher(
         projects.clone(),
         upstream.clone(),
-        processor.clone(),
         shutdown.clone(),
         redis,
     ));
     tokio::spawn(run_global_config_fetcher(
         projects.clone(),
         upstream,
-        processor.clone(),
         shutdown.clone(),
     ));
-    tokio::spawn(run_cache_maintenance(projects, processor, shutdown));
+    tokio::spawn(run_cache_maintenance(projects, shutdown));
 }
 
 async fn run_project_fetcher(
     projects: ProjectCache,
     upstream: UpstreamHandle,
-    processor: EnvelopeProcessor,
     shutdown: ShutdownHandle,
     redis: Option<RedisProjectSource>,
 ) {
@@ -146,7 +141,7 @@ async fn run_project_fetcher(
         }
         if let Some(redis) = &redis {
             let (released, for_upstream) = resolve_from_redis(&projects, redis, queued).await;
-            processor.release_parked(released);
+            projects.release(released);
             queued = for_upstream;
         }
         if queued.is_empty() {
@@ -187,7 +182,7 @@ async fn run_project_fetcher(
             match result {
                 Ok(response) => {
                     let released = apply_response(&projects, &public_keys, response);
-                    processor.release_parked(released);
+                    projects.release(released);
                 }
                 Err(error) => {
                     any_failed = true;
@@ -392,7 +387,6 @@ fn schedule_refetch(projects: &ProjectCache, key: &ProjectKey) {
 async fn run_global_config_fetcher(
     projects: ProjectCache,
     upstream: UpstreamHandle,
-    processor: EnvelopeProcessor,
     shutdown: ShutdownHandle,
 ) {
     let interval = projects.config().global_config_fetch_interval();
@@ -413,7 +407,7 @@ async fn run_global_config_fetcher(
                     }
                     (Some(global), _) => {
                         let released = projects.set_global_config(global);
-                        processor.release_parked(released);
+                        projects.release(released);
                     }
                     (None, _) => tracing::error!("global config missing in upstream response"),
                 }
@@ -433,11 +427,7 @@ async fn run_global_config_fetcher(
 
 /// Expires parked envelopes, evicts old states and queues refreshes, once per
 /// [`MAINTENANCE_INTERVAL`].
-async fn run_cache_maintenance(
-    projects: ProjectCache,
-    processor: EnvelopeProcessor,
-    shutdown: ShutdownHandle,
-) {
+async fn run_cache_maintenance(projects: ProjectCache, shutdown: ShutdownHandle) {
     let max_delay = projects.config().max_envelope_delay();
     loop {
         tokio::select! {
@@ -452,7 +442,7 @@ async fn run_cache_maintenance(
                 "project cache maintenance"
             );
         }
-        processor.expire_parked(maintenance.expired_envelopes);
+        projects.reject_expired(maintenance.expired_envelopes);
     }
 }
 

@@ -40,10 +40,11 @@ use relay_config::{Config, RelayMode};
 use relay_protocol::ProjectKey;
 use relay_quotas::{RateLimits, Scoping};
 use reqwest::header::HeaderMap;
-use tokio::sync::Notify;
+use tokio::sync::{mpsc, Notify};
 
 pub use self::state::ProjectState;
-use crate::services::managed::ManagedEnvelope;
+use crate::managed::{ManagedEnvelope, RequestChecks};
+use crate::outcome::{DiscardReason, Outcome};
 use crate::utils::backoff::Backoff;
 
 /// What an ingestion request learns about its project.
@@ -61,10 +62,18 @@ pub enum ProjectStatus {
 
 /// An envelope waiting for its project's state, with what its checks need.
 pub struct PendingEnvelope {
+    /// The parked envelope; it holds its memory-budget permit while it waits.
     pub envelope: ManagedEnvelope,
-    pub checks: crate::services::processor::RequestChecks,
+    /// What the project checks need to know about the request it came with.
+    pub checks: RequestChecks,
+    /// When it was parked, for `spool.envelopes.max_envelope_delay_secs`.
     pub queued_at: Instant,
 }
+
+/// The receiving end of the cache's release channel: batches of parked envelopes whose
+/// project state became known. The ingest service takes it once at wiring time
+/// ([`ProjectCache::take_released`]) and runs each envelope through the fast path again.
+pub type ReleasedEnvelopes = mpsc::UnboundedReceiver<Vec<PendingEnvelope>>;
 
 #[derive(Default)]
 struct ProjectEntry {
@@ -201,6 +210,11 @@ struct ProjectCacheInner {
     /// Managed relays process nothing until the first global config arrived.
     global_ready: AtomicBool,
     global_config: Mutex<Option<serde_json::Value>>,
+    /// Where released envelopes go. Unbounded, yet bounded in memory: every parked envelope
+    /// already holds its memory-budget permit.
+    released_sender: mpsc::UnboundedSender<Vec<PendingEnvelope>>,
+    /// Taken once by the ingest service at wiring time.
+    released_receiver: Mutex<Option<ReleasedEnvelopes>>,
 }
 
 /// Handle to the project cache; cheap to clone.
@@ -235,6 +249,7 @@ pub enum StaticProjectsError {
 impl ProjectCache {
     pub fn new(config: Arc<Config>) -> ProjectCache {
         let global_ready = config.values.relay.mode != RelayMode::Managed;
+        let (released_sender, released_receiver) = mpsc::unbounded_channel();
         ProjectCache {
             inner: Arc::new(ProjectCacheInner {
                 timing: CacheTiming::from_config(&config),
@@ -244,6 +259,8 @@ impl ProjectCache {
                 fetch_wakeup: Notify::new(),
                 global_ready: AtomicBool::new(global_ready),
                 global_config: Mutex::new(None),
+                released_sender,
+                released_receiver: Mutex::new(Some(released_receiver)),
             }),
         }
     }
@@ -386,16 +403,52 @@ impl ProjectCache {
         self.inner.fetch_wakeup.notify_one();
     }
 
-    /// Parks an envelope until its project's state is known. Returns it back if the state
-    /// became known in the meantime.
-    pub fn park(&self, key: &ProjectKey, pending: PendingEnvelope) -> Option<PendingEnvelope> {
+    /// Parks an envelope until its project's state is known.
+    ///
+    /// This is the one place that handles the parking race: when the state arrived between
+    /// the caller's lookup and this call, the envelope is released right away through the
+    /// release channel instead of waiting for a state that will not come again.
+    pub fn park(&self, key: &ProjectKey, pending: PendingEnvelope) {
         let mut entries = self.inner.entries.lock();
         let entry = entries.entry(*key).or_default();
         if entry.state.is_some() && self.inner.global_ready.load(Ordering::Acquire) {
-            return Some(pending);
+            drop(entries);
+            tracing::debug!("project state arrived while parking, releasing");
+            self.release(vec![pending]);
+            return;
         }
         entry.pending.push(pending);
-        None
+    }
+
+    /// Hands envelopes whose project state is now known to the release channel. When nobody
+    /// took the receiver (unit tests) or it is gone (shutdown), they are rejected as
+    /// `internal`, never lost silently.
+    pub fn release(&self, envelopes: Vec<PendingEnvelope>) {
+        if envelopes.is_empty() {
+            return;
+        }
+        if let Err(mpsc::error::SendError(envelopes)) = self.inner.released_sender.send(envelopes) {
+            for pending in envelopes {
+                pending
+                    .envelope
+                    .reject(Outcome::Invalid(DiscardReason::Internal));
+            }
+        }
+    }
+
+    /// The receiving end of the release channel; `Some` exactly once.
+    pub fn take_released(&self) -> Option<ReleasedEnvelopes> {
+        self.inner.released_receiver.lock().take()
+    }
+
+    /// Rejects parked envelopes that waited longer than
+    /// `spool.envelopes.max_envelope_delay_secs` for their project.
+    pub fn reject_expired(&self, expired: Vec<PendingEnvelope>) {
+        for pending in expired {
+            pending
+                .envelope
+                .reject(Outcome::Invalid(DiscardReason::Timestamp));
+        }
     }
 
     /// Stores a fetched state and returns the envelopes that waited for it.
@@ -913,9 +966,9 @@ mod tests {
             scoping,
             chrono::Utc::now(),
             None,
-            crate::services::outcome::OutcomeHandle::disabled(),
+            crate::outcome::OutcomeHandle::disabled(),
         );
-        let checks = crate::services::processor::RequestChecks {
+        let checks = crate::managed::RequestChecks {
             request_project_id: None,
             public_key: key(),
             origin: None,
@@ -929,7 +982,7 @@ mod tests {
             checks,
             queued_at: t0,
         };
-        assert!(cache.park(&key(), parked).is_none());
+        cache.park(&key(), parked);
         assert!(cache
             .maintain_at(secs(2), t0 + secs(1))
             .expired_envelopes

@@ -20,8 +20,8 @@ use super::{
     retention_pair, string_attribute, unix_seconds, SpanV2, ATTR_INGRESS, ATTR_PIPELINE,
     ATTR_SEGMENT_ID, INVALID_SPAN, SPAN_RETENTION_PRODUCT,
 };
-use crate::services::managed::ManagedEnvelope;
-use crate::services::outcome::{DiscardReason, Outcome};
+use crate::managed::ManagedEnvelope;
+use crate::outcome::{DiscardReason, Outcome};
 use crate::services::processing::event::{parse_timestamp, EventObject};
 use crate::services::processing::{ProcessingContext, ProcessingOutput};
 

@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use super::{Candidate, SpanV2, INVALID_SPAN};
-use crate::services::outcome::DiscardReason;
+use crate::outcome::DiscardReason;
 
 /// Length of a span id in hex digits.
 const SPAN_ID_LEN: usize = 16;

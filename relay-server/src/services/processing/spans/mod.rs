@@ -50,8 +50,8 @@ use serde_json::{Map, Value};
 
 use super::errors::DUPLICATE_ITEM;
 use super::{ProcessingContext, ProcessingOutput, StoreRequest};
-use crate::services::managed::ManagedEnvelope;
-use crate::services::outcome::{DiscardReason, Outcome};
+use crate::managed::ManagedEnvelope;
+use crate::outcome::{DiscardReason, Outcome};
 use pipeline::SpanPipeline;
 
 pub use attributes::{

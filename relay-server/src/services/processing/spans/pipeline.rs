@@ -21,8 +21,8 @@ use super::{
     SpanV2, TimestampRules, TooOld, ATTR_INGRESS, ATTR_OBSERVED_NANOS, ATTR_PIPELINE,
     ATTR_SEGMENT_ID, DUPLICATE, INVALID_DSC, INVALID_SPAN, MISSING_DSC, SPAN_RETENTION_PRODUCT,
 };
-use crate::services::managed::ManagedEnvelope;
-use crate::services::outcome::{DiscardReason, Outcome};
+use crate::managed::ManagedEnvelope;
+use crate::outcome::{DiscardReason, Outcome};
 use crate::services::processing::event::parse_timestamp;
 use crate::services::processing::{ProcessingContext, ProcessingOutput};
 

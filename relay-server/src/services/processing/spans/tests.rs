@@ -19,8 +19,8 @@ use tokio::sync::mpsc::Receiver;
 use chrono::Utc;
 
 use super::*;
+use crate::outcome::{OutcomeHandle, TrackOutcome};
 use crate::services::metrics::BucketValue;
-use crate::services::outcome::{OutcomeHandle, TrackOutcome};
 use crate::services::projects::ProjectState;
 
 pub const PUBLIC_KEY: &str = "31a5a894b4524f74a9a8d0e27e21ba91";

@@ -22,8 +22,28 @@ use relay_protocol::envelope::{Envelope, Item};
 use relay_protocol::ProjectId;
 use relay_quotas::Scoping;
 
-use crate::services::outcome::{DiscardReason, Outcome, OutcomeHandle, TrackOutcome};
+use crate::outcome::{DiscardReason, Outcome, OutcomeHandle, TrackOutcome};
 use crate::utils::budget::BufferPermit;
+
+/// What the project checks (http-api.md §3.6) need to know about the request an envelope
+/// came with. It travels with the envelope while it waits for its project's state.
+#[derive(Clone, Debug)]
+pub struct RequestChecks {
+    /// Project id from the URL, if the route has one.
+    pub request_project_id: Option<relay_protocol::ProjectId>,
+    /// The DSN public key the request authenticated with.
+    pub public_key: relay_protocol::ProjectKey,
+    /// `Origin` (or `Referer`) of a browser request, checked against `allowedDomains`.
+    pub origin: Option<url::Url>,
+    /// `required_features` of the envelope header.
+    pub required_features: Vec<String>,
+    /// `X-Sentry-Relay-Signature`, if sent.
+    pub relay_signature: Option<String>,
+    /// The request carries the id of an internal static relay.
+    pub trusted: bool,
+    /// When relay received the request, for the signature's age.
+    pub received_at: DateTime<Utc>,
+}
 
 /// An envelope plus everything needed to deliver or account for it.
 pub struct ManagedEnvelope {
@@ -309,7 +329,7 @@ mod tests {
     use relay_protocol::{DataCategory, ProjectKey};
 
     use super::*;
-    use crate::services::outcome::OutcomeHandle;
+    use crate::outcome::OutcomeHandle;
     use crate::utils::budget::MemoryBudget;
 
     fn item(ty: ItemType) -> Item {

@@ -19,8 +19,8 @@ use relay_protocol::{ProjectId, ProjectKey};
 use relay_quotas::Scoping;
 use reqwest::header::{HeaderMap, HeaderValue};
 
-use crate::services::managed::ManagedEnvelope;
-use crate::services::outcome::{DiscardReason, Outcome};
+use crate::managed::ManagedEnvelope;
+use crate::outcome::{DiscardReason, Outcome};
 use crate::services::projects::ProjectCache;
 use crate::services::upstream::{
     Priority, SignMode, UpstreamHandle, UpstreamJob, UpstreamRequest, UpstreamRequestError,

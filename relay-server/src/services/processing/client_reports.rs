@@ -13,7 +13,12 @@ use relay_protocol::client_report::{ClientReport, DiscardedEvent};
 use relay_protocol::DataCategory;
 use relay_quotas::ReasonCode;
 
-use crate::services::outcome::{normalize_sampled_reason, Outcome};
+use relay_config::Config;
+use relay_protocol::envelope::ItemType;
+
+use crate::managed::ManagedEnvelope;
+use crate::outcome::{normalize_sampled_reason, Outcome};
+use crate::services::projects::ProjectState;
 
 /// Longest accepted reason of a client report entry, in bytes.
 pub const MAX_CLIENT_REPORT_REASON_BYTES: usize = 200;
@@ -25,6 +30,53 @@ pub const DEFAULT_EVENT_RETENTION_DAYS: u16 = 90;
 const MIN_CLOCK_DRIFT_SECS: i64 = 55 * 60;
 
 const SECONDS_PER_DAY: i64 = 24 * 60 * 60;
+
+/// Replaces the SDK client reports of an envelope by the outcomes they report
+/// (relay-protocol.md §7.3). Runs before forwarding in managed relays and before the pipeline
+/// in processing relays.
+pub fn convert_client_reports(
+    managed: &mut ManagedEnvelope,
+    state: &ProjectState,
+    config: &Config,
+) {
+    let reports = managed.take_items_where(|item| *item.ty() == ItemType::ClientReport);
+    if reports.is_empty() {
+        return;
+    }
+    let context = ClientReportContext {
+        received_at: managed.received_at(),
+        sent_at: managed.envelope().headers().sent_at,
+        retention_days: state
+            .config
+            .event_retention
+            .unwrap_or(DEFAULT_EVENT_RETENTION_DAYS),
+        max_secs_in_future: config.values.processing.max_secs_in_future,
+    };
+    for item in reports {
+        let report = match ClientReport::parse(item.payload_slice()) {
+            Ok(report) => report,
+            Err(error) => {
+                tracing::debug!(error = %error, "dropping unparsable client report");
+                continue;
+            }
+        };
+        let outcomes = match reported_outcomes(&report, &context) {
+            Ok(outcomes) => outcomes,
+            Err(rejection) => {
+                tracing::debug!(%rejection, "dropping client report");
+                continue;
+            }
+        };
+        for reported in outcomes {
+            managed.track_at(
+                reported.timestamp,
+                reported.outcome,
+                reported.category,
+                usize::try_from(reported.quantity).unwrap_or(usize::MAX),
+            );
+        }
+    }
+}
 
 /// What validating a report needs to know about its envelope and project.
 #[derive(Clone, Debug)]
