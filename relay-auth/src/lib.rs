@@ -10,6 +10,8 @@
 //! * the JSON bodies of the two-step registration handshake ([`RegisterRequest`],
 //!   [`RegisterChallenge`], [`RegisterResponse`], [`Registration`], `relay-protocol.md` §3).
 
+#![warn(missing_docs)]
+
 mod keys;
 mod registration;
 mod signature;

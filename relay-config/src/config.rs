@@ -19,13 +19,16 @@ use relay_auth::{PublicKey, RelayId, SecretKey};
 use serde::Deserialize;
 use serde_yaml::Value;
 
+use crate::aggregator::AggregatorConfig;
+use crate::byte_size::ByteSize;
 use crate::credentials::Credentials;
 use crate::overrides::OverridableConfig;
-use crate::processing::{RedisConfig, RedisServerConfig};
+use crate::processing::{ProcessingConfig, RedisConfig, RedisServerConfig};
 use crate::substitution::{substitute_variables, EnvLookup, SubstitutionError};
 use crate::upstream::UpstreamDescriptor;
 use crate::values::{
-    ConfigValues, EmitOutcomes, LogFormat, LogLevel, RelayInstance, RelayMode, RelayModeParseError,
+    AuthReady, ConfigValues, EmitOutcomes, HealthConfig, HttpEncoding, LogFormat, LogLevel,
+    LoggingConfig, RelayInfo, RelayInstance, RelayMode, RelayModeParseError, SentryConfig,
 };
 
 /// Name of the main config file inside the config directory.
@@ -918,6 +921,285 @@ impl Config {
             .geoip_path
             .as_deref())?;
         Some(self.resolve(path))
+    }
+
+    /// `relay.override_project_ids`: whether a request's project id may differ from the
+    /// project config's.
+    pub fn override_project_ids(&self) -> bool {
+        self.values.relay.override_project_ids
+    }
+
+    /// `relay.advertised_upstream`, the upstream served to downstream relays, if set.
+    pub fn advertised_upstream(&self) -> Option<&UpstreamDescriptor> {
+        self.values.relay.advertised_upstream.as_ref()
+    }
+
+    /// `http.host_header`: the `Host` header sent upstream instead of the upstream's host.
+    pub fn http_host_header(&self) -> Option<&str> {
+        self.values.http.host_header.as_deref()
+    }
+
+    /// `http.encoding`: the content encoding of request bodies sent upstream.
+    pub fn http_encoding(&self) -> HttpEncoding {
+        self.values.http.encoding
+    }
+
+    /// `http.forward`: whether unknown `/api/` requests are forwarded upstream.
+    pub fn http_forward(&self) -> bool {
+        self.values.http.forward
+    }
+
+    /// `cache.batch_size`: project keys per project config request.
+    pub fn cache_batch_size(&self) -> usize {
+        self.values.cache.batch_size
+    }
+
+    /// `cache.project_request_full_config`: whether full project configs are requested even
+    /// without processing.
+    pub fn project_request_full_config(&self) -> bool {
+        self.values.cache.project_request_full_config
+    }
+
+    /// `limits.max_concurrent_requests`: concurrent requests to the upstream.
+    pub fn max_concurrent_requests(&self) -> usize {
+        self.values.limits.max_concurrent_requests
+    }
+
+    /// `limits.max_concurrent_queries`: concurrent project config requests.
+    pub fn max_concurrent_queries(&self) -> usize {
+        self.values.limits.max_concurrent_queries
+    }
+
+    /// `limits.max_event_size`.
+    pub fn max_event_size(&self) -> ByteSize {
+        self.values.limits.max_event_size
+    }
+
+    /// `limits.max_attachment_size`: one attachment.
+    pub fn max_attachment_size(&self) -> ByteSize {
+        self.values.limits.max_attachment_size
+    }
+
+    /// `limits.max_attachment_count`: attachments per envelope.
+    pub fn max_attachment_count(&self) -> usize {
+        self.values.limits.max_attachment_count
+    }
+
+    /// `limits.max_attachments_size`: all attachments of an envelope together.
+    pub fn max_attachments_size(&self) -> ByteSize {
+        self.values.limits.max_attachments_size
+    }
+
+    /// `limits.max_upload_size`.
+    pub fn max_upload_size(&self) -> ByteSize {
+        self.values.limits.max_upload_size
+    }
+
+    /// `limits.max_client_reports_size`.
+    pub fn max_client_reports_size(&self) -> ByteSize {
+        self.values.limits.max_client_reports_size
+    }
+
+    /// `limits.max_client_reports_count`.
+    pub fn max_client_reports_count(&self) -> usize {
+        self.values.limits.max_client_reports_count
+    }
+
+    /// `limits.max_check_in_size`.
+    pub fn max_check_in_size(&self) -> ByteSize {
+        self.values.limits.max_check_in_size
+    }
+
+    /// `limits.max_envelope_size`.
+    pub fn max_envelope_size(&self) -> ByteSize {
+        self.values.limits.max_envelope_size
+    }
+
+    /// `limits.max_sessions_size`.
+    pub fn max_sessions_size(&self) -> ByteSize {
+        self.values.limits.max_sessions_size
+    }
+
+    /// `limits.max_session_count`.
+    pub fn max_session_count(&self) -> usize {
+        self.values.limits.max_session_count
+    }
+
+    /// `limits.max_api_payload_size`: forwarded API requests.
+    pub fn max_api_payload_size(&self) -> ByteSize {
+        self.values.limits.max_api_payload_size
+    }
+
+    /// `limits.max_api_file_upload_size`: forwarded release file and dSYM uploads.
+    pub fn max_api_file_upload_size(&self) -> ByteSize {
+        self.values.limits.max_api_file_upload_size
+    }
+
+    /// `limits.max_api_chunk_upload_size`: forwarded chunk uploads.
+    pub fn max_api_chunk_upload_size(&self) -> ByteSize {
+        self.values.limits.max_api_chunk_upload_size
+    }
+
+    /// `limits.max_profile_size`.
+    pub fn max_profile_size(&self) -> ByteSize {
+        self.values.limits.max_profile_size
+    }
+
+    /// `limits.max_trace_metric_size`.
+    pub fn max_trace_metric_size(&self) -> ByteSize {
+        self.values.limits.max_trace_metric_size
+    }
+
+    /// `limits.max_log_size`.
+    pub fn max_log_size(&self) -> ByteSize {
+        self.values.limits.max_log_size
+    }
+
+    /// `limits.max_span_size`.
+    pub fn max_span_size(&self) -> ByteSize {
+        self.values.limits.max_span_size
+    }
+
+    /// `limits.max_standalone_span_count`.
+    pub fn max_standalone_span_count(&self) -> usize {
+        self.values.limits.max_standalone_span_count
+    }
+
+    /// `limits.max_container_size`.
+    pub fn max_container_size(&self) -> ByteSize {
+        self.values.limits.max_container_size
+    }
+
+    /// `limits.max_metric_buckets_size`.
+    pub fn max_metric_buckets_size(&self) -> ByteSize {
+        self.values.limits.max_metric_buckets_size
+    }
+
+    /// `limits.max_replay_compressed_size`.
+    pub fn max_replay_compressed_size(&self) -> ByteSize {
+        self.values.limits.max_replay_compressed_size
+    }
+
+    /// `limits.max_replay_message_size`.
+    pub fn max_replay_message_size(&self) -> ByteSize {
+        self.values.limits.max_replay_message_size
+    }
+
+    /// `limits.max_connections`: open connections of the main listener; `None` is
+    /// unlimited.
+    pub fn max_connections(&self) -> Option<usize> {
+        self.values.limits.max_connections
+    }
+
+    /// `limits.tcp_listen_backlog`.
+    pub fn tcp_listen_backlog(&self) -> u32 {
+        self.values.limits.tcp_listen_backlog
+    }
+
+    /// `auth.ready`: what the readiness check requires of the upstream authentication.
+    pub fn auth_ready(&self) -> AuthReady {
+        self.values.auth.ready
+    }
+
+    /// The entry of `auth.static_relays` for `relay_id`, if any.
+    pub fn static_relay(&self, relay_id: &RelayId) -> Option<&RelayInfo> {
+        self.values.auth.static_relays.get(relay_id)
+    }
+
+    /// The `health` section (probe settings; applied again on config reload).
+    pub fn health(&self) -> &HealthConfig {
+        &self.values.health
+    }
+
+    /// `spool.envelopes.max_memory_size`: memory budget of buffered envelopes.
+    pub fn spool_max_memory_size(&self) -> ByteSize {
+        self.values.spool.envelopes.max_memory_size
+    }
+
+    /// `spool.envelopes.max_buffered_envelopes`.
+    pub fn spool_max_buffered_envelopes(&self) -> usize {
+        self.values.spool.envelopes.max_buffered_envelopes
+    }
+
+    /// `spool.envelopes.max_queued_for_upstream`.
+    pub fn spool_max_queued_for_upstream(&self) -> usize {
+        self.values.spool.envelopes.max_queued_for_upstream
+    }
+
+    /// `spool.envelopes.admission_timeout_ms`.
+    pub fn spool_admission_timeout(&self) -> Duration {
+        Duration::from_millis(self.values.spool.envelopes.admission_timeout_ms)
+    }
+
+    /// The `aggregator` section (the metrics aggregator of a processing relay).
+    pub fn aggregator_config(&self) -> &AggregatorConfig {
+        &self.values.aggregator
+    }
+
+    /// `aggregator.max_secs_in_past`, in seconds.
+    pub fn aggregator_max_secs_in_past(&self) -> u64 {
+        self.values.aggregator.max_secs_in_past
+    }
+
+    /// `aggregator.max_secs_in_future`, in seconds.
+    pub fn aggregator_max_secs_in_future(&self) -> u64 {
+        self.values.aggregator.max_secs_in_future
+    }
+
+    /// `aggregator.max_flush_bytes`.
+    pub fn aggregator_max_flush_bytes(&self) -> usize {
+        self.values.aggregator.max_flush_bytes
+    }
+
+    /// `outcomes.source`, the `source` of emitted outcomes, if set.
+    pub fn outcome_source(&self) -> Option<&str> {
+        self.values.outcomes.source.as_deref()
+    }
+
+    /// The `processing` section (Kafka producers and topics read it whole).
+    pub fn processing_config(&self) -> &ProcessingConfig {
+        &self.values.processing
+    }
+
+    /// `processing.max_secs_in_future`: tolerance for timestamps in the future, in seconds.
+    pub fn max_secs_in_future(&self) -> u32 {
+        self.values.processing.max_secs_in_future
+    }
+
+    /// `processing.max_session_secs_in_past`: age of the oldest accepted session timestamp, in
+    /// seconds.
+    pub fn max_session_secs_in_past(&self) -> u32 {
+        self.values.processing.max_session_secs_in_past
+    }
+
+    /// `processing.kafka_validate_topics`.
+    pub fn kafka_validate_topics(&self) -> bool {
+        self.values.processing.kafka_validate_topics
+    }
+
+    /// `processing.attachment_chunk_size`.
+    pub fn attachment_chunk_size(&self) -> ByteSize {
+        self.values.processing.attachment_chunk_size
+    }
+
+    /// `processing.redis`, the Redis deployment(s), if configured.
+    pub fn redis(&self) -> Option<&RedisConfig> {
+        self.values.processing.redis.as_ref()
+    }
+
+    /// `processing.projectconfig_cache_prefix`: the Redis key prefix of project configs.
+    pub fn projectconfig_cache_prefix(&self) -> &str {
+        &self.values.processing.projectconfig_cache_prefix
+    }
+
+    /// The `logging` section.
+    pub fn logging(&self) -> &LoggingConfig {
+        &self.values.logging
+    }
+
+    /// The `sentry` section (internal error reporting).
+    pub fn sentry(&self) -> &SentryConfig {
+        &self.values.sentry
     }
 }
 

@@ -14,6 +14,8 @@
 //! ([`OutputConfig`]) and `spool.envelopes.max_memory_size` /
 //! `spool.envelopes.max_buffered_envelopes` ([`EnvelopeSpoolConfig`]).
 
+#![warn(missing_docs)]
+
 mod aggregator;
 mod byte_size;
 mod config;
@@ -39,7 +41,7 @@ pub use overrides::OverridableConfig;
 pub use processing::{
     KafkaConfigParam, KafkaTopic, KeyRateLimit, ObjectstoreAuth, ObjectstoreConfig,
     ProcessingConfig, RedisConfig, RedisConnectionOptions, RedisServerConfig, TopicAssignment,
-    TopicAssignments, TopicDetails, KAFKA_BOOTSTRAP_SERVERS,
+    TopicAssignments, TopicDetails, DEFAULT_PROJECTCONFIG_CACHE_PREFIX, KAFKA_BOOTSTRAP_SERVERS,
 };
 pub use substitution::SubstitutionError;
 pub use upstream::{UpstreamDescriptor, UpstreamError, UpstreamScheme, DEFAULT_UPSTREAM};

@@ -20,8 +20,9 @@ const DEFAULT_MAX_SECS_IN_FUTURE: u32 = 60;
 const DEFAULT_MAX_SESSION_SECS_IN_PAST: u32 = 5 * 24 * 60 * 60;
 /// Default attachment chunk size: 1 MiB.
 const DEFAULT_ATTACHMENT_CHUNK_MIB: u64 = 1;
-/// Default Redis key prefix for cached project configs.
-const DEFAULT_PROJECTCONFIG_CACHE_PREFIX: &str = "relayconfig";
+/// Default of `processing.projectconfig_cache_prefix`, the Redis key prefix of cached project
+/// configs.
+pub const DEFAULT_PROJECTCONFIG_CACHE_PREFIX: &str = "relayconfig";
 /// Default cap on rate-limit durations derived from quotas, in seconds.
 const DEFAULT_MAX_RATE_LIMIT_SECS: u32 = 300;
 

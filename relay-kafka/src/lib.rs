@@ -14,6 +14,8 @@
 //! * [`keyed_partition_key`] derives the key of messages with a natural UUID key;
 //! * [`messages`] encodes the message kinds (§7.3) with their keys and headers.
 
+#![warn(missing_docs)]
+
 mod error;
 mod key;
 pub mod messages;

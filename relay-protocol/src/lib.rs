@@ -4,14 +4,17 @@
 //! auth headers, client reports and data categories, without any I/O. It never panics on input
 //! data; [`fuzzing`] holds the invariant checks that the fuzz targets and the fuzz test mode run.
 
+#![warn(missing_docs)]
+
 pub mod auth;
-pub mod category;
+mod category;
 pub mod client_report;
 pub mod dsn;
 pub mod envelope;
 pub mod fuzzing;
-pub mod ids;
+mod ids;
 mod json_writer;
+mod outcome_id;
 
 pub use auth::{
     parse_basic_auth, parse_sentry_auth, parse_sentry_auth_header, parse_sentry_auth_query,
@@ -27,5 +30,6 @@ pub use envelope::{
 };
 pub use ids::{
     EventId, KeyFlags, ParseEventIdError, ParseProjectIdError, ParseProjectKeyError, ProjectId,
-    ProjectKey, TraceId,
+    ProjectKey, TraceId, PROJECT_KEY_LENGTH,
 };
+pub use outcome_id::OutcomeId;

@@ -14,6 +14,8 @@
 //! Time is always passed in explicitly as an [`std::time::Instant`], so every function is
 //! deterministic; nothing here panics on input data.
 
+#![warn(missing_docs)]
+
 mod enforcement;
 mod header;
 mod quota;

@@ -355,7 +355,7 @@ impl RedisPools {
     pub fn from_relay_config(
         config: &relay_config::Config,
     ) -> Result<Option<Self>, RedisConfigError> {
-        let Some(redis) = &config.values().processing.redis else {
+        let Some(redis) = config.redis() else {
             return Ok(None);
         };
         Self::from_config(redis, config.max_thread_count()).map(Some)
@@ -371,7 +371,7 @@ mod tests {
     fn parse(yaml: &str) -> RedisConfig {
         let text = format!("processing:\n  redis: {yaml}\n");
         let config = relay_config::Config::from_yaml_str(&text).unwrap();
-        config.values().processing.redis.clone().unwrap()
+        config.redis().cloned().unwrap()
     }
 
     fn error_message(yaml: &str) -> String {

@@ -26,8 +26,8 @@ use serde_json::{Map, Value};
 
 use crate::connection::RedisConnection;
 
-/// Default of `processing.projectconfig_cache_prefix`.
-pub const DEFAULT_PROJECTCONFIG_CACHE_PREFIX: &str = "relayconfig";
+/// Default of `processing.projectconfig_cache_prefix` (defined by relay-config).
+pub use relay_config::DEFAULT_PROJECTCONFIG_CACHE_PREFIX;
 /// Appended to the config key to form the revision key.
 pub const REVISION_KEY_SUFFIX: &str = ".rev";
 /// Upper bound of a decompressed value. Project configs are kilobytes to a few megabytes; the

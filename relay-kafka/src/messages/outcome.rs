@@ -6,16 +6,16 @@
 //! topic. Outcomes have no natural partition key (counter key) and no headers.
 
 use chrono::{DateTime, Utc};
-use relay_protocol::{DataCategory, EventId, ProjectId};
+use relay_protocol::{DataCategory, EventId, OutcomeId, ProjectId};
 use serde::{Serialize, Serializer};
 
 use super::{EncodeKafkaMessage, MessageEncodeError};
 use crate::{KafkaTopic, PartitionKey};
 
 /// Outcome id of `accepted` (billing-critical).
-pub const OUTCOME_ACCEPTED: u8 = 0;
+pub const OUTCOME_ACCEPTED: u8 = OutcomeId::Accepted.as_u8();
 /// Outcome id of `rate_limited` (billing-critical).
-pub const OUTCOME_RATE_LIMITED: u8 = 2;
+pub const OUTCOME_RATE_LIMITED: u8 = OutcomeId::RateLimited.as_u8();
 
 /// Kind name used in encoding errors.
 const MESSAGE_KIND: &str = "outcome";
@@ -25,7 +25,7 @@ const TIMESTAMP_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6fZ";
 
 /// Whether an outcome id goes to the `outcomes_billing` logical topic.
 pub fn is_billing_outcome(outcome_id: u8) -> bool {
-    outcome_id == OUTCOME_ACCEPTED || outcome_id == OUTCOME_RATE_LIMITED
+    OutcomeId::from_u8(outcome_id).is_some_and(OutcomeId::is_billing)
 }
 
 /// One outcome message.
