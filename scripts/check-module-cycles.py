@@ -6,13 +6,14 @@ store/upstream/projects/outcomes → utilities). A cycle between modules is how 
 erodes unnoticed, so the test command runs this check on every crate of the workspace.
 
 How: every `use crate::…`, `use super::…`, `use self::…` tree and every inline
-`crate::…`/`super::…` path of a crate's `src/` is resolved to the module it names. Then, for
+`crate::…`/`super::…` path of a crate's `src/` is resolved to the module it names. Test code is left out: `#[cfg(test)]` modules (inline `mod
+tests { … }` blocks and test-only module files such as a shared test-utilities module) depend on
+whatever they exercise by design, and the rule is about the production graph. Then, for
 every module M, its direct child modules are the nodes of one graph; a reference from anywhere
 inside child A to anywhere inside child B is an edge A → B. Each of these graphs must be
 acyclic: siblings may not use each other in a circle, at any depth. What a parent module
 defines itself (often a façade re-exporting its children, or the types its children share) is
-not a node: a parent and its own children belong together. Tests are included: a test module
-that reaches into a sibling creates an edge like any other code.
+not a node: a parent and its own children belong together.
 
 Usage: scripts/check-module-cycles.py [CRATE_DIR ...]   (default: every workspace member)
 Exit status 1 and one line per cycle when any cycle exists.
@@ -34,6 +35,21 @@ RAW_STRING = re.compile(r'r(#*)".*?"\1', re.S)
 USE_STATEMENT = re.compile(r"\buse\s+((?:crate|super|self)\b[^;]*);")
 INLINE_PATH = re.compile(r"\b(crate|super|self)((?:\s*::\s*(?:super|\w+))+)")
 INLINE_MOD = re.compile(r"\bmod\s+(\w+)\s*\{")
+TEST_MODULE_BLOCK = re.compile(r"#\[cfg\(test\)\]\s*(?:pub(?:\([\w:]+\))?\s+)?mod\s+\w+\s*\{")
+TEST_MODULE_FILE = re.compile(r"#\[cfg\(test\)\]\s*(?:pub(?:\([\w:]+\))?\s+)?mod\s+(\w+)\s*;")
+
+
+def strip_test_blocks(text: str) -> str:
+    """Source without the bodies of inline `#[cfg(test)] mod name { … }` blocks."""
+    while True:
+        match = TEST_MODULE_BLOCK.search(text)
+        if not match:
+            return text
+        depth, index = 1, match.end()
+        while index < len(text) and depth:
+            depth += {"{": 1, "}": -1}.get(text[index], 0)
+            index += 1
+        text = text[: match.start()] + text[index:]
 
 
 def strip_code(text: str) -> str:
@@ -114,15 +130,24 @@ def references_of(crate_dir: pathlib.Path):
     src = crate_dir / "src"
     files = sorted(src.rglob("*.rs"))
     modules: set[tuple[str, ...]] = set()
+    test_only: set[tuple[str, ...]] = set()
     texts = {}
     for file in files:
         module = module_path_of(src, file)
         text = strip_code(file.read_text())
+        for name in TEST_MODULE_FILE.findall(text):
+            test_only.add(module + (name,))
+        text = strip_test_blocks(text)
         texts[file] = (module, text)
         modules.add(module)
         # Inline `mod name { … }` blocks (mostly `mod tests`) count as modules of the file.
         for name in INLINE_MOD.findall(text):
             modules.add(module + (name,))
+    def is_test_only(module):
+        return any(module[: len(test)] == test for test in test_only)
+
+    texts = {file: entry for file, entry in texts.items() if not is_test_only(entry[0])}
+    modules = {module for module in modules if not is_test_only(module)}
     edges = []
     for file, (module, text) in texts.items():
         for use in USE_STATEMENT.findall(text):

@@ -70,6 +70,7 @@ enum Command {
     Config(ConfigCommand),
     /// Manage project configs in the Redis cache read by processing relays.
     #[command(subcommand)]
+    #[cfg(feature = "processing")]
     ProjectConfig(crate::cli_project_config::ProjectConfigCommand),
     /// Perform a health check against a running relay.
     Healthcheck(HealthcheckArgs),
@@ -269,10 +270,11 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             let config = load_config(cli.config.as_deref(), global_overrides(&cli))?;
             match format {
                 ShowFormat::Yaml => print!("{}", config.to_yaml_string()?),
-                ShowFormat::Debug => println!("{:#?}", config.values),
+                ShowFormat::Debug => println!("{:#?}", config.values()),
             }
             Ok(())
         }
+        #[cfg(feature = "processing")]
         Command::ProjectConfig(ref command) => {
             let config = load_config(cli.config.as_deref(), global_overrides(&cli))?;
             crate::cli_project_config::run(&config, command)
@@ -346,14 +348,24 @@ fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
         .join(path))
 }
 
+/// The refusal of a relay built without the `processing` feature to run a processing config
+/// (the message is Sentry Relay's).
+#[cfg(not(feature = "processing"))]
+const PROCESSING_NOT_COMPILED: &str = "was not compiled with processing, cannot enable processing";
+
 fn run(config: Config, overrides: OverridableConfig) -> anyhow::Result<()> {
+    #[cfg(not(feature = "processing"))]
+    if config.processing_enabled() {
+        anyhow::bail!(PROCESSING_NOT_COMPILED);
+    }
     config.validate_for_run()?;
     tracing::info!(
         relay_version = RELAY_VERSION,
         build = crate::BUILD_VERSION,
-        mode = config.values.relay.mode.as_str(),
+        mode = config.mode().as_str(),
         "launching relay"
     );
+    #[cfg(feature = "processing")]
     if config.processing_enabled() {
         // A broken Kafka or Redis setting fails here, naming the setting, before relay binds.
         crate::processing_checks::check_processing_config(&config)?;
@@ -589,7 +601,7 @@ fn config_init(path: Option<&Path>) -> anyhow::Result<()> {
         changed = true;
     }
     let mut config = Config::from_path(&directory, true)?;
-    if config.values.relay.mode == RelayMode::Managed && config.credentials().is_none() {
+    if config.mode() == RelayMode::Managed && config.credentials().is_none() {
         let credentials = Credentials::generate();
         config.replace_credentials(Some(credentials.clone()))?;
         print_credentials("Generated new credentials", &credentials);
@@ -672,6 +684,14 @@ fn generate_completions(args: CompletionArgs) {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(not(feature = "processing"))]
+    #[test]
+    fn processing_is_refused_without_the_processing_feature() {
+        let config = Config::from_yaml_str("processing: {enabled: true}").unwrap();
+        let error = super::run(config, OverridableConfig::default()).unwrap_err();
+        assert_eq!(error.to_string(), super::PROCESSING_NOT_COMPILED);
+    }
+
     use super::*;
     use clap::CommandFactory;
 

@@ -138,13 +138,10 @@ async fn open_cache(config: &Config, target: &CacheTarget) -> anyhow::Result<Pro
         },
     };
     let connection = RedisConnection::connect(&server).await?;
-    let prefix = target.prefix.clone().unwrap_or_else(|| {
-        config
-            .values()
-            .processing
-            .projectconfig_cache_prefix
-            .clone()
-    });
+    let prefix = target
+        .prefix
+        .clone()
+        .unwrap_or_else(|| config.projectconfig_cache_prefix().to_owned());
     Ok(ProjectConfigCache::new(connection, prefix))
 }
 

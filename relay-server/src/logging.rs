@@ -39,9 +39,9 @@ fn stderr_layer(level: LogLevel, format: LogFormat) -> BoxedLayer {
 
 /// Installs the global subscriber for `config`. Later calls are ignored.
 pub fn init(config: &Config) {
-    let logging = &config.values.logging;
+    let logging = config.logging();
     let mut layers = vec![stderr_layer(logging.level, logging.format)];
-    if let Some((layer, reporter)) = internal_error_reporting(&config.values.sentry) {
+    if let Some((layer, reporter)) = internal_error_reporting(config.sentry()) {
         layers.push(layer.with_filter(LevelFilter::WARN).boxed());
         let _ = REPORTER.set(reporter);
     }

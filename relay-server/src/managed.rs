@@ -110,6 +110,7 @@ impl ManagedEnvelope {
     }
 
     /// Whether the permit is attached.
+    #[cfg(test)]
     pub fn has_permit(&self) -> bool {
         self.permit.is_some()
     }
@@ -148,6 +149,7 @@ impl ManagedEnvelope {
 
     /// A detached handle that records outcomes in this envelope's accounting context after
     /// its items were taken out (e.g. when a Kafka delivery fails later).
+    #[cfg(feature = "processing")]
     pub fn tracker(&self) -> OutcomeTracker {
         OutcomeTracker {
             outcomes: self.outcomes.clone(),
@@ -160,16 +162,19 @@ impl ManagedEnvelope {
 
     /// The buffer permit, shared: whoever holds a clone keeps the envelope's memory reserved
     /// (processing holds it until Kafka acknowledged the messages).
+    #[cfg(feature = "processing")]
     pub fn shared_permit(&self) -> Option<Arc<BufferPermit>> {
         self.permit.clone()
     }
 
     /// The client address the envelope came from (`remote_addr` of the request).
+    #[cfg(feature = "processing")]
     pub fn remote_addr(&self) -> Option<IpAddr> {
         self.remote_addr
     }
 
     /// Removes items for which `keep` returns false, recording `outcome` for each.
+    #[cfg(feature = "processing")]
     pub fn retain_items(&mut self, mut keep: impl FnMut(&Item) -> bool, outcome: Outcome) {
         let mut dropped = Vec::new();
         self.envelope.retain_items(|item| {
@@ -200,7 +205,8 @@ impl ManagedEnvelope {
 
     /// Takes every item for which `take` returns true and hands the first to the caller; the
     /// others are rejected with `extra_outcome` (kinds of which only one item is processed,
-    /// `processing.md` §2: `duplicate_item`, `profiling_too_many_profiles`).
+    /// `duplicate_item` of `processing.md` §2, `profiling_too_many_profiles` of §3.2 step 1).
+    #[cfg(feature = "processing")]
     pub fn take_first_where(
         &mut self,
         take: impl FnMut(&Item) -> bool,
@@ -282,6 +288,7 @@ impl ManagedEnvelope {
 }
 
 /// Records outcomes for data that left a [`ManagedEnvelope`] (see [`ManagedEnvelope::tracker`]).
+#[cfg(feature = "processing")]
 #[derive(Clone)]
 pub struct OutcomeTracker {
     outcomes: OutcomeHandle,
@@ -291,6 +298,7 @@ pub struct OutcomeTracker {
     remote_addr: Option<IpAddr>,
 }
 
+#[cfg(feature = "processing")]
 impl OutcomeTracker {
     /// Records `outcome` for `quantity` of `category`, timestamped with the receive time.
     pub fn track(&self, outcome: Outcome, category: relay_protocol::DataCategory, quantity: usize) {

@@ -20,12 +20,12 @@ pub fn check_processing_config(config: &Config) -> anyhow::Result<()> {
         // The embedded default writes topic files instead (relay extension).
         return Ok(());
     }
-    let producers = KafkaProducers::from_config(&config.values.processing)
+    let producers = KafkaProducers::from_config(config.processing_config())
         .context("invalid processing.kafka_config / processing.topics")?;
     for unused in producers.unused_topic_assignments() {
         tracing::error!("{unused}");
     }
-    if config.values.processing.kafka_validate_topics {
+    if config.kafka_validate_topics() {
         producers.validate_topics(TOPIC_VALIDATION_TIMEOUT)?;
     }
     Ok(())

@@ -89,7 +89,7 @@ async fn run_config_reload(
     overrides: OverridableConfig,
     interval: Duration,
 ) {
-    let mut current = state.config.values.health.clone();
+    let mut current = state.config.health().clone();
     loop {
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
@@ -100,10 +100,10 @@ async fn run_config_reload(
             Ok(config)
         });
         match loaded {
-            Ok(config) if config.values.health != current => {
+            Ok(config) if *config.health() != current => {
                 tracing::info!("applying reloaded health config");
-                current = config.values.health.clone();
-                state.health.update_config(config.values.health);
+                current = config.health().clone();
+                state.health.update_config(current.clone());
             }
             Ok(_) => {}
             Err(error) => {
@@ -119,7 +119,6 @@ pub async fn run(config: Arc<Config>, overrides: OverridableConfig) -> anyhow::R
     let shutdown = ShutdownHandle::new();
     let state = ServiceState::start(config.clone(), shutdown.clone())?;
 
-    let limits = &config.values.limits;
     let workers = http_worker_count(config.max_thread_count());
     let internal_addr = config.internal_listen_addr();
     let main_addr = config.listen_addr();
@@ -133,12 +132,12 @@ pub async fn run(config: Arc<Config>, overrides: OverridableConfig) -> anyhow::R
     let main_data = data.clone();
     let mut main = HttpServer::new(move || create_app(main_data.clone(), main_routes))
         .workers(workers)
-        .backlog(limits.tcp_listen_backlog)
-        .keep_alive(Duration::from_secs(limits.keepalive_timeout))
+        .backlog(config.tcp_listen_backlog())
+        .keep_alive(config.keepalive_timeout())
         .client_request_timeout(CLIENT_REQUEST_TIMEOUT)
         .disable_signals()
-        .shutdown_timeout(limits.shutdown_timeout);
-    if let Some(max_connections) = limits.max_connections {
+        .shutdown_timeout(config.shutdown_timeout().as_secs());
+    if let Some(max_connections) = config.max_connections() {
         main = main.max_connections(max_connections);
     }
     let main = main
@@ -195,7 +194,7 @@ pub async fn run(config: Arc<Config>, overrides: OverridableConfig) -> anyhow::R
     tracing::info!(graceful, "shutting down");
     if graceful {
         main_handle.stop(true).await;
-        let deadline = Instant::now() + Duration::from_secs(limits.shutdown_timeout);
+        let deadline = Instant::now() + config.shutdown_timeout();
         tokio::select! {
             _ = drain(&state, deadline) => {}
             _ = sigterm.recv() => tracing::info!("second signal, shutting down immediately"),
@@ -212,7 +211,7 @@ pub async fn run(config: Arc<Config>, overrides: OverridableConfig) -> anyhow::R
         // The outcome aggregator produces its last messages when it sees `Finished`; give it
         // a moment, then run what the workers still hold and flush the Kafka producers.
         tokio::time::sleep(OUTCOME_FLUSH_GRACE).await;
-        let timeout = Duration::from_secs(limits.shutdown_timeout.max(1));
+        let timeout = config.shutdown_timeout().max(Duration::from_secs(1));
         let stopped = tokio::task::spawn_blocking(move || destination.stop(timeout)).await;
         if stopped.is_err() {
             tracing::error!("flushing the kafka producers failed");

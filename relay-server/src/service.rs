@@ -10,14 +10,11 @@ use crate::services::forwarding::sink::{DirectorySink, EnvelopeSink, UpstreamSin
 use crate::services::forwarding::Forwarding;
 use crate::services::health::HealthCheck;
 use crate::services::ingest::{Destination, IngestService};
-use crate::services::metrics::{sessions_eap_rate, start_metrics_aggregator};
 use crate::services::outcomes::start_outcome_aggregator;
-use crate::services::processing::ProcessingService;
 use crate::services::projects::redis_source::RedisProjectSource;
 use crate::services::projects::{fetch, ProjectCache};
 use crate::services::relays::RelayKeyCache;
 use crate::services::shutdown::ShutdownHandle;
-use crate::services::store::StoreSink;
 use crate::services::upstream::UpstreamHandle;
 use crate::utils::budget::MemoryBudget;
 
@@ -38,14 +35,14 @@ impl ServiceState {
     pub fn start(config: Arc<Config>, shutdown: ShutdownHandle) -> anyhow::Result<ServiceState> {
         let upstream = UpstreamHandle::start(config.clone(), shutdown.clone())?;
         let projects = ProjectCache::new(config.clone());
-        if config.values.relay.mode == RelayMode::Static {
+        if config.mode() == RelayMode::Static {
             let directory = config
                 .path()
                 .ok_or_else(|| anyhow::anyhow!("static mode needs a config directory (-c)"))?;
             let loaded = projects.load_static_projects(directory)?;
             tracing::info!(projects = loaded, "loaded static project configs");
         }
-        if config.values.relay.mode != RelayMode::Managed {
+        if config.mode() != RelayMode::Managed {
             if let Some(global) = load_local_global_config(&config) {
                 projects.set_global_config(global);
             }
@@ -60,14 +57,17 @@ impl ServiceState {
             )),
         };
         let budget = MemoryBudget::new(
-            config.values.spool.envelopes.max_memory_size.as_bytes() as usize,
-            config.values.spool.envelopes.max_buffered_envelopes,
+            config.spool_max_memory_size().as_usize(),
+            config.spool_max_buffered_envelopes(),
         );
-        let store = if config.processing_enabled() {
-            Some(start_store(&config)?)
-        } else {
-            None
+        // `cli::run` refuses `processing.enabled` in builds without the processing feature.
+        #[cfg(feature = "processing")]
+        let store = match config.processing_enabled() {
+            true => Some(start_store(&config)?),
+            false => None,
         };
+        #[cfg(not(feature = "processing"))]
+        let store = None;
         let outcomes = start_outcome_aggregator(
             config.clone(),
             sink.clone(),
@@ -77,21 +77,11 @@ impl ServiceState {
         );
         let forwarding = Forwarding::new(config.clone(), sink, upstream.clone());
         let destination = match store {
+            #[cfg(feature = "processing")]
             Some(store) => {
-                let metrics = start_metrics_aggregator(
-                    config.clone(),
-                    store.clone(),
-                    outcomes.clone(),
-                    shutdown.clone(),
-                    sessions_eap_rate(projects.clone()),
-                );
-                Destination::Processing {
-                    pipeline: ProcessingService::start(config.clone(), store, metrics)?,
-                    forwarding,
-                    config: config.clone(),
-                }
+                start_processing(&config, store, &outcomes, &projects, &shutdown, forwarding)?
             }
-            None => Destination::Forwarding(forwarding),
+            _ => Destination::Forwarding(forwarding),
         };
         let ingest = IngestService::start(
             config.clone(),
@@ -103,7 +93,7 @@ impl ServiceState {
         // Processing with `processing.redis`: project configs are read from Redis first. Never
         // fails for an unreachable Redis, only for a broken setting.
         let redis_projects = RedisProjectSource::start(&config, shutdown.clone())?;
-        if config.values.relay.mode == RelayMode::Managed {
+        if config.mode() == RelayMode::Managed {
             fetch::start_fetchers(
                 projects.clone(),
                 upstream.clone(),
@@ -136,13 +126,41 @@ impl ServiceState {
     }
 }
 
+/// The processing pipeline of a processing relay, with the metrics aggregator it feeds.
+#[cfg(feature = "processing")]
+fn start_processing(
+    config: &Arc<Config>,
+    store: crate::services::store::StoreSink,
+    outcomes: &OutcomeHandle,
+    projects: &ProjectCache,
+    shutdown: &ShutdownHandle,
+    forwarding: Forwarding,
+) -> anyhow::Result<Destination> {
+    use crate::services::metrics::{sessions_eap_rate, start_metrics_aggregator};
+    let metrics = start_metrics_aggregator(
+        config.clone(),
+        store.clone(),
+        outcomes.clone(),
+        shutdown.clone(),
+        sessions_eap_rate(projects.clone()),
+    );
+    let pipeline =
+        crate::services::processing::ProcessingService::start(config.clone(), store, metrics)?;
+    Ok(Destination::Processing {
+        pipeline,
+        forwarding,
+        config: config.clone(),
+    })
+}
+
 /// The Kafka producers, or the topic files of the embedded default (no `kafka_config`).
-fn start_store(config: &Config) -> anyhow::Result<StoreSink> {
+#[cfg(feature = "processing")]
+fn start_store(config: &Config) -> anyhow::Result<crate::services::store::StoreSink> {
     let topics_directory = config
         .output_topics_dir()
         .unwrap_or_else(|| std::path::PathBuf::from(relay_config::OUTPUT_TOPICS_DIR_NAME));
-    let store = StoreSink::from_config(config, &topics_directory)?;
-    if let StoreSink::Files(_) = &store {
+    let store = crate::services::store::StoreSink::from_config(config, &topics_directory)?;
+    if let crate::services::store::StoreSink::Files(_) = &store {
         tracing::info!(
             directory = %topics_directory.display(),
             "no processing.kafka_config: writing kafka messages to one file per topic"

@@ -159,6 +159,29 @@ def test_allowed_domains(managed_relay, upstream, allowed, origin, status):
         assert_status(response, 200)
 
 
+@pytest.mark.parametrize(
+    "origin, referer, status",
+    [
+        ("null", "http://evil.example/page", 403),
+        ("null", "http://good.example/page", 200),
+        ("file:///index.html", "http://evil.example/page", 403),
+    ],
+)
+def test_unusable_origin_falls_back_to_referer(managed_relay, upstream, origin, referer, status):
+    # `Origin: null` (sandboxed pages) must not bypass `allowedDomains`: the Referer decides.
+    key = new_dsn_key()
+    upstream.project_configs[key] = project_config(public_key=key, config={"allowedDomains": ["good.example"]})
+    envelope = event_envelope("warm up")
+    assert_status(managed_relay.send_envelope(42, envelope, dsn_key=key), 200)
+    _event_arrives(upstream, envelope)
+    headers = {"Origin": origin, "Referer": referer}
+    response = managed_relay.send_envelope(42, event_envelope(), dsn_key=key, headers=headers)
+    if status == 403:
+        assert_json_error(response, 403, "event submission rejected with_reason: Cors")
+    else:
+        assert_status(response, 200)
+
+
 def test_global_config_is_fetched(managed_relay, upstream):
     upstream.wait_for(lambda: upstream.global_config_fetches(), message="no global config request")
     request = [r for r in upstream.requests_to(r"/projectconfigs/$") if json.loads(r.body).get("global")][0]

@@ -213,7 +213,7 @@ fn collect(state: &ServiceState) -> Result<Vec<Gauge>, CollectError> {
     let memory = MemoryStat::current().ok_or(CollectError::Memory)?;
     let memory_usage = memory.used as f64 / memory.total.max(1) as f64;
     let budget = state.ingest.budget();
-    let upstream_slots = state.config.values.limits.max_concurrent_requests.max(1);
+    let upstream_slots = state.config.max_concurrent_requests().max(1);
     let upstream_utilization =
         (state.upstream.in_flight() as f64 / upstream_slots as f64).clamp(0.0, 1.0);
     let (worker_pool_utilization, runtime_utilization) = cpu_utilization()?;
@@ -259,7 +259,7 @@ fn render(gauges: &[Gauge]) -> String {
 
 /// `GET /api/relay/autoscaling/`.
 pub async fn handle(state: web::Data<ServiceState>) -> HttpResponse {
-    if state.config.values.relay.mode == RelayMode::Proxy {
+    if state.config.mode() == RelayMode::Proxy {
         return HttpResponse::NotFound()
             .content_type(TEXT_CONTENT_TYPE)
             .body(NOT_ENABLED_MESSAGE);

@@ -30,8 +30,6 @@ pub enum BadStoreRequest {
     InvalidBody,
     #[error("invalid JSON data: {0}")]
     InvalidJson(String),
-    #[error("invalid messagepack data")]
-    InvalidMsgpack,
     #[error("invalid event envelope")]
     InvalidEnvelope(#[source] relay_protocol::envelope::EnvelopeError),
     #[error("invalid multipart data")]
@@ -54,8 +52,6 @@ pub enum BadStoreRequest {
     RateLimited(RateLimits),
     #[error("failed to queue envelope")]
     QueueFailed(String),
-    #[error("project not available")]
-    ProjectUnavailable,
     #[error("unsupported media type")]
     UnsupportedMediaType,
     #[error(transparent)]
@@ -71,9 +67,7 @@ impl BadStoreRequest {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
             BadStoreRequest::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            BadStoreRequest::QueueFailed(_) | BadStoreRequest::ProjectUnavailable => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            BadStoreRequest::QueueFailed(_) => StatusCode::SERVICE_UNAVAILABLE,
             BadStoreRequest::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             BadStoreRequest::Auth(error) => error.status(),
             _ => StatusCode::BAD_REQUEST,
@@ -209,9 +203,8 @@ pub async fn handle_envelope(
         trusted: meta.trusted,
         received_at: meta.received_at,
     };
-    let spool = &state.config.values.spool.envelopes;
-    let max_queued = spool.max_queued_for_upstream.max(1);
-    let admission_timeout = std::time::Duration::from_millis(spool.admission_timeout_ms);
+    let max_queued = state.config.spool_max_queued_for_upstream().max(1);
+    let admission_timeout = state.config.spool_admission_timeout();
     let admitted = state
         .ingest
         .destination()
@@ -333,7 +326,7 @@ pub async fn ingest_integration_body(
     content_type: relay_protocol::envelope::ContentType,
     rate_limit_response: RateLimitResponse,
 ) -> Result<(), actix_web::Error> {
-    let limit = state.config.values.limits.max_container_size.as_bytes() as usize;
+    let limit = state.config.max_container_size().as_usize();
     let body = crate::extractors::read_body(request, payload, limit).await?;
     if body.is_empty() {
         return Err(BadStoreRequest::EmptyBody.into());

@@ -52,7 +52,7 @@ async fn handle(
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.starts_with("application/json"));
     let check_in: Map<String, Value> = if is_json {
-        let limit = state.config.values.limits.max_event_size.as_bytes() as usize;
+        let limit = state.config.max_event_size().as_usize();
         let body = match payload {
             Some(payload) => read_body(&request, payload, limit).await?,
             None => Bytes::new(),

@@ -19,7 +19,7 @@ pub async fn handle(
     };
     let meta =
         extract_request_meta(&request, &state.config, source).map_err(BadStoreRequest::from)?;
-    let limit = state.config.values.limits.max_envelope_size.as_bytes() as usize;
+    let limit = state.config.max_envelope_size().as_usize();
     let body = read_body(&request, payload, limit).await?;
     let mut meta = match meta {
         Some(meta) => meta,

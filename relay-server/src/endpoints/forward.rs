@@ -40,7 +40,7 @@ fn is_forwardable(name: &str) -> bool {
 
 /// The body limit for a forwarded path (http-api.md §1.2).
 fn body_limit(state: &ServiceState, path: &str) -> usize {
-    let limits = &state.config.values.limits;
+    let config = &state.config;
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let is_file_upload = segments.len() >= 7
         && segments.starts_with(&["api", "0", "projects"])
@@ -50,13 +50,13 @@ fn body_limit(state: &ServiceState, path: &str) -> usize {
         && segments.starts_with(&["api", "0", "organizations"])
         && segments.get(4) == Some(&"chunk-upload");
     let limit = if is_file_upload {
-        limits.max_api_file_upload_size.as_bytes()
+        config.max_api_file_upload_size()
     } else if is_chunk_upload {
-        limits.max_api_chunk_upload_size.as_bytes()
+        config.max_api_chunk_upload_size()
     } else {
-        limits.max_api_payload_size.as_bytes()
+        config.max_api_payload_size()
     };
-    limit as usize
+    limit.as_usize()
 }
 
 struct ForwardJob {
@@ -188,8 +188,7 @@ pub async fn forward_request(
     payload: web::Payload,
 ) -> HttpResponse {
     let path = request.uri().path();
-    let forwarding_disabled =
-        !state.config.values.http.forward || state.config.processing_enabled();
+    let forwarding_disabled = !state.config.http_forward() || state.config.processing_enabled();
     if forwarding_disabled || path == "/api/" || !path.starts_with("/api/") {
         return HttpResponse::NotFound().finish();
     }

@@ -88,6 +88,14 @@ fn decode_minidump(
     Ok((Bytes::from(decoded), filename))
 }
 
+/// The rejection of a minidump over its size limit (`too_large:attachment:minidump`).
+fn minidump_too_large() -> BadStoreRequest {
+    BadStoreRequest::TooLarge(format!(
+        "attachment:{}",
+        AttachmentType::Minidump.size_limit_kind()
+    ))
+}
+
 /// Decodes an xz container, never writing more than `limit` bytes.
 fn decode_xz(data: &[u8], limit: usize) -> Result<Vec<u8>, BadStoreRequest> {
     let mut output = LimitedWriter {
@@ -97,9 +105,7 @@ fn decode_xz(data: &[u8], limit: usize) -> Result<Vec<u8>, BadStoreRequest> {
     let mut input = std::io::BufReader::new(data);
     match lzma_rs::xz_decompress(&mut input, &mut output) {
         Ok(()) => Ok(output.buffer),
-        Err(_) if output.buffer.len() >= limit => {
-            Err(BadStoreRequest::TooLarge("attachment:minidump".to_owned()))
-        }
+        Err(_) if output.buffer.len() >= limit => Err(minidump_too_large()),
         Err(_) => Err(BadStoreRequest::InvalidCompression),
     }
 }
@@ -135,7 +141,7 @@ fn read_limited(reader: impl Read, limit: usize) -> Result<Vec<u8>, BadStoreRequ
         .read_to_end(&mut output)
         .map_err(|_| BadStoreRequest::InvalidCompression)?;
     if output.len() > limit {
-        return Err(BadStoreRequest::TooLarge("attachment:minidump".to_owned()));
+        return Err(minidump_too_large());
     }
     Ok(output)
 }
@@ -193,10 +199,9 @@ async fn minidump_envelope(
     meta: &RequestMeta,
     body: Bytes,
 ) -> Result<Envelope, BadStoreRequest> {
-    let limits = &state.config.values.limits;
-    let max_attachment = limits.max_attachment_size.as_bytes() as usize;
-    let max_attachments = limits.max_attachments_size.as_bytes() as usize;
-    let max_event = limits.max_event_size.as_bytes() as usize;
+    let max_attachment = state.config.max_attachment_size().as_usize();
+    let max_attachments = state.config.max_attachments_size().as_usize();
+    let max_event = state.config.max_event_size().as_usize();
 
     let raw = matches!(
         content_type(request),
@@ -241,7 +246,7 @@ async fn minidump_envelope(
         return Err(BadStoreRequest::InvalidMinidump);
     }
     if minidump.len() > max_attachment {
-        return Err(BadStoreRequest::TooLarge("attachment:minidump".to_owned()));
+        return Err(minidump_too_large());
     }
 
     let event_id = event_id_from_msgpack(&others)
@@ -275,7 +280,9 @@ async fn minidump_envelope(
                 .map(|part| (part.name.as_deref().unwrap_or_default(), &part.data[..])),
         );
         if form_data.len() > max_event {
-            return Err(BadStoreRequest::TooLarge("form_data".to_owned()));
+            return Err(BadStoreRequest::TooLarge(
+                ItemType::FormData.name().to_owned(),
+            ));
         }
         let mut item = Item::new(ItemType::FormData);
         item.set_payload(ContentType::Text, Bytes::from(form_data));
@@ -288,7 +295,7 @@ async fn minidump_envelope(
 /// Oversized side attachments are dropped without failing the upload, each with an outcome.
 fn track_oversized(state: &ServiceState, meta: &RequestMeta, event_id: EventId, items: Vec<Item>) {
     for item in items {
-        let reason = DiscardReason::TooLarge(item.size_limit_name());
+        let reason = DiscardReason::TooLarge(item.size_limit_name().into());
         reject_request_items(
             state,
             meta,
@@ -307,9 +314,8 @@ pub async fn handle_minidump(
     payload: web::Payload,
 ) -> Result<HttpResponse, actix_web::Error> {
     let meta = require_project_meta(&state, &request, &path)?;
-    let limits = &state.config.values.limits;
-    let limit =
-        (limits.max_upload_size.as_bytes() + limits.max_attachments_size.as_bytes()) as usize;
+    let limit = (state.config.max_upload_size().as_bytes()
+        + state.config.max_attachments_size().as_bytes()) as usize;
     let body = read_body(&request, payload, limit).await?;
     let envelope = match minidump_envelope(&state, &request, &meta, body).await {
         Ok(envelope) => envelope,
@@ -332,7 +338,7 @@ fn track_failed_crash(state: &ServiceState, meta: &RequestMeta, error: &BadStore
         BadStoreRequest::InvalidMinidump => DiscardReason::InvalidMinidump,
         BadStoreRequest::MissingMinidump => DiscardReason::MissingMinidumpUpload,
         BadStoreRequest::InvalidCompression => DiscardReason::InvalidCompression,
-        BadStoreRequest::TooLarge(item) => DiscardReason::TooLarge(item.clone()),
+        BadStoreRequest::TooLarge(item) => DiscardReason::TooLarge(item.clone().into()),
         BadStoreRequest::RequestTooLarge => DiscardReason::RequestTooLarge,
         _ => return,
     };
@@ -350,7 +356,7 @@ pub async fn handle_attachments(
     let (project_id, event_id) = path.into_inner();
     let meta = require_project_meta(&state, &request, &project_id)?;
     let event_id = EventId::parse(&event_id).map_err(|_| BadStoreRequest::InvalidEventId)?;
-    let limit = state.config.values.limits.max_attachments_size.as_bytes() as usize;
+    let limit = state.config.max_attachments_size().as_usize();
     let body = read_body(&request, payload, limit).await?;
     let parts = parse_multipart(content_type(&request).unwrap_or_default(), body)
         .await

@@ -26,7 +26,7 @@ use crate::extractors::{read_body, BodyError, MetaSource};
 use crate::service::ServiceState;
 
 /// The project feature that OTLP logs require.
-pub const OURLOGS_INGESTION_FEATURE: &str = "organizations:ourlogs-ingestion";
+pub use crate::services::projects::state::OURLOGS_INGESTION_FEATURE;
 
 /// MIME type of OTLP/JSON requests.
 const JSON_MIME: &str = "application/json";
@@ -256,7 +256,7 @@ async fn ingest(
     };
     let meta = require_request_meta(state, request, source)?;
     let encoding = encoding.ok_or(BadStoreRequest::UnsupportedMediaType)?;
-    let limit = state.config.values.limits.max_container_size.as_bytes() as usize;
+    let limit = state.config.max_container_size().as_usize();
     let body = read_body(request, payload, limit).await?;
 
     let mut envelope = new_request_envelope(&meta, None);

@@ -93,10 +93,7 @@ pub async fn handle(
     let caller_key = signed.relay.public_key;
     let advertised = state
         .config
-        .values
-        .relay
-        .advertised_upstream
-        .as_ref()
+        .advertised_upstream()
         .map(|upstream| upstream.to_string());
 
     let mut configs = Map::new();

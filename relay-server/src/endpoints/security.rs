@@ -65,7 +65,7 @@ pub async fn handle_security(
 ) -> Result<HttpResponse, actix_web::Error> {
     let meta = require_project_meta(&state, &request, &path)?;
     check_content_type(&request, SECURITY_CONTENT_TYPES)?;
-    let limit = state.config.values.limits.max_event_size.as_bytes() as usize;
+    let limit = state.config.max_event_size().as_usize();
     let body = read_body(&request, payload, limit).await?;
     if body.is_empty() {
         return Err(BadStoreRequest::EmptyBody.into());

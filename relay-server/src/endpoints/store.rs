@@ -109,7 +109,7 @@ fn event_envelope(
     meta: &RequestMeta,
     body: Vec<u8>,
 ) -> Result<(Envelope, RequestMeta), BadStoreRequest> {
-    let limit = state.config.values.limits.max_event_size.as_bytes() as usize;
+    let limit = state.config.max_event_size().as_usize();
     let decoded = decode_event_body(&body, limit)?;
     if decoded.is_empty() {
         return Err(BadStoreRequest::EmptyBody);
@@ -149,12 +149,12 @@ async fn store(
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|value| value.as_bytes() == b"application/x-sentry-envelope");
-    let limits = &state.config.values.limits;
     let limit = if is_envelope {
-        limits.max_envelope_size.as_bytes()
+        state.config.max_envelope_size()
     } else {
-        limits.max_event_size.as_bytes()
-    } as usize;
+        state.config.max_event_size()
+    }
+    .as_usize();
     let body = read_body(&request, payload, limit).await?;
     if body.is_empty() {
         return Err(BadStoreRequest::EmptyBody.into());

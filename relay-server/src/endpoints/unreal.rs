@@ -29,7 +29,7 @@ pub async fn handle(
         path_key: Some(&sentry_key),
     };
     let meta = require_request_meta(&state, &request, source)?;
-    let limit = state.config.values.limits.max_attachments_size.as_bytes() as usize;
+    let limit = state.config.max_attachments_size().as_usize();
     let body = read_body(&request, payload, limit).await?;
     if body.is_empty() {
         return Err(BadStoreRequest::EmptyBody.into());

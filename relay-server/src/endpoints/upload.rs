@@ -270,10 +270,7 @@ pub async fn create(
     if request.headers().contains_key(CONTENT_TYPE) {
         return Err(UploadError::CreationContentType);
     }
-    upload_length(
-        &request,
-        state.config.values.limits.max_upload_size.as_bytes(),
-    )?;
+    upload_length(&request, state.config.max_upload_size().as_bytes())?;
     if let Some(metadata) = header_str(&request, &UPLOAD_METADATA) {
         validate_metadata(metadata)?;
     }
@@ -320,7 +317,7 @@ pub async fn append(
         );
     }
 
-    let limit = state.config.values.limits.max_upload_size.as_bytes() as usize;
+    let limit = state.config.max_upload_size().as_usize();
     let body = read_body(&request, payload, limit).await?;
     let actual = body.len() as u64;
     if let Some(announced) = announced_decoded_length {
@@ -329,7 +326,7 @@ pub async fn append(
         }
     }
 
-    let encoding = state.config.values.http.encoding;
+    let encoding = state.config.http_encoding();
     let mut headers = upstream_headers(&request);
     headers.remove(DECODED_CONTENT_LENGTH_NAME);
     let body = match content_encoding_name(encoding) {

@@ -2,7 +2,7 @@
 //!
 //! Like OTLP, relay does not parse the drain's payload: the body (a JSON array or NDJSON
 //! lines) becomes one internal `integration` item whose content type names the format
-//! (envelope.md §3.1). Errors are the ordinary ingestion errors (§6.1), including `429` on
+//! (envelope.md §3.1). Errors are the ordinary ingestion errors (http-api.md §6.1), including `429` on
 //! active rate limits; the success answer is `202` with an empty body.
 
 use actix_web::{web, HttpRequest, HttpResponse};

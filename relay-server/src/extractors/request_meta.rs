@@ -143,10 +143,15 @@ fn header_str<'a>(request: &'a HttpRequest, name: &str) -> Option<&'a str> {
         .and_then(|value| value.to_str().ok())
 }
 
+/// The request's origin (http-api.md §3.5): the first of `Origin` and `Referer` that is an
+/// http(s) URL. An unusable `Origin` (`null` from sandboxed pages, `file://`) falls back to
+/// `Referer`, so it cannot be used to bypass `allowedDomains`.
 fn parse_origin(request: &HttpRequest) -> Option<Url> {
-    let value = header_str(request, "origin").or_else(|| header_str(request, "referer"))?;
-    let url = Url::parse(value).ok()?;
-    matches!(url.scheme(), "http" | "https").then_some(url)
+    let http_url = |name: &str| {
+        let url = Url::parse(header_str(request, name)?).ok()?;
+        matches!(url.scheme(), "http" | "https").then_some(url)
+    };
+    http_url("origin").or_else(|| http_url("referer"))
 }
 
 fn forwarded_for(request: &HttpRequest, peer: Option<IpAddr>) -> String {
@@ -186,10 +191,7 @@ fn is_trusted(request: &HttpRequest, config: &Config) -> bool {
         return false;
     };
     config
-        .values
-        .auth
-        .static_relays
-        .get(&relay_id)
+        .static_relay(&relay_id)
         .is_some_and(|info| info.internal)
 }
 
@@ -378,4 +380,417 @@ pub fn envelope_dsn_meta(
         dsn,
         from_envelope_dsn: true,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use actix_web::http::header::HeaderValue;
+    use actix_web::test::TestRequest;
+    use base64::Engine;
+
+    use super::*;
+    use crate::testutils::{self, project_key, PROJECT_KEY};
+
+    const INTERNAL_RELAY: &str = "9568a6c9-13b0-4c26-b46a-0a863ab2048e";
+    const EXTERNAL_RELAY: &str = "4f0b4b7d-a7b1-4bd2-9d4e-0b9b1b1b1b1b";
+
+    fn request(uri: &str, headers: &[(&str, &str)]) -> HttpRequest {
+        let mut builder = TestRequest::default().uri(uri);
+        for (name, value) in headers {
+            builder = builder.insert_header((*name, *value));
+        }
+        builder.to_http_request()
+    }
+
+    fn from_peer(headers: &[(&str, &str)]) -> HttpRequest {
+        let peer: SocketAddr = "10.0.0.1:4711".parse().unwrap();
+        let mut builder = TestRequest::default()
+            .uri("/api/42/envelope/")
+            .peer_addr(peer);
+        for (name, value) in headers {
+            builder = builder.insert_header((*name, *value));
+        }
+        builder.to_http_request()
+    }
+
+    /// The route `/api/42/…`.
+    fn project_route() -> MetaSource<'static> {
+        MetaSource {
+            project_id: Some("42"),
+            path_key: None,
+        }
+    }
+
+    fn extract(request: &HttpRequest) -> Result<Option<RequestMeta>, BadEventMeta> {
+        extract_request_meta(request, &Config::default(), project_route())
+    }
+
+    /// The metadata of an authenticated request to `/api/42/…` with extra headers.
+    fn meta_with(config: &Config, headers: &[(&str, &str)]) -> RequestMeta {
+        let auth = format!("Sentry sentry_key={PROJECT_KEY}");
+        let mut all = vec![("x-sentry-auth", auth.as_str())];
+        all.extend_from_slice(headers);
+        let mut builder = TestRequest::default()
+            .uri("/api/42/envelope/")
+            .peer_addr("10.0.0.1:4711".parse().unwrap());
+        for (name, value) in all {
+            builder = builder.insert_header((name, value));
+        }
+        extract_request_meta(&builder.to_http_request(), config, project_route())
+            .unwrap()
+            .unwrap()
+    }
+
+    fn sentry_auth() -> String {
+        format!(
+            "Sentry sentry_key={PROJECT_KEY}, sentry_version=7, sentry_client=sentry.python/2.0.0"
+        )
+    }
+
+    #[test]
+    fn auth_from_the_x_sentry_auth_header() {
+        let request = request("/api/42/store/", &[("x-sentry-auth", &sentry_auth())]);
+        let meta = extract(&request).unwrap().expect("credentials");
+        assert_eq!(meta.public_key, project_key());
+        assert_eq!(meta.project_id, Some(ProjectId(42)));
+        assert_eq!(meta.version, 7);
+        assert_eq!(meta.client.as_deref(), Some("sentry.python/2.0.0"));
+        assert!(!meta.no_cache);
+        assert!(!meta.from_envelope_dsn);
+        // The request's DSN points at the configured upstream.
+        assert_eq!(meta.dsn.public_key(), project_key());
+        assert_eq!(meta.dsn.project_id(), ProjectId(42));
+        let upstream = Config::default().upstream_descriptor().clone();
+        assert_eq!(meta.dsn.host(), upstream.host());
+    }
+
+    #[test]
+    fn auth_from_the_authorization_header() {
+        let sentry = request("/api/42/store/", &[("authorization", &sentry_auth())]);
+        let meta = extract(&sentry).unwrap().expect("credentials");
+        assert_eq!(meta.public_key, project_key());
+        assert_eq!(meta.client.as_deref(), Some("sentry.python/2.0.0"));
+
+        let basic = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{PROJECT_KEY}:"))
+        );
+        let meta = extract(&request("/api/42/store/", &[("authorization", &basic)]))
+            .unwrap()
+            .expect("credentials");
+        assert_eq!(meta.public_key, project_key());
+        assert_eq!(meta.version, DEFAULT_PROTOCOL_VERSION);
+        assert_eq!(meta.client, None);
+    }
+
+    #[test]
+    fn auth_from_the_query_string_and_the_path() {
+        let uri = format!("/api/42/store/?sentry_key={PROJECT_KEY}&sentry_version=7");
+        let meta = extract(&request(&uri, &[])).unwrap().expect("credentials");
+        assert_eq!(meta.public_key, project_key());
+        assert_eq!(meta.version, 7);
+
+        let source = MetaSource {
+            project_id: Some("42"),
+            path_key: Some(PROJECT_KEY),
+        };
+        let meta =
+            extract_request_meta(&request("/api/42/unreal/", &[]), &Config::default(), source)
+                .unwrap()
+                .expect("credentials");
+        assert_eq!(meta.public_key, project_key());
+        assert_eq!(meta.version, DEFAULT_PROTOCOL_VERSION);
+    }
+
+    #[test]
+    fn key_flags_set_no_cache() {
+        let auth = format!("Sentry sentry_key={PROJECT_KEY}.no-cache");
+        let meta = extract(&request("/api/42/store/", &[("x-sentry-auth", &auth)]))
+            .unwrap()
+            .expect("credentials");
+        assert_eq!(meta.public_key, project_key());
+        assert!(meta.no_cache);
+    }
+
+    #[test]
+    fn missing_auth_is_none() {
+        assert!(extract(&request("/api/42/store/", &[])).unwrap().is_none());
+        // Values of other schemes are no credentials.
+        for (name, value) in [
+            ("x-sentry-auth", "Basic abc"),
+            ("x-sentry-auth", "Sentry"),
+            ("authorization", "Bearer token"),
+            ("authorization", "Basic !!!not-base64"),
+        ] {
+            let meta = extract(&request("/api/42/store/", &[(name, value)])).unwrap();
+            assert!(meta.is_none(), "{name}: {value}");
+        }
+    }
+
+    #[test]
+    fn two_credential_sources_are_multiple_auth() {
+        let auth = sentry_auth();
+        let cases = [
+            request(
+                "/api/42/store/",
+                &[("x-sentry-auth", &auth), ("authorization", &auth)],
+            ),
+            request(
+                "/api/42/store/?sentry_release=1.0",
+                &[("x-sentry-auth", &auth)],
+            ),
+        ];
+        for request in &cases {
+            let error = extract(request).unwrap_err();
+            assert!(matches!(error, BadEventMeta::MultipleAuth), "{error:?}");
+            assert_eq!(error.status(), StatusCode::UNAUTHORIZED);
+            assert_eq!(
+                error.to_string(),
+                "multiple authorization payloads detected"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_credentials_are_rejected() {
+        let missing_key = request(
+            "/api/42/store/",
+            &[("x-sentry-auth", "Sentry sentry_version=7")],
+        );
+        let error = extract(&missing_key).unwrap_err();
+        assert!(matches!(error, BadEventMeta::BadAuth(_)), "{error:?}");
+        assert_eq!(error.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(error.causes(), vec!["missing public key in auth header"]);
+
+        // A `sentry_` query parameter without a key is a source without credentials.
+        let error = extract(&request("/api/42/store/?sentry_release=1.0", &[])).unwrap_err();
+        assert!(matches!(error, BadEventMeta::BadAuth(_)), "{error:?}");
+
+        let short_key = request(
+            "/api/42/store/",
+            &[("x-sentry-auth", "Sentry sentry_key=abc")],
+        );
+        let error = extract(&short_key).unwrap_err();
+        assert!(matches!(error, BadEventMeta::BadPublicKey), "{error:?}");
+        assert_eq!(error.status(), StatusCode::BAD_REQUEST);
+
+        let auth = format!("Sentry sentry_key={PROJECT_KEY}, sentry_version=8");
+        let error = extract(&request("/api/42/store/", &[("x-sentry-auth", &auth)])).unwrap_err();
+        assert!(
+            matches!(error, BadEventMeta::UnsupportedProtocolVersion(8)),
+            "{error:?}"
+        );
+        assert_eq!(error.status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn project_id_comes_from_the_url() {
+        let auth = sentry_auth();
+        let request = request("/api/store/", &[("x-sentry-auth", &auth)]);
+        let meta = extract_request_meta(&request, &Config::default(), MetaSource::default())
+            .unwrap()
+            .expect("credentials");
+        assert_eq!(meta.project_id, None);
+        assert_eq!(meta.dsn.project_id(), ProjectId(0));
+
+        let source = MetaSource {
+            project_id: Some("forty-two"),
+            path_key: None,
+        };
+        let error = extract_request_meta(&request, &Config::default(), source).unwrap_err();
+        assert!(matches!(error, BadEventMeta::BadProject), "{error:?}");
+        assert_eq!(error.status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn client_ip_is_the_first_entry_of_the_forwarding_chain() {
+        let config = Config::default();
+        let meta = meta_with(&config, &[]);
+        assert_eq!(meta.remote_addr, Some("10.0.0.1".parse().unwrap()));
+        assert_eq!(meta.forwarded_for, "10.0.0.1");
+        assert_eq!(meta.client_ip(), Some("10.0.0.1".parse().unwrap()));
+
+        let meta = meta_with(&config, &[("x-forwarded-for", "1.2.3.4, 5.6.7.8")]);
+        assert_eq!(meta.forwarded_for, "1.2.3.4, 5.6.7.8, 10.0.0.1");
+        assert_eq!(meta.client_ip(), Some("1.2.3.4".parse().unwrap()));
+
+        // The first non-empty header in the order of http-api.md §3.5 wins.
+        let meta = meta_with(
+            &config,
+            &[
+                ("x-forwarded-for", "1.2.3.4"),
+                ("x-sentry-forwarded-for", "2.2.2.2"),
+                ("cf-connecting-ip", " "),
+            ],
+        );
+        assert_eq!(meta.forwarded_for, "2.2.2.2, 10.0.0.1");
+        let meta = meta_with(
+            &config,
+            &[
+                ("cf-connecting-ip", "3.3.3.3"),
+                ("x-forwarded-for", "1.2.3.4"),
+            ],
+        );
+        assert_eq!(meta.client_ip(), Some("3.3.3.3".parse().unwrap()));
+
+        // Without a peer only the header counts.
+        let auth = sentry_auth();
+        let request = request(
+            "/api/42/store/",
+            &[("x-sentry-auth", &auth), ("x-forwarded-for", "1.2.3.4")],
+        );
+        let meta = extract(&request).unwrap().unwrap();
+        assert_eq!(meta.remote_addr, None);
+        assert_eq!(meta.forwarded_for, "1.2.3.4");
+    }
+
+    #[test]
+    fn origin_from_origin_or_referer_only_for_http_urls() {
+        let config = Config::default();
+        let origin = |headers: &[(&str, &str)]| meta_with(&config, headers).origin;
+        assert_eq!(
+            origin(&[("origin", "https://app.example.com")]).map(String::from),
+            Some("https://app.example.com/".to_owned())
+        );
+        assert_eq!(
+            origin(&[("referer", "http://example.com/page?x=1")]).map(String::from),
+            Some("http://example.com/page?x=1".to_owned())
+        );
+        assert_eq!(
+            origin(&[
+                ("origin", "https://first.example.com"),
+                ("referer", "https://second.example.com")
+            ])
+            .map(String::from),
+            Some("https://first.example.com/".to_owned())
+        );
+        assert_eq!(origin(&[("origin", "null")]), None);
+        assert_eq!(origin(&[("origin", "file:///etc/passwd")]), None);
+        assert_eq!(origin(&[]), None);
+    }
+
+    /// An unusable `Origin` falls back to `Referer`, like Sentry's Relay: otherwise a request
+    /// with `Origin: null` and a foreign `Referer` would pass the `allowedDomains` check.
+    #[test]
+    fn origin_falls_back_to_referer_when_origin_is_unusable() {
+        let config = Config::default();
+        let meta = meta_with(
+            &config,
+            &[("origin", "null"), ("referer", "https://evil.com/page")],
+        );
+        assert_eq!(
+            meta.origin.map(String::from),
+            Some("https://evil.com/page".to_owned())
+        );
+    }
+
+    #[test]
+    fn user_agent_client_hints_and_signature_are_kept() {
+        let meta = meta_with(
+            &Config::default(),
+            &[
+                ("user-agent", "Mozilla/5.0"),
+                ("sec-ch-ua-platform", "\"macOS\""),
+                ("sec-ch-ua-model", "\"\""),
+                ("x-sentry-relay-signature", "c2ln.aGRy"),
+            ],
+        );
+        assert_eq!(meta.user_agent.as_deref(), Some("Mozilla/5.0"));
+        assert_eq!(
+            meta.client_hints.sec_ch_ua_platform.as_deref(),
+            Some("\"macOS\"")
+        );
+        assert_eq!(meta.client_hints.sec_ch_ua_model.as_deref(), Some("\"\""));
+        assert_eq!(meta.client_hints.sec_ch_ua, None);
+        assert_eq!(meta.relay_signature.as_deref(), Some("c2ln.aGRy"));
+    }
+
+    #[test]
+    fn signature_that_is_not_visible_ascii_is_a_bad_request() {
+        let request = TestRequest::default()
+            .uri("/api/42/store/")
+            .insert_header(("x-sentry-auth", sentry_auth()))
+            .insert_header((
+                "x-sentry-relay-signature",
+                HeaderValue::from_bytes(b"sig\xe9").unwrap(),
+            ))
+            .to_http_request();
+        let error = extract(&request).unwrap_err();
+        assert!(
+            matches!(error, BadEventMeta::BadRelaySignature),
+            "{error:?}"
+        );
+        assert_eq!(error.status(), StatusCode::BAD_REQUEST);
+    }
+
+    fn static_relays_config() -> Config {
+        let (_, internal) = relay_auth::generate_key_pair();
+        let (_, external) = relay_auth::generate_key_pair();
+        testutils::config(&format!(
+            "auth:
+  static_relays:
+    \"{INTERNAL_RELAY}\": {{public_key: \"{internal}\", internal: true}}
+    \"{EXTERNAL_RELAY}\": {{public_key: \"{external}\"}}
+"
+        ))
+    }
+
+    #[test]
+    fn only_internal_static_relays_are_trusted() {
+        let config = static_relays_config();
+        let trusted = |relay_id: Option<&str>| {
+            let headers: Vec<(&str, &str)> = relay_id
+                .map(|id| ("x-sentry-relay-id", id))
+                .into_iter()
+                .collect();
+            meta_with(&config, &headers).trusted
+        };
+        assert!(trusted(Some(INTERNAL_RELAY)));
+        assert!(trusted(Some(&format!(" {INTERNAL_RELAY} "))));
+        assert!(!trusted(Some(EXTERNAL_RELAY)));
+        assert!(!trusted(Some("00000000-0000-0000-0000-000000000001")));
+        assert!(!trusted(Some("not-a-uuid")));
+        assert!(!trusted(None));
+    }
+
+    #[test]
+    fn envelope_header_dsn_authenticates_the_envelope_endpoint() {
+        let body = format!(
+            "{{\"dsn\":\"https://{PROJECT_KEY}@o1.ingest.example.com/7\"}}\n{{\"type\":\"event\"}}\n{{}}\n"
+        );
+        let request = from_peer(&[("origin", "https://app.example.com")]);
+        let meta = envelope_dsn_meta(&request, &Config::default(), body.as_bytes()).unwrap();
+        assert_eq!(meta.public_key, project_key());
+        // The envelope's project wins over the URL's.
+        assert_eq!(meta.project_id, Some(ProjectId(7)));
+        assert_eq!(meta.dsn.host(), "o1.ingest.example.com");
+        assert!(meta.from_envelope_dsn);
+        assert_eq!(meta.version, DEFAULT_PROTOCOL_VERSION);
+        assert_eq!(meta.remote_addr, Some("10.0.0.1".parse().unwrap()));
+        assert!(meta.origin.is_some());
+    }
+
+    #[test]
+    fn envelope_header_without_a_valid_dsn_is_bad_envelope_auth() {
+        let request = from_peer(&[]);
+        let config = Config::default();
+        let cause = |body: &str| match envelope_dsn_meta(&request, &config, body.as_bytes()) {
+            Err(error @ BadEventMeta::BadEnvelopeAuth(_)) => {
+                assert_eq!(error.status(), StatusCode::UNAUTHORIZED);
+                error.causes().join("")
+            }
+            other => panic!("expected BadEnvelopeAuth, got {other:?}"),
+        };
+        assert_eq!(cause(""), "EOF while parsing a value at line 1 column 0");
+        assert!(
+            cause("{\"event_id\":\"9ec79c33ec9942ab8353589fcb2e04dc\"}\n")
+                .starts_with("missing field `dsn`"),
+        );
+        // Key flags are not allowed in a DSN.
+        let with_flags =
+            format!("{{\"dsn\":\"https://{PROJECT_KEY}.no-cache@o1.ingest.example.com/7\"}}\n");
+        assert!(!cause(&with_flags).is_empty());
+    }
 }

@@ -19,7 +19,6 @@ pub const RELAY_API_BODY_LIMIT: usize = 262_144;
 
 /// A verified request from a downstream relay.
 pub struct SignedBody {
-    pub relay_id: RelayId,
     pub relay: RelayInfo,
     pub body: Bytes,
 }
@@ -93,11 +92,7 @@ pub async fn read_signed_body(
             chrono::Utc::now(),
         )
         .map_err(SignedRequestError::InvalidSignature)?;
-    Ok(SignedBody {
-        relay_id,
-        relay,
-        body,
-    })
+    Ok(SignedBody { relay, body })
 }
 
 /// `400 invalid JSON data` with the parser's message as cause.

@@ -84,7 +84,7 @@ impl HealthCheck {
     ) -> HealthCheck {
         let check = HealthCheck {
             inner: Arc::new(HealthInner {
-                health: RwLock::new(config.values.health.clone()),
+                health: RwLock::new(config.health().clone()),
                 config,
                 upstream,
                 budget,
@@ -178,8 +178,8 @@ impl HealthCheck {
             }
         }
         let config = &self.inner.config;
-        let needs_auth = config.values.relay.mode == RelayMode::Managed
-            && config.values.auth.ready == AuthReady::Authenticated;
+        let needs_auth =
+            config.mode() == RelayMode::Managed && config.auth_ready() == AuthReady::Authenticated;
         if needs_auth && !self.inner.upstream.auth_state().is_authenticated() {
             tracing::debug!("Health check probe 'auth' failed");
             ready = false;
@@ -220,6 +220,7 @@ impl HealthCheck {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "processing")]
     async fn health_check(redis: Option<RedisProjectSource>) -> HealthCheck {
         // Proxy mode: no auth probe, so only memory, spool and redis decide.
         let config = Arc::new(Config::from_yaml_str("relay: {mode: proxy}").unwrap());
@@ -230,6 +231,7 @@ mod tests {
     }
 
     #[tokio::test]
+    #[cfg(feature = "processing")]
     async fn redis_probe_follows_the_monitor() {
         let baseline = health_check(None).await.evaluate();
         let down = health_check(Some(RedisProjectSource::not_connected_for_tests())).await;

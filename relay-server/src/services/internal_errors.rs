@@ -228,7 +228,7 @@ mod tests {
         let (_layer, reporter) = internal_error_reporting(&config).unwrap();
         let event = reporter.event_json(&InternalReport {
             level: "error",
-            logger: "relay_server::services::forward".to_owned(),
+            logger: "relay_server::services::forwarding::sink".to_owned(),
             message: "error sending envelope".to_owned(),
             error: Some("connection refused".to_owned()),
         });

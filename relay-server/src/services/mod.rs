@@ -4,11 +4,13 @@ pub mod forwarding;
 pub mod health;
 pub mod ingest;
 pub mod internal_errors;
+#[cfg(feature = "processing")]
 pub mod metrics;
 pub mod outcomes;
 pub mod processing;
 pub mod projects;
 pub mod relays;
 pub mod shutdown;
+#[cfg(feature = "processing")]
 pub mod store;
 pub mod upstream;

@@ -23,7 +23,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+#[cfg(feature = "processing")]
+use chrono::DateTime;
+use chrono::Utc;
 use relay_config::{Config, EmitOutcomes, RelayMode};
 use relay_protocol::client_report::{ClientReport, DiscardedEvent};
 use relay_protocol::{DataCategory, ProjectId, ProjectKey};
@@ -31,14 +33,25 @@ use tokio::sync::mpsc;
 
 use crate::outcome::{
     DiscardReason, Outcome, OutcomeHandle, TrackOutcome, OUTCOME_CHANNEL_CAPACITY,
-    SAMPLED_REASON_PREFIX,
 };
 use crate::services::forwarding::sink::EnvelopeSink;
-use crate::services::projects::{ProjectCache, ProjectStatus};
+use crate::services::projects::ProjectCache;
+#[cfg(feature = "processing")]
+use crate::services::projects::ProjectStatus;
 use crate::services::shutdown::ShutdownHandle;
-use crate::services::store::StoreSink;
 use crate::utils::relay_envelope::relay_generated_envelope;
+#[cfg(feature = "processing")]
 use relay_kafka::messages::OutcomeMessage;
+
+/// Where a processing relay produces outcome messages: its Kafka store.
+#[cfg(feature = "processing")]
+pub type OutcomeProducer = crate::services::store::StoreSink;
+
+/// Without the processing feature there is no Kafka: this type has no values, so the
+/// aggregator's `Option<OutcomeProducer>` is always `None`.
+#[cfg(not(feature = "processing"))]
+#[derive(Clone)]
+pub enum OutcomeProducer {}
 
 /// How soon outcome buckets of a project whose config is still pending are flushed again.
 const PENDING_PROJECT_FLUSH_RETRY: Duration = Duration::from_secs(1);
@@ -46,9 +59,7 @@ const PENDING_PROJECT_FLUSH_RETRY: Duration = Duration::from_secs(1);
 /// Which client-report list an outcome belongs to, if any (relay-protocol.md §7.2).
 fn client_report_list(outcome: &Outcome, mode: RelayMode) -> Option<ClientReportList> {
     match outcome {
-        Outcome::Filtered(key) if key.starts_with(SAMPLED_REASON_PREFIX) => {
-            Some(ClientReportList::FilteredSampling)
-        }
+        Outcome::Filtered(key) if key.is_sampling() => Some(ClientReportList::FilteredSampling),
         Outcome::Filtered(_) => Some(ClientReportList::Filtered),
         Outcome::RateLimited(_) => Some(ClientReportList::RateLimited),
         Outcome::ClientDiscard(_) if mode != RelayMode::Proxy => Some(ClientReportList::Discarded),
@@ -87,30 +98,31 @@ struct BucketKey {
 pub fn start_outcome_aggregator(
     config: Arc<Config>,
     sink: EnvelopeSink,
-    kafka: Option<StoreSink>,
+    kafka: Option<OutcomeProducer>,
     projects: ProjectCache,
     shutdown: ShutdownHandle,
 ) -> OutcomeHandle {
-    let emit = config.values.outcomes.emit_outcomes;
+    let emit = config.emit_outcomes();
     if emit == EmitOutcomes::False && kafka.is_none() {
         return OutcomeHandle::disabled();
     }
     let (sender, receiver) = mpsc::channel(OUTCOME_CHANNEL_CAPACITY);
     let aggregator = OutcomeAggregator {
-        bucket_interval: i64::from(config.values.aggregator.bucket_interval.max(1)),
-        initial_delay: Duration::from_secs(u64::from(config.values.aggregator.initial_delay)),
-        mode: config.values.relay.mode,
-        accepted_window: (config.values.relay.mode != RelayMode::Proxy).then(|| AcceptedWindow {
-            max_secs_in_past: i64::try_from(config.values.aggregator.max_secs_in_past)
+        bucket_interval: i64::try_from(config.aggregator_bucket_interval().as_secs().max(1))
+            .unwrap_or(i64::MAX),
+        initial_delay: config.aggregator_initial_delay(),
+        mode: config.mode(),
+        accepted_window: (config.mode() != RelayMode::Proxy).then(|| AcceptedWindow {
+            max_secs_in_past: i64::try_from(config.aggregator_max_secs_in_past())
                 .unwrap_or(i64::MAX),
-            max_secs_in_future: i64::try_from(config.values.aggregator.max_secs_in_future)
+            max_secs_in_future: i64::try_from(config.aggregator_max_secs_in_future())
                 .unwrap_or(i64::MAX),
         }),
         as_metrics: kafka.is_some()
-            || (emit == EmitOutcomes::True && config.values.relay.mode != RelayMode::Proxy),
+            || (emit == EmitOutcomes::True && config.mode() != RelayMode::Proxy),
         kafka,
         projects,
-        source: config.values.outcomes.source.clone(),
+        source: config.outcome_source().map(str::to_owned),
         buckets: BTreeMap::new(),
         sink,
         config,
@@ -142,7 +154,7 @@ struct OutcomeAggregator {
     accepted_window: Option<AcceptedWindow>,
     as_metrics: bool,
     /// Processing: outcome messages go to Kafka instead of upstream.
-    kafka: Option<StoreSink>,
+    kafka: Option<OutcomeProducer>,
     /// Project configs, for the scoping of Kafka outcome messages at flush time.
     projects: ProjectCache,
     source: Option<String>,
@@ -168,14 +180,14 @@ impl OutcomeAggregator {
                         continue;
                     }
                     if self.initial_delay.is_zero() {
-                        self.flush();
+                        self.flush().await;
                     } else if flush_at.is_none() {
                         flush_at = Some(tokio::time::Instant::now() + self.initial_delay);
                     }
                 }
                 _ = flush_timer => {
                     flush_at = None;
-                    self.flush();
+                    self.flush().await;
                 }
                 _ = shutdown.reached(crate::services::shutdown::Phase::Draining), if !draining => {
                     if self.kafka.is_some() {
@@ -183,7 +195,7 @@ impl OutcomeAggregator {
                         // every outcome is flushed right away, until relay finishes.
                         draining = true;
                         self.initial_delay = Duration::ZERO;
-                        self.flush();
+                        self.flush().await;
                         continue;
                     }
                     // Take what is still queued, flush once and stop: the drain of the
@@ -192,14 +204,14 @@ impl OutcomeAggregator {
                     while let Some(outcome) = receiver.recv().await {
                         self.add(outcome);
                     }
-                    self.flush();
+                    self.flush().await;
                     return;
                 }
                 _ = shutdown.reached(crate::services::shutdown::Phase::Finished), if draining => {
                     while let Ok(outcome) = receiver.try_recv() {
                         self.add(outcome);
                     }
-                    self.flush();
+                    self.flush().await;
                     return;
                 }
             }
@@ -208,7 +220,7 @@ impl OutcomeAggregator {
                 flush_at = Some(tokio::time::Instant::now() + PENDING_PROJECT_FLUSH_RETRY);
             }
         }
-        self.flush();
+        self.flush().await;
     }
 
     /// Adds an outcome; false when this mode does not emit it.
@@ -243,13 +255,14 @@ impl OutcomeAggregator {
         true
     }
 
-    fn flush(&mut self) {
+    async fn flush(&mut self) {
         let buckets = std::mem::take(&mut self.buckets);
         if buckets.is_empty() {
             return;
         }
         if let Some(kafka) = &self.kafka {
-            let waiting = produce_outcomes(kafka, &self.projects, self.source.as_deref(), buckets);
+            let waiting =
+                produce_outcomes(kafka, &self.projects, self.source.as_deref(), buckets).await;
             self.buckets.extend(waiting);
             return;
         }
@@ -380,11 +393,23 @@ impl OutcomeAggregator {
     }
 }
 
+/// Without the processing feature `kafka` cannot exist.
+#[cfg(not(feature = "processing"))]
+async fn produce_outcomes(
+    kafka: &OutcomeProducer,
+    _projects: &ProjectCache,
+    _source: Option<&str>,
+    _buckets: BTreeMap<BucketKey, u64>,
+) -> BTreeMap<BucketKey, u64> {
+    match *kafka {}
+}
+
 /// One outcome message per bucket (outcomes.md §5). The org, project and key ids come from
 /// the project config at flush time (§4.2): buckets of a pending project are handed back to
 /// wait, those of a disabled project or of a config without `projectId` are dropped.
-fn produce_outcomes(
-    kafka: &StoreSink,
+#[cfg(feature = "processing")]
+async fn produce_outcomes(
+    kafka: &OutcomeProducer,
     projects: &ProjectCache,
     source: Option<&str>,
     buckets: BTreeMap<BucketKey, u64>,
@@ -430,7 +455,7 @@ fn produce_outcomes(
         if let Some(source) = source {
             message = message.with_source(source);
         }
-        kafka.produce_outcome(&message);
+        kafka.produce_outcome(&message).await;
     }
     waiting
 }
@@ -440,6 +465,7 @@ mod tests {
     use super::*;
     use crate::outcome::{normalize_sampled_reason, sampled_reason};
 
+    #[cfg(feature = "processing")]
     fn bucket(project_key: ProjectKey) -> (BucketKey, u64) {
         let key = BucketKey {
             project_key,
@@ -454,12 +480,13 @@ mod tests {
         (key, 3)
     }
 
-    #[test]
-    fn kafka_outcomes_take_their_scoping_from_the_config_at_flush() {
+    #[cfg(feature = "processing")]
+    #[tokio::test]
+    async fn kafka_outcomes_take_their_scoping_from_the_config_at_flush() {
         let directory = tempfile::tempdir().unwrap();
         let mut config = Config::default();
         config.values.processing.enabled = true;
-        let store = StoreSink::from_config(&config, directory.path()).unwrap();
+        let store = OutcomeProducer::from_config(&config, directory.path()).unwrap();
         let projects = ProjectCache::new(Arc::new(config));
         let enabled = ProjectKey::parse("a94ae32be2584e0bbd7a4cbb95971fee").unwrap();
         let disabled = ProjectKey::parse("b94ae32be2584e0bbd7a4cbb95971fee").unwrap();
@@ -480,7 +507,7 @@ mod tests {
         projects.resolve(&disabled, None);
 
         let buckets = BTreeMap::from([bucket(enabled), bucket(disabled), bucket(pending)]);
-        let waiting = produce_outcomes(&store, &projects, None, buckets);
+        let waiting = produce_outcomes(&store, &projects, None, buckets).await;
         store.flush(Duration::from_secs(1));
 
         assert_eq!(
@@ -503,7 +530,7 @@ mod tests {
         let proxy = RelayMode::Proxy;
         let managed = RelayMode::Managed;
         assert_eq!(
-            client_report_list(&Outcome::Filtered("Sampled:3000".into()), proxy),
+            client_report_list(&Outcome::Filtered(sampled_reason([3000])), proxy),
             Some(ClientReportList::FilteredSampling)
         );
         assert_eq!(
@@ -530,17 +557,25 @@ mod tests {
 
     #[test]
     fn sampled_reasons_use_rule_categories() {
-        assert_eq!(sampled_reason([3000]), "Sampled:3000");
-        assert_eq!(sampled_reason([1004, 1000]), "Sampled:1000,1004");
-        // The catch-all comes last, it is not sorted numerically.
-        assert_eq!(sampled_reason([7, 1004]), "Sampled:1004,0");
+        assert_eq!(sampled_reason([3000]).to_string(), "Sampled:3000");
         assert_eq!(
-            sampled_reason([1450, 1599, 4999, 5000]),
+            sampled_reason([1004, 1000]).to_string(),
+            "Sampled:1000,1004"
+        );
+        // The catch-all comes last, it is not sorted numerically.
+        assert_eq!(sampled_reason([7, 1004]).to_string(), "Sampled:1004,0");
+        assert_eq!(
+            sampled_reason([1450, 1599, 4999, 5000]).to_string(),
             "Sampled:1400,1500,3000,0"
         );
-        assert_eq!(sampled_reason([3001, 3002, 1]), "Sampled:3000,0");
         assert_eq!(
-            normalize_sampled_reason("Sampled:1,3005,1001").as_deref(),
+            sampled_reason([3001, 3002, 1]).to_string(),
+            "Sampled:3000,0"
+        );
+        assert_eq!(
+            normalize_sampled_reason("Sampled:1,3005,1001")
+                .map(|key| key.to_string())
+                .as_deref(),
             Some("Sampled:1001,3000,0")
         );
         assert_eq!(normalize_sampled_reason("Sampled:"), None);

@@ -103,7 +103,7 @@ impl RelayKeyCache {
     /// Looks a relay up; `None` when it is unknown.
     pub async fn get(&self, relay_id: RelayId) -> Option<RelayInfo> {
         let config = &self.inner.config;
-        if let Some(info) = config.values.auth.static_relays.get(&relay_id) {
+        if let Some(info) = config.static_relay(&relay_id) {
             return Some(RelayInfo {
                 public_key: info.public_key,
                 internal: info.internal,

@@ -2,8 +2,9 @@
 //!
 //! Two sinks share one interface:
 //! * [`StoreSink::Kafka`]: the librdkafka producers of `processing.kafka_config`, with topic
-//!   routing, sharding and keys (relay-kafka). Enqueueing never blocks; a full local queue is
-//!   reported to the caller, which turns it into backpressure or an outcome.
+//!   routing, sharding and keys (relay-kafka). Enqueueing itself never blocks; a local queue
+//!   that stays full through the retries is reported to the caller, which turns it into
+//!   backpressure or an outcome.
 //! * [`StoreSink::Files`] (relay extension, the embedded default): with processing enabled but
 //!   no `kafka_config`, every message is appended to one line-delimited file per Kafka topic in
 //!   the output directory, with exactly the bytes Kafka would get: JSON messages as they are,
@@ -12,7 +13,10 @@
 //!   short write is accepted because this sink serves the single-user embedded default, not
 //!   production throughput.
 //!
-//! Invariant: a message handed to [`StoreSink::send`] that returns `Ok` is either delivered or
+//! Every message is enqueued through [`StoreSink::send_with_retries_blocking`] (worker threads)
+//! or [`StoreSink::send_with_retries`] (async tasks): one retry policy for a full Kafka queue.
+//!
+//! Invariant: a message handed to either that returns `Ok` is either delivered or
 //! reported as failed by its [`Delivery`]; nothing is dropped without the caller knowing.
 
 use std::collections::HashMap;
@@ -54,9 +58,10 @@ pub enum StoreSink {
 }
 
 impl StoreSink {
-    /// Produces one outcome message to `outcomes` or `outcomes_billing`. Failures are logged: an
-    /// outcome about lost data cannot itself become an outcome.
-    pub fn produce_outcome(&self, message: &OutcomeMessage) {
+    /// Produces one outcome message to `outcomes` or `outcomes_billing`, retrying while the
+    /// queue is full like every other message ([`StoreSink::send_with_retries`]). Failures are
+    /// logged: an outcome about lost data cannot itself become an outcome.
+    pub async fn produce_outcome(&self, message: &OutcomeMessage) {
         let topic = message.topic();
         let encoded = match message.to_kafka_message() {
             Ok(encoded) => encoded,
@@ -68,7 +73,7 @@ impl StoreSink {
                 return;
             }
         };
-        match self.send(topic, encoded) {
+        match self.send_with_retries(topic, encoded).await {
             // Delivery reports of outcomes are not awaited; librdkafka logs failures.
             Ok(_delivery) => {}
             Err(error) => {
@@ -86,7 +91,7 @@ impl StoreSink {
         config: &Config,
         output_directory: &Path,
     ) -> Result<StoreSink, StoreSetupError> {
-        let processing = &config.values.processing;
+        let processing = config.processing_config();
         if processing.kafka_config.is_empty() {
             let router = TopicRouter::from_config(processing)?;
             let files = TopicFiles::new(output_directory.to_owned(), router)?;
@@ -97,14 +102,47 @@ impl StoreSink {
         )?)))
     }
 
-    /// Enqueues one message without blocking.
-    pub fn send(&self, topic: KafkaTopic, message: KafkaMessage) -> Result<Delivery, ProduceError> {
-        self.prepare(topic, message).try_send()
+    /// Enqueues one message, retrying while the Kafka client's queue is full
+    /// ([`PRODUCE_RETRIES`] times, [`PRODUCE_RETRY_INTERVAL`] apart); blocks the thread between
+    /// attempts. For worker threads, where the pause is backpressure; async code uses
+    /// [`StoreSink::send_with_retries`].
+    pub fn send_with_retries_blocking(
+        &self,
+        topic: KafkaTopic,
+        message: KafkaMessage,
+    ) -> Result<Delivery, ProduceError> {
+        let mut prepared = self.prepare(topic, message);
+        let mut retries = QueueFullRetries::default();
+        loop {
+            let result = prepared.try_send();
+            if !retries.retry_after(&result) {
+                return result;
+            }
+            std::thread::sleep(PRODUCE_RETRY_INTERVAL);
+        }
+    }
+
+    /// Like [`StoreSink::send_with_retries_blocking`], but waits between attempts without
+    /// blocking the async runtime.
+    pub async fn send_with_retries(
+        &self,
+        topic: KafkaTopic,
+        message: KafkaMessage,
+    ) -> Result<Delivery, ProduceError> {
+        let mut prepared = self.prepare(topic, message);
+        let mut retries = QueueFullRetries::default();
+        loop {
+            let result = prepared.try_send();
+            if !retries.retry_after(&result) {
+                return result;
+            }
+            tokio::time::sleep(PRODUCE_RETRY_INTERVAL).await;
+        }
     }
 
     /// Routes a message for [`PreparedMessage::try_send`], which can be retried while the
     /// Kafka client's queue is full (see [`PRODUCE_RETRIES`]).
-    pub fn prepare(&self, topic: KafkaTopic, message: KafkaMessage) -> PreparedMessage<'_> {
+    fn prepare(&self, topic: KafkaTopic, message: KafkaMessage) -> PreparedMessage<'_> {
         match self {
             StoreSink::Kafka(producers) => {
                 PreparedMessage::Kafka(producers, producers.route(topic, message))
@@ -128,14 +166,6 @@ impl StoreSink {
             StoreSink::Files(_) => {}
         }
     }
-
-    /// Messages enqueued but not yet acknowledged.
-    pub fn in_flight(&self) -> usize {
-        match self {
-            StoreSink::Kafka(producers) => producers.in_flight_count(),
-            StoreSink::Files(_) => 0,
-        }
-    }
 }
 
 /// How often enqueueing into a full Kafka client queue is retried before the message's data
@@ -146,8 +176,28 @@ pub const PRODUCE_RETRIES: u32 = 20;
 /// Pause between produce retries.
 pub const PRODUCE_RETRY_INTERVAL: Duration = Duration::from_millis(50);
 
+/// The retry policy of both [`StoreSink::send_with_retries_blocking`] and
+/// [`StoreSink::send_with_retries`]: only a full queue is retried, at most [`PRODUCE_RETRIES`]
+/// times.
+#[derive(Default)]
+struct QueueFullRetries {
+    attempts: u32,
+}
+
+impl QueueFullRetries {
+    /// Whether to pause and try again after `result`; counts the retry.
+    fn retry_after(&mut self, result: &Result<Delivery, ProduceError>) -> bool {
+        let queue_full = matches!(result, Err(error) if error.is_queue_full());
+        if queue_full && self.attempts < PRODUCE_RETRIES {
+            self.attempts += 1;
+            return true;
+        }
+        false
+    }
+}
+
 /// A routed message, ready to be enqueued (possibly several times while the queue is full).
-pub enum PreparedMessage<'a> {
+enum PreparedMessage<'a> {
     Kafka(&'a KafkaProducers, RoutedMessage),
     /// The message is taken by the first write; topic files never report a full queue.
     Files(&'a TopicFiles, KafkaTopic, Option<KafkaMessage>),
@@ -155,7 +205,7 @@ pub enum PreparedMessage<'a> {
 
 impl PreparedMessage<'_> {
     /// Enqueues the message without blocking.
-    pub fn try_send(&mut self) -> Result<Delivery, ProduceError> {
+    fn try_send(&mut self) -> Result<Delivery, ProduceError> {
         match self {
             PreparedMessage::Kafka(producers, routed) => {
                 producers.send_routed(routed).map(Delivery::Kafka)
@@ -256,6 +306,30 @@ impl TopicFiles {
 mod tests {
     use super::*;
 
+    #[test]
+    fn only_a_full_queue_is_retried_and_at_most_produce_retries_times() {
+        let full = || {
+            Err(ProduceError::QueueFull {
+                topic: KafkaTopic::Events,
+                topic_name: "ingest-events".into(),
+            })
+        };
+        let mut retries = QueueFullRetries::default();
+        for _ in 0..PRODUCE_RETRIES {
+            assert!(retries.retry_after(&full()));
+        }
+        assert!(!retries.retry_after(&full()));
+
+        let mut retries = QueueFullRetries::default();
+        assert!(!retries.retry_after(&Ok(Delivery::Written)));
+        let too_large = Err(ProduceError::MessageTooLarge {
+            topic: KafkaTopic::Events,
+            topic_name: "ingest-events".into(),
+            size: 10,
+        });
+        assert!(!retries.retry_after(&too_large));
+    }
+
     fn files_config(directory: &Path) -> Config {
         let mut config = Config::default();
         config.values.processing.enabled = true;
@@ -280,11 +354,13 @@ mod tests {
         };
         for _ in 0..2 {
             assert!(matches!(
-                sink.send(KafkaTopic::Outcomes, json.clone()),
+                sink.send_with_retries_blocking(KafkaTopic::Outcomes, json.clone()),
                 Ok(Delivery::Written)
             ));
         }
-        assert!(sink.send(KafkaTopic::Events, msgpack).is_ok());
+        assert!(sink
+            .send_with_retries_blocking(KafkaTopic::Events, msgpack)
+            .is_ok());
         sink.flush(Duration::from_secs(1));
 
         let outcomes = std::fs::read_to_string(directory.path().join("outcomes.jsonl")).unwrap();

@@ -320,22 +320,20 @@ impl UpstreamHandle {
     pub fn start(config: Arc<Config>, shutdown: ShutdownHandle) -> anyhow::Result<UpstreamHandle> {
         let client = reqwest::Client::builder()
             .connect_timeout(config.http_connection_timeout())
-            .pool_max_idle_per_host(config.values.limits.max_concurrent_requests)
+            .pool_max_idle_per_host(config.max_concurrent_requests())
             .pool_idle_timeout(Duration::from_secs(POOL_IDLE_TIMEOUT_SECS))
             .tcp_nodelay(true)
             .no_proxy()
             .user_agent(format!("sentry-relay/{RELAY_VERSION}"))
             .build()?;
 
-        let initial_state = if config.values.relay.mode == RelayMode::Managed {
+        let initial_state = if config.mode() == RelayMode::Managed {
             AuthState::Unknown
         } else {
             AuthState::Registered
         };
         let inner = Arc::new(UpstreamInner {
-            in_flight: Arc::new(Semaphore::new(
-                config.values.limits.max_concurrent_requests.max(1),
-            )),
+            in_flight: Arc::new(Semaphore::new(config.max_concurrent_requests().max(1))),
             executing: AtomicUsize::new(0),
             retry_backoff: Mutex::new(Backoff::new(config.http_max_retry_interval())),
             config,
@@ -628,8 +626,8 @@ impl UpstreamHandle {
             .request(request.method, url)
             .timeout(config.http_timeout())
             .headers(request.headers);
-        if let Some(host) = &config.values.http.host_header {
-            builder = builder.header(reqwest::header::HOST, host.as_str());
+        if let Some(host) = config.http_host_header() {
+            builder = builder.header(reqwest::header::HOST, host);
         }
         builder = match request.sign {
             SignMode::Unsigned => builder,

@@ -32,11 +32,6 @@ impl Backoff {
         self.attempt = 0;
     }
 
-    /// Whether the next delay is the first one (zero).
-    pub fn started(&self) -> bool {
-        self.attempt > 0
-    }
-
     /// The delay before the next attempt.
     pub fn next_backoff(&mut self) -> Duration {
         let attempt = self.attempt;

@@ -8,7 +8,6 @@ use bytes::Bytes;
 pub struct Part {
     pub name: Option<String>,
     pub filename: Option<String>,
-    pub content_type: Option<String>,
     pub data: Bytes,
 }
 
@@ -42,7 +41,6 @@ pub async fn parse_multipart(content_type: &str, body: Bytes) -> Result<Vec<Part
         };
         let name = field.name().map(str::to_owned);
         let filename = field.file_name().map(str::to_owned);
-        let content_type = field.content_type().map(|mime| mime.to_string());
         let data = field
             .bytes()
             .await
@@ -50,7 +48,6 @@ pub async fn parse_multipart(content_type: &str, body: Bytes) -> Result<Vec<Part
         parts.push(Part {
             name,
             filename,
-            content_type,
             data,
         });
     }

@@ -43,11 +43,6 @@ impl Forwarding {
         }
     }
 
-    /// The sink every forwarded envelope leaves through.
-    pub fn sink(&self) -> &EnvelopeSink {
-        &self.sink
-    }
-
     /// Forwards an envelope of an enabled project: client reports converted and split per
     /// product in managed mode, unchanged otherwise.
     pub fn submit_checked(
@@ -56,7 +51,7 @@ impl Forwarding {
         state: &ProjectState,
         target: Option<UpstreamDescriptor>,
     ) {
-        if self.config.values.relay.mode != RelayMode::Managed {
+        if self.config.mode() != RelayMode::Managed {
             self.sink.submit(managed, target);
             return;
         }

@@ -10,7 +10,6 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
 
 use bytes::Bytes;
 use relay_config::{Config, UpstreamDescriptor};
@@ -209,7 +208,7 @@ fn build_envelope_request(
 
     let mut body = Vec::with_capacity(envelope.serialized_size_hint());
     envelope.serialize_into(&mut body);
-    let encoding = config.values.http.encoding;
+    let encoding = config.http_encoding();
     let body = encode_body(encoding, &body)
         .map_err(|error| UpstreamRequestError::BuildFailed(error.to_string()))?;
 
@@ -324,7 +323,287 @@ impl DirectorySink {
     }
 }
 
-/// Time an envelope spent queued, for tracing.
-pub fn elapsed_ms(since: Instant) -> u128 {
-    since.elapsed().as_millis()
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use relay_config::HttpEncoding;
+    use relay_protocol::envelope::ItemType;
+    use relay_protocol::{DataCategory, EventId};
+
+    use super::*;
+    use crate::testutils::{
+        self, drain_outcomes, json_item, outcome_summary, project_key, TestEnvelope, PROJECT_KEY,
+    };
+    use crate::utils::budget::MemoryBudget;
+    use crate::utils::encoding::decode_body;
+    use crate::utils::encoding::RequestEncoding;
+
+    const EVENT_ID: &str = "9ec79c33ec9942ab8353589fcb2e04dc";
+
+    fn files(directory: &std::path::Path) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(directory.join("envelopes"))
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .collect();
+        files.sort();
+        files
+    }
+
+    /// Waits until `budget` holds nothing any more (the sink settled every envelope).
+    async fn settled(budget: &MemoryBudget) {
+        for _ in 0..500 {
+            if budget.used_envelopes() == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("envelopes were not settled");
+    }
+
+    fn event_envelope() -> TestEnvelope {
+        TestEnvelope::from_items(vec![json_item(ItemType::Event, r#"{"message":"hello"}"#)])
+            .with(|envelope| envelope.set_event_id(EventId::parse(EVENT_ID).unwrap()))
+    }
+
+    #[tokio::test]
+    async fn directory_sink_writes_one_file_per_envelope_and_accepts_it() {
+        let directory = tempfile::tempdir().unwrap();
+        let sink = EnvelopeSink::Directory(DirectorySink::new(directory.path().into()).unwrap());
+        let budget = MemoryBudget::new(1 << 20, 10);
+        let (outcomes, mut receiver) = crate::outcome::OutcomeHandle::capturing();
+        let mut with_event = event_envelope().managed(outcomes.clone());
+        with_event.set_permit(budget.try_reserve(100).unwrap());
+        let mut without_event =
+            TestEnvelope::from_items(vec![json_item(ItemType::Session, "{}")]).managed(outcomes);
+        without_event.set_permit(budget.try_reserve(100).unwrap());
+        sink.submit(with_event, None);
+        sink.submit(without_event, None);
+        settled(&budget).await;
+
+        let files = files(directory.path());
+        assert_eq!(files.len(), 2);
+        let names: Vec<String> = files
+            .iter()
+            .map(|path| path.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            names[0].ends_with(&format!("-000000-{EVENT_ID}.envelope")),
+            "{names:?}"
+        );
+        assert!(names[1].ends_with("-000001-noevent.envelope"), "{names:?}");
+        let written = Envelope::parse(std::fs::read(&files[0]).unwrap().into()).unwrap();
+        assert_eq!(written.event_id(), Some(EventId::parse(EVENT_ID).unwrap()));
+        assert_eq!(written.items().len(), 1);
+        assert_eq!(
+            written.items()[0].payload_slice(),
+            br#"{"message":"hello"}"#
+        );
+        assert!(drain_outcomes(&mut receiver).is_empty());
+    }
+
+    #[tokio::test]
+    async fn empty_envelope_is_accepted_without_a_file() {
+        let directory = tempfile::tempdir().unwrap();
+        let sink = EnvelopeSink::Directory(DirectorySink::new(directory.path().into()).unwrap());
+        let (managed, mut receiver) = TestEnvelope::from_items(Vec::new()).capturing();
+        sink.submit(managed, None);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(files(directory.path()).is_empty());
+        assert!(drain_outcomes(&mut receiver).is_empty());
+    }
+
+    #[tokio::test]
+    async fn failed_write_is_an_internal_outcome() {
+        let directory = tempfile::tempdir().unwrap();
+        let sink = EnvelopeSink::Directory(DirectorySink::new(directory.path().into()).unwrap());
+        std::fs::remove_dir_all(directory.path().join("envelopes")).unwrap();
+        let budget = MemoryBudget::new(1 << 20, 10);
+        let (mut managed, mut receiver) = event_envelope().capturing();
+        managed.set_permit(budget.try_reserve(100).unwrap());
+        sink.submit(managed, None);
+        settled(&budget).await;
+        assert_eq!(
+            outcome_summary(&drain_outcomes(&mut receiver)),
+            vec![("invalid", "internal".to_owned(), DataCategory::Error, 1)]
+        );
+    }
+
+    #[tokio::test]
+    async fn relay_generated_envelopes_are_written_too() {
+        let directory = tempfile::tempdir().unwrap();
+        let sink = EnvelopeSink::Directory(DirectorySink::new(directory.path().into()).unwrap());
+        let mut envelope = Envelope::new(Default::default());
+        envelope.add_item(json_item(ItemType::ClientReport, "{}"));
+        sink.submit_relay_generated(envelope, project_key(), ProjectId(42));
+        for _ in 0..500 {
+            if !files(directory.path()).is_empty() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("no file written");
+    }
+
+    fn header<'a>(request: &'a UpstreamRequest, name: &str) -> Option<&'a str> {
+        request
+            .headers
+            .get(name)
+            .map(|value| value.to_str().unwrap())
+    }
+
+    #[test]
+    fn envelope_request_carries_the_client_s_metadata() {
+        let config = testutils::config("http: {encoding: identity}");
+        let managed = event_envelope()
+            .with(|envelope| {
+                let headers = envelope.headers_mut();
+                headers.client = Some("sentry.python/2.0.0".to_owned());
+                headers.version = Some(6);
+                headers.forwarded_for = "1.2.3.4, 10.0.0.1".to_owned();
+                headers.user_agent = Some("Mozilla/5.0".to_owned());
+                headers.origin = Some("https://app.example.com".parse().unwrap());
+            })
+            .managed(crate::outcome::OutcomeHandle::disabled());
+        let serialized = managed.envelope().to_vec();
+        let target: UpstreamDescriptor = "https://eu.example.com/".parse().unwrap();
+        let payload = Payload::Managed(managed);
+        let request = build_envelope_request(&config, &payload, Some(target.clone())).unwrap();
+        assert_eq!(request.method, reqwest::Method::POST);
+        assert_eq!(request.path, "/api/42/envelope/");
+        assert_eq!(request.sign, SignMode::EmptyIfCredentials);
+        assert_eq!(request.target, Some(target));
+        assert_eq!(
+            header(&request, "content-type"),
+            Some("application/x-sentry-envelope")
+        );
+        assert_eq!(header(&request, "content-encoding"), None);
+        assert_eq!(
+            header(&request, "x-sentry-auth"),
+            Some(
+                format!(
+                    "Sentry sentry_key={PROJECT_KEY}, sentry_version=6, sentry_client=sentry.python/2.0.0"
+                )
+                .as_str()
+            )
+        );
+        assert_eq!(
+            header(&request, "x-forwarded-for"),
+            Some("1.2.3.4, 10.0.0.1")
+        );
+        assert_eq!(header(&request, "user-agent"), Some("Mozilla/5.0"));
+        assert_eq!(header(&request, "origin"), Some("https://app.example.com/"));
+        assert_eq!(request.body.as_ref(), serialized.as_slice());
+        if let Payload::Managed(managed) = payload {
+            managed.accept();
+        }
+    }
+
+    #[test]
+    fn envelope_request_body_is_compressed_with_the_configured_encoding() {
+        for (encoding, name, decoding) in [
+            (HttpEncoding::Zstd, "zstd", RequestEncoding::Zstd),
+            (HttpEncoding::Gzip, "gzip", RequestEncoding::Gzip),
+            (HttpEncoding::Deflate, "deflate", RequestEncoding::Deflate),
+            (HttpEncoding::Br, "br", RequestEncoding::Brotli),
+        ] {
+            let config = testutils::config(&format!("http: {{encoding: {name}}}"));
+            assert_eq!(config.http_encoding(), encoding);
+            let managed = event_envelope().managed(crate::outcome::OutcomeHandle::disabled());
+            let serialized = managed.envelope().to_vec();
+            let payload = Payload::Managed(managed);
+            let request = build_envelope_request(&config, &payload, None).unwrap();
+            assert_eq!(header(&request, "content-encoding"), Some(name));
+            let body = decode_body(decoding, &request.body, 1 << 20).unwrap();
+            assert_eq!(body, serialized, "{name}");
+            if let Payload::Managed(managed) = payload {
+                managed.accept();
+            }
+        }
+    }
+
+    #[test]
+    fn envelope_request_defaults_and_invalid_header_values() {
+        let config = Config::default();
+        let mut envelope = Envelope::new(Default::default());
+        envelope.add_item(json_item(ItemType::Event, "{}"));
+        envelope.headers_mut().user_agent = Some("bad\nagent".to_owned());
+        let payload = Payload::RelayGenerated {
+            envelope,
+            project_key: project_key(),
+            project_id: ProjectId(0),
+        };
+        let request = build_envelope_request(&config, &payload, None).unwrap();
+        // Legacy store requests without a project id go to project 0.
+        assert_eq!(request.path, "/api/0/envelope/");
+        assert_eq!(
+            header(&request, "x-sentry-auth"),
+            Some(format!("Sentry sentry_key={PROJECT_KEY}, sentry_version=7").as_str())
+        );
+        // The default encoding is zstd.
+        assert_eq!(header(&request, "content-encoding"), Some("zstd"));
+        // A value that cannot be a header is dropped, the request is still built.
+        assert_eq!(header(&request, "user-agent"), None);
+        assert_eq!(header(&request, "origin"), None);
+        // `X-Forwarded-For` is always present, possibly empty (relay-protocol.md §8.1).
+        assert_eq!(header(&request, "x-forwarded-for"), Some(""));
+    }
+
+    fn job(projects: &ProjectCache, managed: ManagedEnvelope) -> Box<EnvelopeJob> {
+        Box::new(EnvelopeJob {
+            config: Arc::new(Config::default()),
+            projects: projects.clone(),
+            payload: Some(Payload::Managed(managed)),
+            target: None,
+        })
+    }
+
+    fn response(status: u16, headers: &[(&'static str, &'static str)]) -> UpstreamResponse {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            map.insert(*name, HeaderValue::from_static(value));
+        }
+        UpstreamResponse {
+            status: reqwest::StatusCode::from_u16(status).unwrap(),
+            headers: map,
+            body: Bytes::new(),
+        }
+    }
+
+    #[test]
+    fn answered_envelopes_are_settled_without_outcome_and_429_is_learned() {
+        let projects = ProjectCache::new(Arc::new(Config::default()));
+        let (managed, mut receiver) = event_envelope().capturing();
+        job(&projects, managed).complete(Ok(response(
+            429,
+            &[("x-sentry-rate-limits", "60:error:project:too_many")],
+        )));
+        assert_eq!(projects.rate_limits(&project_key()).len(), 1);
+
+        let (managed, _) = event_envelope().capturing();
+        job(&projects, managed).complete(Ok(response(400, &[])));
+        let (managed, _) = event_envelope().capturing();
+        job(&projects, managed).complete(Err(UpstreamRequestError::ResponseError {
+            status: reqwest::StatusCode::FORBIDDEN,
+            detail: Default::default(),
+        }));
+        assert!(drain_outcomes(&mut receiver).is_empty());
+    }
+
+    #[test]
+    fn envelopes_that_never_reached_the_upstream_are_internal_outcomes() {
+        let projects = ProjectCache::new(Arc::new(Config::default()));
+        for error in [
+            UpstreamRequestError::Timeout,
+            UpstreamRequestError::ShuttingDown,
+            UpstreamRequestError::Denied,
+        ] {
+            let (managed, mut receiver) = event_envelope().capturing();
+            job(&projects, managed).complete(Err(error));
+            assert_eq!(
+                outcome_summary(&drain_outcomes(&mut receiver)),
+                vec![("invalid", "internal".to_owned(), DataCategory::Error, 1)]
+            );
+        }
+    }
 }

@@ -10,11 +10,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use relay_config::{Config, UpstreamDescriptor};
+#[cfg(feature = "processing")]
+use relay_config::Config;
+use relay_config::UpstreamDescriptor;
 
 use crate::managed::ManagedEnvelope;
 use crate::services::forwarding::Forwarding;
+#[cfg(feature = "processing")]
 use crate::services::processing::client_reports::convert_client_reports;
+#[cfg(feature = "processing")]
 use crate::services::processing::ProcessingService;
 use crate::services::projects::ProjectState;
 
@@ -23,8 +27,10 @@ use crate::services::projects::ProjectState;
 pub enum Destination {
     /// Forwarded to the upstream (or the output directory).
     Forwarding(Forwarding),
-    /// Processed and produced to Kafka. Envelopes without a project state (proxy mode) are
+    /// Processed and produced to Kafka (only in builds with the `processing` feature).
+    /// Envelopes without a project state (proxy mode) are
     /// still forwarded unchanged through `forwarding`.
+    #[cfg(feature = "processing")]
     Processing {
         /// The processing pipeline.
         pipeline: ProcessingService,
@@ -39,15 +45,16 @@ impl Destination {
     /// Sends an envelope of an enabled project that passed every check on its way.
     pub fn submit_checked(
         &self,
-        mut managed: ManagedEnvelope,
+        #[cfg_attr(not(feature = "processing"), allow(unused_mut))] mut managed: ManagedEnvelope,
         state: &Arc<ProjectState>,
         target: Option<UpstreamDescriptor>,
-        trusted_sender: bool,
+        #[cfg_attr(not(feature = "processing"), allow(unused_variables))] trusted_sender: bool,
     ) {
         match self {
             Destination::Forwarding(forwarding) => {
                 forwarding.submit_checked(managed, state, target)
             }
+            #[cfg(feature = "processing")]
             Destination::Processing {
                 pipeline, config, ..
             } => {
@@ -73,6 +80,8 @@ impl Destination {
             Destination::Forwarding(forwarding) => {
                 forwarding.wait_for_admission(max_queued, timeout).await
             }
+            #[cfg(feature = "processing")]
+            #[cfg(feature = "processing")]
             Destination::Processing { pipeline, .. } => {
                 pipeline.wait_for_admission(max_queued, timeout).await
             }
@@ -83,6 +92,8 @@ impl Destination {
     pub fn toggle_dequeue(&self) -> bool {
         match self {
             Destination::Forwarding(forwarding) => forwarding.toggle_dequeue(),
+            #[cfg(feature = "processing")]
+            #[cfg(feature = "processing")]
             Destination::Processing { pipeline, .. } => pipeline.toggle_dequeue(),
         }
     }
@@ -91,21 +102,32 @@ impl Destination {
     /// processing pipeline runs what it still holds and flushes its producers (at most
     /// `timeout`). Forwarding needs nothing: the upstream queue was drained before. Blocks
     /// the calling thread.
-    pub fn stop(&self, timeout: Duration) {
-        if let Destination::Processing { pipeline, .. } = self {
-            pipeline.stop(timeout);
+    pub fn stop(
+        &self,
+        #[cfg_attr(not(feature = "processing"), allow(unused_variables))] timeout: Duration,
+    ) {
+        match self {
+            Destination::Forwarding(_) => {}
+            #[cfg(feature = "processing")]
+            Destination::Processing { pipeline, .. } => pipeline.stop(timeout),
         }
     }
 
     /// Whether [`Destination::stop`] does work (the outcome aggregator then gets a moment to
     /// produce its last messages first).
     pub fn needs_stop(&self) -> bool {
-        matches!(self, Destination::Processing { .. })
+        match self {
+            Destination::Forwarding(_) => false,
+            #[cfg(feature = "processing")]
+            Destination::Processing { .. } => true,
+        }
     }
 
     fn forwarding(&self) -> &Forwarding {
         match self {
             Destination::Forwarding(forwarding) => forwarding,
+            #[cfg(feature = "processing")]
+            #[cfg(feature = "processing")]
             Destination::Processing { forwarding, .. } => forwarding,
         }
     }

@@ -18,7 +18,7 @@ pub mod checks;
 pub mod destination;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use relay_config::Config;
 use relay_protocol::ProjectKey;
@@ -32,9 +32,6 @@ use crate::services::projects::{
 };
 use crate::services::shutdown::ShutdownHandle;
 use crate::utils::budget::MemoryBudget;
-
-/// Validity of a zero-limit quota turned into a rate limit (relay-protocol.md §11 step 4).
-pub const ZERO_QUOTA_LIMIT_DURATION: Duration = Duration::from_secs(60);
 
 /// Why the fast path refused an envelope. Its outcome was already recorded.
 #[derive(Debug, thiserror::Error)]
@@ -148,7 +145,9 @@ impl IngestService {
             &checks::envelope_size_limits(&self.inner.config),
         ) {
             let item_name = too_large.item_name.clone();
-            managed.reject(Outcome::Invalid(DiscardReason::TooLarge(item_name.clone())));
+            managed.reject(Outcome::Invalid(DiscardReason::TooLarge(
+                item_name.clone().into(),
+            )));
             return Err(IngestError::TooLarge(item_name));
         }
 
@@ -272,11 +271,10 @@ impl IngestService {
     ) -> RateLimits {
         let mut limits = self.inner.projects.rate_limits(key);
         if let ProjectStatus::Enabled(state) = status {
-            let quotas =
-                relay_quotas::parse_quotas(&serde_json::Value::Array(state.config.quotas.clone()));
+            let quotas = &state.config.quotas;
             if !quotas.is_empty() {
                 limits.merge_exact(relay_quotas::zero_quota_rate_limits(
-                    &quotas,
+                    quotas,
                     scoping,
                     Instant::now(),
                 ));
@@ -310,5 +308,330 @@ impl IngestService {
             );
         }
         enforcement.active
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use std::path::{Path, PathBuf};
+
+    use relay_protocol::envelope::{Item, ItemType};
+    use relay_protocol::{DataCategory, ProjectId};
+    use reqwest::header::{HeaderMap, HeaderValue};
+    use serde_json::json;
+    use tokio::sync::mpsc::Receiver;
+
+    use super::*;
+    use crate::outcome::TrackOutcome;
+    use crate::testutils::{
+        self, drain_outcomes, json_item, outcome_summary, project_key, request_checks,
+        request_scoping, TestEnvelope, TestProject,
+    };
+
+    /// An ingest service of a managed relay forwarding into a temporary directory.
+    struct Setup {
+        service: IngestService,
+        projects: ProjectCache,
+        budget: MemoryBudget,
+        directory: tempfile::TempDir,
+        shutdown: ShutdownHandle,
+    }
+
+    impl Setup {
+        fn new(yaml: &str) -> Setup {
+            Setup::with_budget(yaml, MemoryBudget::new(1 << 20, 100))
+        }
+
+        fn with_budget(yaml: &str, budget: MemoryBudget) -> Setup {
+            let config = Arc::new(testutils::config(yaml));
+            let projects = ProjectCache::new(config.clone());
+            projects.set_global_config(json!({}));
+            let directory = tempfile::tempdir().unwrap();
+            let shutdown = ShutdownHandle::new();
+            let forwarding =
+                testutils::directory_forwarding(config.clone(), directory.path(), &shutdown);
+            let service = IngestService::start(
+                config,
+                projects.clone(),
+                Destination::Forwarding(forwarding),
+                budget.clone(),
+                shutdown.clone(),
+            );
+            Setup {
+                service,
+                projects,
+                budget,
+                directory,
+                shutdown,
+            }
+        }
+
+        /// Makes `project` the enabled state of the test key.
+        fn enable(&self, project: &TestProject) {
+            let released = self.projects.resolve(&project_key(), Some(project.build()));
+            assert!(released.is_empty());
+        }
+
+        /// Submits `items` as a request to `/api/42/…` would.
+        fn submit(
+            &self,
+            items: Vec<Item>,
+        ) -> (Result<Submitted, IngestError>, Receiver<TrackOutcome>) {
+            self.submit_with(items, request_checks())
+        }
+
+        fn submit_with(
+            &self,
+            items: Vec<Item>,
+            checks: RequestChecks,
+        ) -> (Result<Submitted, IngestError>, Receiver<TrackOutcome>) {
+            let (managed, receiver) = TestEnvelope::from_items(items)
+                .scoping(request_scoping())
+                .capturing();
+            (self.service.submit(managed, checks), receiver)
+        }
+
+        fn envelope_files(&self) -> Vec<PathBuf> {
+            envelope_files(self.directory.path())
+        }
+
+        /// Waits until `count` envelope files were written and their permits returned.
+        async fn written(&self, count: usize) -> Vec<PathBuf> {
+            for _ in 0..500 {
+                let files = self.envelope_files();
+                if files.len() >= count && self.budget.used_envelopes() == 0 {
+                    return files;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            panic!(
+                "expected {count} envelope files, found {:?} (budget holds {})",
+                self.envelope_files(),
+                self.budget.used_envelopes()
+            );
+        }
+    }
+
+    impl Drop for Setup {
+        fn drop(&mut self) {
+            self.shutdown.finish();
+        }
+    }
+
+    fn envelope_files(directory: &Path) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(directory.join("envelopes"))
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .collect();
+        files.sort();
+        files
+    }
+
+    fn event() -> Item {
+        json_item(ItemType::Event, r#"{"message":"hello"}"#)
+    }
+
+    fn check_in() -> Item {
+        json_item(
+            ItemType::CheckIn,
+            r#"{"check_in_id":"a460c25ff2554577b920fcfacae4e5eb","monitor_slug":"job","status":"ok"}"#,
+        )
+    }
+
+    #[tokio::test]
+    async fn enabled_project_envelope_is_forwarded_with_a_permit() {
+        let setup = Setup::new("");
+        setup.enable(&TestProject::new());
+        let (result, mut outcomes) = setup.submit(vec![event()]);
+        let submitted = result.expect("accepted");
+        assert!(submitted.active_limits.is_empty());
+        let files = setup.written(1).await;
+        assert_eq!(files.len(), 1);
+        let written = std::fs::read_to_string(&files[0]).unwrap();
+        assert!(written.contains(r#"{"message":"hello"}"#), "{written}");
+        assert!(drain_outcomes(&mut outcomes).is_empty());
+    }
+
+    #[tokio::test]
+    async fn zero_limit_quota_drops_limited_items_with_rate_limited_outcomes() {
+        let setup = Setup::new("");
+        setup.enable(&TestProject::new().quotas(json!([{
+            "id": "no-errors",
+            "categories": ["error"],
+            "scope": "project",
+            "limit": 0,
+            "reasonCode": "errors_off",
+        }])));
+        let (result, mut outcomes) = setup.submit(vec![event(), check_in()]);
+        let submitted = result.expect("the check-in is still accepted");
+        let active: Vec<Option<String>> = submitted
+            .active_limits
+            .iter()
+            .map(|limit| {
+                limit
+                    .reason_code
+                    .as_ref()
+                    .map(|code| code.as_str().to_owned())
+            })
+            .collect();
+        assert_eq!(active, vec![Some("errors_off".to_owned())]);
+        assert_eq!(
+            outcome_summary(&drain_outcomes(&mut outcomes)),
+            vec![(
+                "rate_limited",
+                "errors_off".to_owned(),
+                DataCategory::Error,
+                1
+            )]
+        );
+        let files = setup.written(1).await;
+        let written = std::fs::read_to_string(&files[0]).unwrap();
+        assert!(written.contains("check_in"), "{written}");
+        assert!(!written.contains("hello"), "{written}");
+    }
+
+    #[tokio::test]
+    async fn learned_rate_limits_drop_everything_and_nothing_is_written() {
+        let setup = Setup::new("");
+        setup.enable(&TestProject::new());
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-sentry-rate-limits",
+            HeaderValue::from_static("60::organization:org_quota"),
+        );
+        setup
+            .projects
+            .learn_upstream_rate_limits(&testutils::scoping(), &headers);
+        let (result, mut outcomes) = setup.submit(vec![event()]);
+        let submitted = result.expect("an emptied envelope is accepted");
+        assert_eq!(submitted.active_limits.len(), 1);
+        assert_eq!(
+            outcome_summary(&drain_outcomes(&mut outcomes)),
+            vec![(
+                "rate_limited",
+                "org_quota".to_owned(),
+                DataCategory::Error,
+                1
+            )]
+        );
+        // Nothing is left to send, so nothing holds a permit and no file appears.
+        assert_eq!(setup.budget.used_envelopes(), 0);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(setup.envelope_files().is_empty());
+    }
+
+    #[tokio::test]
+    async fn oversized_event_is_too_large() {
+        let setup = Setup::new("limits: {max_event_size: 10}");
+        setup.enable(&TestProject::new());
+        let (result, mut outcomes) = setup.submit(vec![event()]);
+        match result {
+            Err(IngestError::TooLarge(item)) => assert_eq!(item, "event"),
+            other => panic!("expected TooLarge, got {other:?}"),
+        }
+        assert_eq!(
+            outcome_summary(&drain_outcomes(&mut outcomes)),
+            vec![(
+                "invalid",
+                "too_large:event".to_owned(),
+                DataCategory::Error,
+                1
+            )]
+        );
+        assert_eq!(setup.budget.used_envelopes(), 0);
+    }
+
+    #[tokio::test]
+    async fn disabled_project_is_rejected() {
+        let setup = Setup::new("");
+        setup.projects.resolve(&project_key(), None);
+        let (result, mut outcomes) = setup.submit(vec![event()]);
+        assert!(matches!(
+            result,
+            Err(IngestError::Rejected(DiscardReason::ProjectId))
+        ));
+        let tracked = drain_outcomes(&mut outcomes);
+        assert_eq!(
+            outcome_summary(&tracked),
+            vec![("invalid", "project_id".to_owned(), DataCategory::Error, 1)]
+        );
+        assert_eq!(tracked[0].scoping, request_scoping());
+    }
+
+    #[tokio::test]
+    async fn failed_project_check_is_rejected_and_accounted_to_the_project() {
+        let setup = Setup::new("");
+        setup.enable(&TestProject::new().allowed_domains(&["example.com"]));
+        let mut checks = request_checks();
+        checks.origin = Some("https://evil.com".parse().unwrap());
+        let (result, mut outcomes) = setup.submit_with(vec![event()], checks);
+        assert!(matches!(
+            result,
+            Err(IngestError::Rejected(DiscardReason::Cors))
+        ));
+        let tracked = drain_outcomes(&mut outcomes);
+        assert_eq!(
+            outcome_summary(&tracked),
+            vec![("invalid", "cors".to_owned(), DataCategory::Error, 1)]
+        );
+        assert_eq!(tracked[0].scoping, testutils::scoping());
+    }
+
+    #[tokio::test]
+    async fn exhausted_budget_is_buffer_full() {
+        let setup = Setup::with_budget("", MemoryBudget::new(1 << 20, 0));
+        setup.enable(&TestProject::new());
+        let (result, mut outcomes) = setup.submit(vec![event()]);
+        assert!(matches!(result, Err(IngestError::BufferFull(_))));
+        assert_eq!(
+            outcome_summary(&drain_outcomes(&mut outcomes)),
+            vec![("invalid", "internal".to_owned(), DataCategory::Error, 1)]
+        );
+    }
+
+    #[tokio::test]
+    async fn pending_project_parks_the_envelope_until_its_state_is_released() {
+        let setup = Setup::new("");
+        let (result, mut outcomes) = setup.submit(vec![event()]);
+        assert!(result.expect("parked").active_limits.is_empty());
+        // Parked with its permit; nothing written yet.
+        assert_eq!(setup.budget.used_envelopes(), 1);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(setup.envelope_files().is_empty());
+
+        let released = setup
+            .projects
+            .resolve(&project_key(), Some(TestProject::new().build()));
+        assert_eq!(released.len(), 1);
+        setup.projects.release(released);
+        assert_eq!(setup.written(1).await.len(), 1);
+        assert!(drain_outcomes(&mut outcomes).is_empty());
+    }
+
+    #[tokio::test]
+    async fn released_envelope_that_fails_its_checks_is_rejected() {
+        let setup = Setup::new("");
+        let (result, mut outcomes) = setup.submit(vec![event()]);
+        assert!(result.is_ok());
+        let other_project = TestProject::new().set("projectId", 99);
+        let released = setup
+            .projects
+            .resolve(&project_key(), Some(other_project.build()));
+        setup.projects.release(released);
+        for _ in 0..500 {
+            if setup.budget.used_envelopes() == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let tracked = drain_outcomes(&mut outcomes);
+        assert_eq!(
+            outcome_summary(&tracked),
+            vec![("invalid", "project_id".to_owned(), DataCategory::Error, 1)]
+        );
+        assert_eq!(tracked[0].scoping.project_id, Some(ProjectId(42)));
+        assert!(setup.envelope_files().is_empty());
     }
 }

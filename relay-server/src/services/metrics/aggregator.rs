@@ -160,11 +160,13 @@ impl Aggregator {
     }
 
     /// Number of buckets held.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.buckets.len()
     }
 
     /// Whether no bucket is held.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.buckets.is_empty()
     }

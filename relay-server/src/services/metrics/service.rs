@@ -34,30 +34,24 @@ use relay_kafka::messages::{
     item_id_from_uuid, AnyValue, GaugeValue, MetricBucketMessage, MetricBucketValue,
     OutcomeMessage, Timestamp, TraceItem, TraceItemMessage, TraceItemType,
 };
-use relay_kafka::{EncodeKafkaMessage, KafkaMessage, KafkaTopic, ProduceError};
+use relay_kafka::{EncodeKafkaMessage, KafkaMessage, KafkaTopic};
 use relay_protocol::DataCategory;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::aggregator::{Aggregator, AggregatorSettings, MergeError};
-use super::{parse_mri, Bucket, BucketValue, MetricsHandle, ProjectBucket, Shared};
+use super::{
+    parse_mri, Bucket, BucketValue, MetricsHandle, ProjectBucket, Shared, IS_SEGMENT_TAG,
+    OUTCOMES_NAMESPACE, SESSIONS_NAMESPACE, SPAN_USAGE_METRIC,
+};
 use crate::outcome::{Outcome, OutcomeHandle, TrackOutcome};
 use crate::services::projects::ProjectCache;
 use crate::services::shutdown::{Phase, ShutdownHandle};
-use crate::services::store::{Delivery, StoreSink, PRODUCE_RETRIES, PRODUCE_RETRY_INTERVAL};
+use crate::services::store::{Delivery, StoreSink};
 
 /// How often due buckets are looked for. Bucket deadlines have second resolution; checking
 /// four times a second keeps the added flush latency small without busy polling.
 const FLUSH_TICK: Duration = Duration::from_millis(250);
-
-/// The namespace produced to `ingest-metrics`.
-const SESSIONS_NAMESPACE: &str = "sessions";
-/// The namespace of outcome buckets forwarded by trusted relays; produced as outcomes.
-const OUTCOMES_NAMESPACE: &str = "outcomes";
-/// The span usage counter that turns into accepted outcomes.
-pub const SPAN_USAGE_METRIC: &str = "c:spans/usage@none";
-/// Tag of span usage buckets marking segment spans.
-const IS_SEGMENT_TAG: &str = "is_segment";
 
 /// Global option holding the share of organizations whose session buckets also go to
 /// `snuba-items` (`project-config.md` §5).
@@ -132,11 +126,11 @@ pub fn start_metrics_aggregator(
 ) -> MetricsHandle {
     let (handle, receiver) = MetricsHandle::channel();
     let service = MetricsService {
-        aggregator: Aggregator::new(AggregatorSettings::from_config(&config.values.aggregator)),
+        aggregator: Aggregator::new(AggregatorSettings::from_config(config.aggregator_config())),
         flusher: Flusher {
             store,
             outcomes,
-            max_flush_bytes: config.values.aggregator.max_flush_bytes.max(1),
+            max_flush_bytes: config.aggregator_max_flush_bytes().max(1),
             sessions_eap_rate,
         },
         shared: handle.shared.clone(),
@@ -259,7 +253,7 @@ impl Flusher {
         };
         let mut deliveries = Vec::new();
         for bucket in buckets {
-            for (topic, message) in self.route(bucket, now, eap_rate) {
+            for (topic, message) in self.route(bucket, now, eap_rate).await {
                 if let Some(delivery) = self.send(topic, message).await {
                     deliveries.push(delivery);
                 }
@@ -283,7 +277,7 @@ impl Flusher {
     }
 
     /// The Kafka messages of one flushed bucket with their topics; tracks its outcomes.
-    fn route(
+    async fn route(
         &self,
         project_bucket: ProjectBucket,
         now: DateTime<Utc>,
@@ -309,7 +303,8 @@ impl Flusher {
             return Vec::new();
         }
         if namespace == OUTCOMES_NAMESPACE {
-            self.produce_outcome_bucket(&scoping, project_id, &bucket);
+            self.produce_outcome_bucket(&scoping, project_id, &bucket)
+                .await;
             return Vec::new();
         }
         if namespace != SESSIONS_NAMESPACE {
@@ -363,7 +358,7 @@ impl Flusher {
 
     /// Outcome buckets from a trusted relay (outcomes.md §4.2, §5): one outcome message with
     /// the bucket's timestamp and tags, `source` preserved. Never rate limited.
-    fn produce_outcome_bucket(
+    async fn produce_outcome_bucket(
         &self,
         scoping: &relay_quotas::Scoping,
         project_id: relay_protocol::ProjectId,
@@ -396,7 +391,7 @@ impl Flusher {
             .tags
             .get("category")
             .and_then(|category| category.parse::<u32>().ok());
-        self.store.produce_outcome(&message);
+        self.store.produce_outcome(&message).await;
     }
 
     /// `outcomes.md` §6: accepted outcomes for span usage.
@@ -432,22 +427,14 @@ impl Flusher {
 
     /// Enqueues one message, retrying while Kafka's local queue is full.
     async fn send(&self, topic: KafkaTopic, message: KafkaMessage) -> Option<Delivery> {
-        let mut prepared = self.store.prepare(topic, message);
-        let mut attempt = 0;
-        loop {
-            match prepared.try_send() {
-                Ok(delivery) => return Some(delivery),
-                Err(ProduceError::QueueFull { .. }) if attempt < PRODUCE_RETRIES => {
-                    attempt += 1;
-                    tokio::time::sleep(PRODUCE_RETRY_INTERVAL).await;
-                }
-                Err(error) => {
-                    tracing::error!(
-                        error = &error as &dyn std::error::Error,
-                        "failed to produce metric bucket"
-                    );
-                    return None;
-                }
+        match self.store.send_with_retries(topic, message).await {
+            Ok(delivery) => Some(delivery),
+            Err(error) => {
+                tracing::error!(
+                    error = &error as &dyn std::error::Error,
+                    "failed to produce metric bucket"
+                );
+                None
             }
         }
     }

@@ -2,12 +2,15 @@
 //! event. Each becomes an individual `attachment` message (inline below the chunk size,
 //! chunked above) on `ingest-attachments`, in its own store request.
 
-use relay_kafka::messages::{prepare_attachment, AttachmentInlining, AttachmentMessage};
+use relay_kafka::messages::{
+    prepare_attachment, AttachmentContent, AttachmentInlining, AttachmentInput, AttachmentMessage,
+};
 use relay_kafka::{KafkaTopic, MessageEncodeError};
 use relay_protocol::envelope::{Item, ItemType};
 use relay_protocol::EventId;
+use serde_json::Value;
+use uuid::Uuid;
 
-use super::errors::attachment_input;
 use super::{ProcessingContext, ProcessingOutput, StoreRequest};
 use crate::managed::ManagedEnvelope;
 use crate::outcome::{DiscardReason, Outcome};
@@ -66,4 +69,22 @@ pub fn push_individual_attachment(
     let message =
         AttachmentMessage::new(organization_id, project_id, event_id, prepared.descriptor);
     request.push(KafkaTopic::Attachments, &message)
+}
+
+/// The descriptor input of an attachment item.
+pub fn attachment_input(item: &Item, retention_days: u16) -> AttachmentInput {
+    AttachmentInput {
+        id: Uuid::new_v4(),
+        filename: item.filename().map(str::to_owned),
+        content_type: item
+            .content_type()
+            .map(|content_type| content_type.as_str().to_owned()),
+        attachment_type: item.attachment_type().unwrap_or_default(),
+        rate_limited: item
+            .get_header("rate_limited")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        retention_days,
+        content: AttachmentContent::Bytes(item.payload()),
+    }
 }

@@ -9,13 +9,9 @@ use relay_protocol::envelope::ItemType;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::errors::DUPLICATE_ITEM;
 use super::{ProcessingContext, ProcessingOutput};
 use crate::managed::ManagedEnvelope;
 use crate::outcome::{DiscardReason, Outcome};
-
-/// `invalid` reason: the check-in failed normalization.
-pub const INVALID_CHECK_IN: &str = "invalid_check_in";
 
 /// Longest monitor slug; longer ones are truncated.
 const MAX_MONITOR_SLUG_CHARS: usize = 50;
@@ -25,12 +21,23 @@ const MAX_ENVIRONMENT_CHARS: usize = 64;
 const KNOWN_OPTIONAL_KEYS: [&str; 4] = ["environment", "duration", "monitor_config", "contexts"];
 
 /// Why a check-in was rejected.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CheckInError {
     /// Not JSON, not an object, no `status`, or an unusable `check_in_id`.
+    #[error("check-in is not valid JSON of the check-in shape")]
     InvalidJson,
     /// Empty slug or over-long environment.
+    #[error("check-in fails normalization")]
     Invalid,
+}
+
+impl From<CheckInError> for DiscardReason {
+    fn from(error: CheckInError) -> DiscardReason {
+        match error {
+            CheckInError::InvalidJson => DiscardReason::InvalidJson,
+            CheckInError::Invalid => DiscardReason::InvalidCheckIn,
+        }
+    }
 }
 
 /// A normalized check-in: the payload and what its routing hint needs.
@@ -49,18 +56,14 @@ pub fn process(
 ) {
     let Some(check_in) = managed.take_first_where(
         |item| *item.ty() == ItemType::CheckIn,
-        Outcome::Invalid(DiscardReason::Named(DUPLICATE_ITEM)),
+        Outcome::Invalid(DiscardReason::DuplicateItem),
     ) else {
         return;
     };
     let normalized = match normalize_check_in(check_in.payload_slice()) {
         Ok(normalized) => normalized,
         Err(error) => {
-            let reason = match error {
-                CheckInError::InvalidJson => DiscardReason::InvalidJson,
-                CheckInError::Invalid => DiscardReason::Named(INVALID_CHECK_IN),
-            };
-            managed.track_item_outcome(&check_in, &Outcome::Invalid(reason));
+            managed.track_item_outcome(&check_in, &Outcome::Invalid(error.into()));
             return;
         }
     };
@@ -213,5 +216,12 @@ mod tests {
             normalized(&long_slug).unwrap()["monitor_slug"],
             "s".repeat(50)
         );
+    }
+
+    #[test]
+    fn rejection_reasons() {
+        let reason = |error: CheckInError| DiscardReason::from(error).to_string();
+        assert_eq!(reason(CheckInError::InvalidJson), "invalid_json");
+        assert_eq!(reason(CheckInError::Invalid), "invalid_check_in");
     }
 }

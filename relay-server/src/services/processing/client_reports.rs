@@ -17,14 +17,11 @@ use relay_config::Config;
 use relay_protocol::envelope::ItemType;
 
 use crate::managed::ManagedEnvelope;
-use crate::outcome::{normalize_sampled_reason, Outcome};
+use crate::outcome::{normalize_sampled_reason, FilterStatKey, Outcome};
 use crate::services::projects::ProjectState;
 
 /// Longest accepted reason of a client report entry, in bytes.
 pub const MAX_CLIENT_REPORT_REASON_BYTES: usize = 200;
-
-/// Event retention used when the project config has no `eventRetention`.
-pub const DEFAULT_EVENT_RETENTION_DAYS: u16 = 90;
 
 /// Clock drift below this many whole seconds is not corrected (normalization.md §4.1).
 const MIN_CLOCK_DRIFT_SECS: i64 = 55 * 60;
@@ -46,11 +43,8 @@ pub fn convert_client_reports(
     let context = ClientReportContext {
         received_at: managed.received_at(),
         sent_at: managed.envelope().headers().sent_at,
-        retention_days: state
-            .config
-            .event_retention
-            .unwrap_or(DEFAULT_EVENT_RETENTION_DAYS),
-        max_secs_in_future: config.values.processing.max_secs_in_future,
+        retention_days: state.config.event_retention_days(),
+        max_secs_in_future: config.max_secs_in_future(),
     };
     for item in reports {
         let report = match ClientReport::parse(item.payload_slice()) {
@@ -130,7 +124,7 @@ pub fn reported_outcomes(
             Some(Outcome::RateLimited(code))
         }),
         (&report.filtered_events, |reason| {
-            Some(Outcome::Filtered(reason.to_owned()))
+            Some(Outcome::Filtered(FilterStatKey::from_reason(reason)))
         }),
         (&report.filtered_sampling_events, |reason| {
             normalize_sampled_reason(reason).map(Outcome::Filtered)
@@ -206,6 +200,8 @@ fn correct_clock_drift(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outcome::sampled_reason;
+    use crate::services::projects::state::DEFAULT_EVENT_RETENTION_DAYS;
 
     const NOW: i64 = 1_735_732_800;
 
@@ -271,13 +267,13 @@ mod tests {
                 },
                 ReportedOutcome {
                     timestamp,
-                    outcome: Outcome::Filtered("release-version".into()),
+                    outcome: Outcome::Filtered(FilterStatKey::ReleaseVersion),
                     category: DataCategory::Error,
                     quantity: 2,
                 },
                 ReportedOutcome {
                     timestamp,
-                    outcome: Outcome::Filtered("Sampled:1004,0".into()),
+                    outcome: Outcome::Filtered(sampled_reason([1004, 0])),
                     category: DataCategory::Transaction,
                     quantity: 5,
                 },
@@ -326,7 +322,7 @@ mod tests {
         assert_eq!(outcomes.len(), 1);
         assert_eq!(
             outcomes[0].outcome,
-            Outcome::Filtered("Sampled:3000".into())
+            Outcome::Filtered(sampled_reason([3000]))
         );
     }
 

@@ -18,9 +18,6 @@ use serde_json::Value;
 use crate::managed::ManagedEnvelope;
 use crate::services::projects::ProjectState;
 
-/// Event retention when the project config sets none (`processing.md` conventions).
-pub const DEFAULT_EVENT_RETENTION_DAYS: u16 = 90;
-
 /// The read-only inputs of the processors for one envelope.
 pub struct ProcessingContext {
     pub config: Arc<Config>,
@@ -77,10 +74,7 @@ impl ProcessingContext {
 
     /// `config.eventRetention`, default 90 days.
     pub fn event_retention(&self) -> u16 {
-        self.project
-            .config
-            .event_retention
-            .unwrap_or(DEFAULT_EVENT_RETENTION_DAYS)
+        self.project.config.event_retention_days()
     }
 
     /// `config.retentions.<product>` as (standard, downsampled) days, if configured
@@ -94,12 +88,6 @@ impl ProcessingContext {
             .and_then(|days| u16::try_from(days).ok())
             .unwrap_or(standard);
         Some((standard, downsampled))
-    }
-
-    /// Retention of a product: its own `retentions` entry, else the event retention.
-    pub fn retention_for(&self, product: &str) -> u16 {
-        self.product_retention(product)
-            .map_or_else(|| self.event_retention(), |(standard, _)| standard)
     }
 
     /// Whether `config.features` contains `feature`.
@@ -118,14 +106,7 @@ impl ProcessingContext {
 
     /// `processing.attachment_chunk_size` in bytes, at least 1.
     pub fn attachment_chunk_size(&self) -> NonZeroUsize {
-        let bytes = usize::try_from(
-            self.config
-                .values
-                .processing
-                .attachment_chunk_size
-                .as_bytes(),
-        )
-        .unwrap_or(usize::MAX);
+        let bytes = self.config.attachment_chunk_size().as_usize();
         NonZeroUsize::new(bytes).unwrap_or(NonZeroUsize::MIN)
     }
 

@@ -9,27 +9,66 @@
 
 use bytes::Bytes;
 use relay_kafka::messages::{
-    normalize_user_report, prepare_attachment, unix_seconds_or_now, AttachmentContent,
-    AttachmentDescriptor, AttachmentInlining, AttachmentInput, EventMessage, UserReportMessage,
+    normalize_user_report, prepare_attachment, unix_seconds_or_now, AttachmentDescriptor,
+    AttachmentInlining, EventMessage, UserReportMessage,
 };
 use relay_kafka::KafkaTopic;
 use relay_protocol::envelope::{AttachmentType, Item, ItemType};
 use relay_protocol::{DataCategory, EventId};
 use serde_json::Value;
-use uuid::Uuid;
 
-use super::attachments::push_individual_attachment;
+use super::attachments::{attachment_input, push_individual_attachment};
 use super::event::{self, EventKind, EventObject, IngestedBytes};
+use super::security::SecurityReportError;
+use super::unreal::UnrealError;
 use super::{
     security, stages, trace_attachments, unreal, ProcessingContext, ProcessingOutput, StoreRequest,
 };
 use crate::managed::ManagedEnvelope;
 use crate::outcome::{DiscardReason, Outcome};
 
-/// `invalid` reason: an event envelope without any event payload.
-pub const NO_EVENT_PAYLOAD: &str = "no_event_payload";
-/// `invalid` reason: a second item of a kind that must be unique.
-pub const DUPLICATE_ITEM: &str = "duplicate_item";
+/// Why an error event is rejected as a whole: every item of the event gets the outcome of
+/// [`ErrorEventError::outcome`].
+#[derive(Debug, thiserror::Error)]
+pub enum ErrorEventError {
+    /// The Unreal crash archive cannot be expanded.
+    #[error("unreal crash report: {0}")]
+    Unreal(#[from] UnrealError),
+    /// A raw security report that cannot become an event.
+    #[error("security report: {0}")]
+    SecurityReport(#[from] SecurityReportError),
+    /// The event JSON of an event, security or feedback item does not parse.
+    #[error("invalid event payload: {0}")]
+    InvalidEvent(DiscardReason),
+    /// The `event.payload` attachment is not a msgpack map.
+    #[error("the event.payload attachment is not a msgpack map")]
+    InvalidMsgpack,
+    /// No item carries an event: no event item, crash, `event.payload` or form data.
+    #[error("no event payload")]
+    NoEventPayload,
+    /// The envelope has no `event_id` header.
+    #[error("missing event id")]
+    MissingEventId,
+    /// An inbound filter matched; the outcome comes from the filter.
+    #[error("filtered by an inbound filter")]
+    Filtered(Outcome),
+}
+
+impl ErrorEventError {
+    /// The outcome of every item of the rejected event.
+    pub fn outcome(&self) -> Outcome {
+        let reason = match self {
+            ErrorEventError::Unreal(error) => error.discard_reason(),
+            ErrorEventError::SecurityReport(error) => return error.outcome(),
+            ErrorEventError::InvalidEvent(reason) => reason.clone(),
+            ErrorEventError::InvalidMsgpack => DiscardReason::InvalidMsgpack,
+            ErrorEventError::NoEventPayload => DiscardReason::NoEventPayload,
+            ErrorEventError::MissingEventId => DiscardReason::InvalidEventId,
+            ErrorEventError::Filtered(outcome) => return outcome.clone(),
+        };
+        Outcome::Invalid(reason)
+    }
+}
 
 /// Runs the error processor.
 pub fn process(
@@ -49,8 +88,8 @@ pub fn process(
             && *item.ty() != ItemType::ReplayEvent
             && !trace_attachments::is_trace_attachment(item)
     });
-    if let Err(reason) = process_unit(context, managed, taken, output) {
-        tracing::debug!(%reason, "error event rejected");
+    if let Err(error) = process_unit(context, managed, taken, output) {
+        tracing::debug!(%error, "error event rejected");
     }
 }
 
@@ -70,26 +109,22 @@ fn process_unit(
     managed: &mut ManagedEnvelope,
     items: Vec<Item>,
     output: &mut ProcessingOutput,
-) -> Result<(), DiscardReason> {
+) -> Result<(), ErrorEventError> {
     let mut unit = ErrorUnit::default();
     for item in items {
         match item.ty() {
             ItemType::Event | ItemType::Security | ItemType::RawSecurity | ItemType::Feedback => {
                 if unit.event_item.is_some() {
-                    managed.track_item_outcome(
-                        &item,
-                        &Outcome::Invalid(DiscardReason::Named(DUPLICATE_ITEM)),
-                    );
+                    managed
+                        .track_item_outcome(&item, &Outcome::Invalid(DiscardReason::DuplicateItem));
                 } else {
                     unit.event_item = Some(item);
                 }
             }
             ItemType::UnrealReport => {
                 if unit.unreal_report.is_some() {
-                    managed.track_item_outcome(
-                        &item,
-                        &Outcome::Invalid(DiscardReason::Named(DUPLICATE_ITEM)),
-                    );
+                    managed
+                        .track_item_outcome(&item, &Outcome::Invalid(DiscardReason::DuplicateItem));
                 } else {
                     unit.unreal_report = Some(item);
                 }
@@ -109,9 +144,10 @@ fn process_unit(
                 unit.attachments.extend(expanded.attachments);
                 unit.user_reports.extend(expanded.user_reports);
             }
-            Err(reason) => {
-                reject_unit(managed, &unit, Some(&report), &reason);
-                return Err(reason);
+            Err(error) => {
+                let error = ErrorEventError::from(error);
+                reject_unit(managed, &unit, Some(&report), &error);
+                return Err(error);
             }
         }
     }
@@ -119,19 +155,16 @@ fn process_unit(
     let event_category = event_category(&unit);
     let (mut event, kind, raw_size) = match extract_event(context, &unit, unreal_event) {
         Ok(extracted) => extracted,
-        Err(outcome) => {
+        Err(error) => {
             // Raw security reports may also be filtered (unsupported report kinds).
-            reject_unit_with(managed, &unit, None, &outcome);
-            return match outcome {
-                Outcome::Invalid(reason) => Err(reason),
-                _ => Ok(()),
-            };
+            reject_unit(managed, &unit, None, &error);
+            return Err(error);
         }
     };
     let Some(event_id) = context.event_id() else {
-        let reason = DiscardReason::InvalidEventId;
-        reject_unit(managed, &unit, None, &reason);
-        return Err(reason);
+        let error = ErrorEventError::MissingEventId;
+        reject_unit(managed, &unit, None, &error);
+        return Err(error);
     };
 
     let ingested = IngestedBytes {
@@ -143,8 +176,9 @@ fn process_unit(
     event::finalize(context, &mut event, event_id, ingested);
     stages::normalize_event(context, &mut event, kind);
     if let Err(outcome) = stages::filter_event(context, &event) {
-        reject_unit_with(managed, &unit, None, &outcome);
-        return Ok(());
+        let error = ErrorEventError::Filtered(outcome);
+        reject_unit(managed, &unit, None, &error);
+        return Err(error);
     }
     stages::scrub_event(context, &mut event);
 
@@ -257,24 +291,6 @@ fn build_messages(
     request.push(topic, &message)
 }
 
-/// The descriptor input of an attachment item.
-pub fn attachment_input(item: &Item, retention_days: u16) -> AttachmentInput {
-    AttachmentInput {
-        id: Uuid::new_v4(),
-        filename: item.filename().map(str::to_owned),
-        content_type: item
-            .content_type()
-            .map(|content_type| content_type.as_str().to_owned()),
-        attachment_type: item.attachment_type().unwrap_or_default(),
-        rate_limited: item
-            .get_header("rate_limited")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
-        retention_days,
-        content: AttachmentContent::Bytes(item.payload()),
-    }
-}
-
 /// The data category the event counts in.
 fn event_category(unit: &ErrorUnit) -> DataCategory {
     match unit.event_item.as_ref().map(Item::ty) {
@@ -289,7 +305,7 @@ fn extract_event(
     context: &ProcessingContext,
     unit: &ErrorUnit,
     unreal_event: Option<EventObject>,
-) -> Result<(EventObject, EventKind, usize), Outcome> {
+) -> Result<(EventObject, EventKind, usize), ErrorEventError> {
     if let Some(item) = &unit.event_item {
         let payload = item.payload_slice();
         return match item.ty() {
@@ -298,17 +314,17 @@ fn extract_event(
                 Ok((event, EventKind::Security, payload.len()))
             }
             ItemType::Security => Ok((
-                event::parse_event(payload).map_err(Outcome::Invalid)?,
+                event::parse_event(payload).map_err(ErrorEventError::InvalidEvent)?,
                 EventKind::Security,
                 payload.len(),
             )),
             ItemType::Feedback => Ok((
-                event::parse_event(payload).map_err(Outcome::Invalid)?,
+                event::parse_event(payload).map_err(ErrorEventError::InvalidEvent)?,
                 EventKind::Feedback,
                 payload.len(),
             )),
             _ => Ok((
-                event::parse_event(payload).map_err(Outcome::Invalid)?,
+                event::parse_event(payload).map_err(ErrorEventError::InvalidEvent)?,
                 EventKind::Error,
                 payload.len(),
             )),
@@ -337,7 +353,7 @@ fn extract_event(
     let mut event = match payload_attachment {
         Some(item) => match rmp_serde::from_slice::<Value>(item.payload_slice()) {
             Ok(Value::Object(event)) => event,
-            _ => return Err(Outcome::Invalid(DiscardReason::Named("invalid_msgpack"))),
+            _ => return Err(ErrorEventError::InvalidMsgpack),
         },
         None => match form_data_event(&unit.form_data) {
             Some(event) => event,
@@ -347,7 +363,7 @@ fn extract_event(
     match crash {
         Some(crash_type) => write_crash_placeholder(&mut event, crash_type),
         None if payload_attachment.is_none() && unit.form_data.is_empty() => {
-            return Err(Outcome::Invalid(DiscardReason::Named(NO_EVENT_PAYLOAD)));
+            return Err(ErrorEventError::NoEventPayload);
         }
         None => {}
     }
@@ -450,9 +466,9 @@ fn reject_unit(
     managed: &ManagedEnvelope,
     unit: &ErrorUnit,
     extra: Option<&Item>,
-    reason: &DiscardReason,
+    error: &ErrorEventError,
 ) {
-    reject_unit_with(managed, unit, extra, &Outcome::Invalid(reason.clone()));
+    reject_unit_with(managed, unit, extra, &error.outcome());
 }
 
 /// Rejects every item of the unit: the event counts once in its category, attachments and
@@ -506,5 +522,28 @@ mod tests {
         // A truncated payload carries no event data.
         assert_eq!(decode_form_data(&payload[..payload.len() - 1]), None);
         assert_eq!(decode_form_data(b""), Some(Vec::new()));
+    }
+
+    #[test]
+    fn rejection_outcomes() {
+        let reason = |error: ErrorEventError| error.outcome().reason().unwrap_or_default();
+        assert_eq!(reason(ErrorEventError::InvalidMsgpack), "invalid_msgpack");
+        assert_eq!(reason(ErrorEventError::NoEventPayload), "no_event_payload");
+        assert_eq!(reason(ErrorEventError::MissingEventId), "invalid_event_id");
+        assert_eq!(
+            reason(ErrorEventError::InvalidEvent(DiscardReason::InvalidJson)),
+            "invalid_json"
+        );
+        assert_eq!(
+            reason(UnrealError::Malformed("x").into()),
+            "invalid_unreal_report"
+        );
+        assert_eq!(
+            reason(UnrealError::TooLarge(1).into()),
+            "too_large:unreal_report"
+        );
+        let unsupported = ErrorEventError::from(SecurityReportError::Unsupported).outcome();
+        assert_eq!(unsupported.name(), "filtered");
+        assert_eq!(unsupported.reason().as_deref(), Some("invalid-csp"));
     }
 }

@@ -20,8 +20,8 @@ use crate::outcome::DiscardReason;
 /// Clock drift below this is not corrected (`processing.md` §3.1).
 pub const MINIMUM_CLOCK_DRIFT: ChronoDuration = ChronoDuration::minutes(55);
 
-/// Placeholder that asks relay to fill in the client IP.
-const AUTO_IP: &str = "{{auto}}";
+/// Placeholder that asks relay to fill in the client IP (events, sessions and spans).
+pub const AUTO_IP: &str = "{{auto}}";
 
 /// A parsed event payload.
 pub type EventObject = Map<String, Value>;
@@ -219,10 +219,7 @@ fn normalize_timestamps(
         return;
     };
     let oldest = received - ChronoDuration::days(i64::from(context.event_retention()));
-    let newest = received
-        + ChronoDuration::seconds(i64::from(
-            context.config.values.processing.max_secs_in_future,
-        ));
+    let newest = received + ChronoDuration::seconds(i64::from(context.config.max_secs_in_future()));
     let error = if timestamp < oldest {
         "past_timestamp"
     } else if timestamp > newest {

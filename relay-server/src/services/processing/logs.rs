@@ -29,25 +29,54 @@ use relay_protocol::envelope::{ContentType, Item, ItemType};
 use relay_protocol::DataCategory;
 use serde_json::{Map, Value};
 
-use super::errors::DUPLICATE_ITEM;
 use super::event::parse_timestamp;
 use super::spans::{
     otlp, parse_browser, parse_container, retention_pair, sequence_nanos, string_attribute,
-    unix_nanos, ContainerError, TimestampRules, TooOld, ATTR_OBSERVED_NANOS, INVALID_PROTO,
+    unix_nanos, ContainerError, TimestampRules, TooOld, ATTR_OBSERVED_NANOS,
 };
 use super::{ProcessingContext, ProcessingOutput};
 use crate::managed::ManagedEnvelope;
 use crate::outcome::{DiscardReason, Outcome};
+use crate::services::projects::state::OURLOGS_INGESTION_FEATURE;
 
-/// `invalid` reason: a log without its required fields.
-pub const INVALID_LOG: &str = "invalid_log";
+/// Why a log item, or one log of it, is rejected; `From<LogError> for DiscardReason` names the
+/// `invalid` reason of each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LogError {
+    /// The item (container, OTLP JSON, Vercel, NEL) is not valid JSON.
+    #[error("invalid JSON")]
+    InvalidJson,
+    /// An OTLP protobuf payload that does not decode.
+    #[error("invalid OTLP protobuf")]
+    InvalidProto,
+    /// A log container whose `item_count` does not match its items.
+    #[error("log container item count mismatch")]
+    InvalidContainer,
+    /// A log that is not an object, or whose required field is missing or invalid.
+    #[error("log without a valid {0}")]
+    InvalidField(&'static str),
+    /// A log older than the retention allows.
+    #[error("log timestamp out of range")]
+    TooOld,
+    /// A log larger than `limits.max_log_size`.
+    #[error("log exceeds the size limit")]
+    TooLarge,
+}
 
-/// Feature gate of logs.
-const FEATURE_LOGS: &str = "organizations:ourlogs-ingestion";
+impl From<LogError> for DiscardReason {
+    fn from(error: LogError) -> DiscardReason {
+        match error {
+            LogError::InvalidJson => DiscardReason::InvalidJson,
+            LogError::InvalidProto => DiscardReason::InvalidProto,
+            LogError::InvalidContainer | LogError::InvalidField(_) => DiscardReason::InvalidLog,
+            LogError::TooOld => DiscardReason::Timestamp,
+            LogError::TooLarge => DiscardReason::too_large(ItemType::Log),
+        }
+    }
+}
+
 /// Retention product key of logs in `config.retentions`.
 const LOG_RETENTION_PRODUCT: &str = "log";
-/// Name in `too_large:<name>` outcomes.
-const SIZE_LIMIT_NAME: &str = "log";
 
 /// Where the logs of an envelope come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,14 +125,14 @@ pub fn process(
     managed: &mut ManagedEnvelope,
     output: &mut ProcessingOutput,
 ) {
-    if !context.has_feature(FEATURE_LOGS) {
+    if !context.has_feature(OURLOGS_INGESTION_FEATURE) {
         // Without the feature, logs are dropped silently (outcomes.md §3.4).
         managed.take_items_where(|item| LogSource::of(item).is_some());
         return;
     }
     let Some(item) = managed.take_first_where(
         |item| LogSource::of(item).is_some(),
-        Outcome::Invalid(DiscardReason::Named(DUPLICATE_ITEM)),
+        Outcome::Invalid(DiscardReason::DuplicateItem),
     ) else {
         return;
     };
@@ -112,15 +141,14 @@ pub fn process(
     };
     let logs = match expand(&item, source, context.received_at) {
         Ok(logs) => logs,
-        Err(reason) => {
-            managed.track_item_outcome(&item, &Outcome::Invalid(reason));
+        Err(error) => {
+            managed.track_item_outcome(&item, &Outcome::Invalid(error.into()));
             return;
         }
     };
 
     let builder = LogBuilder::new(context, source);
-    let max_size =
-        usize::try_from(context.config.values.limits.max_log_size.as_bytes()).unwrap_or(usize::MAX);
+    let max_size = context.config.max_log_size().as_usize();
     for (log, size) in logs {
         let size = size.max(1);
         let reject = |reason: DiscardReason| {
@@ -129,13 +157,13 @@ pub fn process(
             managed.track(outcome, DataCategory::LogByte, size);
         };
         if size > max_size {
-            reject(DiscardReason::TooLarge(SIZE_LIMIT_NAME.to_owned()));
+            reject(LogError::TooLarge.into());
             continue;
         }
         let item = match builder.build(&log, size) {
             Ok(item) => item,
-            Err(reason) => {
-                reject(reason);
+            Err(error) => {
+                reject(error.into());
                 continue;
             }
         };
@@ -157,28 +185,27 @@ fn expand(
     item: &Item,
     source: LogSource,
     received: DateTime<Utc>,
-) -> Result<Vec<SizedLog>, DiscardReason> {
+) -> Result<Vec<SizedLog>, LogError> {
     let payload = item.payload_slice();
     match source {
         LogSource::Container => {
             let container = parse_container(item).map_err(|error| match error {
-                ContainerError::InvalidJson => DiscardReason::InvalidJson,
-                ContainerError::CountMismatch { .. } => DiscardReason::Named(INVALID_LOG),
+                ContainerError::InvalidJson => LogError::InvalidJson,
+                ContainerError::CountMismatch { .. } => LogError::InvalidContainer,
             })?;
             Ok(container.entries)
         }
         LogSource::OtlpJson | LogSource::OtlpProtobuf => {
             let request = if source == LogSource::OtlpProtobuf {
-                otlp::decode_logs_protobuf(payload)
-                    .map_err(|_| DiscardReason::Named(INVALID_PROTO))?
+                otlp::decode_logs_protobuf(payload).map_err(|_| LogError::InvalidProto)?
             } else {
-                serde_json::from_slice(payload).map_err(|_| DiscardReason::InvalidJson)?
+                serde_json::from_slice(payload).map_err(|_| LogError::InvalidJson)?
             };
             Ok(sized(otlp_logs(&request)))
         }
         LogSource::VercelJson => {
             let entries: Vec<Value> =
-                serde_json::from_slice(payload).map_err(|_| DiscardReason::InvalidJson)?;
+                serde_json::from_slice(payload).map_err(|_| LogError::InvalidJson)?;
             Ok(sized(entries.iter().filter_map(vercel_log).collect()))
         }
         LogSource::VercelNdjson => {
@@ -188,14 +215,14 @@ fn expand(
                     continue;
                 }
                 let entry: Value =
-                    serde_json::from_slice(line).map_err(|_| DiscardReason::InvalidJson)?;
+                    serde_json::from_slice(line).map_err(|_| LogError::InvalidJson)?;
                 logs.extend(vercel_log(&entry));
             }
             Ok(sized(logs))
         }
         LogSource::Nel => {
             let reports: Vec<Value> =
-                serde_json::from_slice(payload).map_err(|_| DiscardReason::InvalidJson)?;
+                serde_json::from_slice(payload).map_err(|_| LogError::InvalidJson)?;
             Ok(sized(
                 reports
                     .iter()
@@ -235,27 +262,27 @@ impl<'a> LogBuilder<'a> {
     }
 
     /// Validates, normalizes (§3.2a, user agent) and converts one log.
-    fn build(&self, log: &Value, size: usize) -> Result<TraceItem, DiscardReason> {
-        let invalid = || DiscardReason::Named(INVALID_LOG);
-        let log = log.as_object().ok_or_else(invalid)?;
+    fn build(&self, log: &Value, size: usize) -> Result<TraceItem, LogError> {
+        let invalid = LogError::InvalidField;
+        let log = log.as_object().ok_or(invalid("object"))?;
         let timestamp = log
             .get("timestamp")
             .and_then(parse_timestamp)
-            .ok_or_else(invalid)?;
+            .ok_or(invalid("timestamp"))?;
         let trace_id = match log.get("trace_id") {
-            Some(id) => normalize_trace_id(id).ok_or_else(invalid)?,
+            Some(id) => normalize_trace_id(id).ok_or(invalid("trace_id"))?,
             None if self.source != LogSource::Container => {
                 uuid::Uuid::new_v4().simple().to_string()
             }
-            None => return Err(invalid()),
+            None => return Err(invalid("trace_id")),
         };
         let level = log
             .get("level")
             .and_then(Value::as_str)
-            .ok_or_else(invalid)?;
+            .ok_or(invalid("level"))?;
         let body = match log.get("body") {
             Some(Value::String(body)) => body.clone(),
-            _ => return Err(invalid()),
+            _ => return Err(invalid("body")),
         };
         let span_id = log
             .get("span_id")
@@ -271,7 +298,7 @@ impl<'a> LogBuilder<'a> {
         let shift = self
             .rules
             .shift(timestamp)
-            .map_err(|TooOld| DiscardReason::Timestamp)?;
+            .map_err(|TooOld| LogError::TooOld)?;
         let mut timestamp = timestamp + shift;
         if let Some(nanos) = sequence_nanos(json_attributes) {
             timestamp += ChronoDuration::nanoseconds(nanos);
@@ -810,5 +837,16 @@ mod tests {
         assert_eq!(severity_from_name("SEVERITY_NUMBER_WARN3"), Some(15));
         assert_eq!(severity_from_name("bogus"), None);
         assert_eq!(level_from_severity(21), "fatal");
+    }
+
+    #[test]
+    fn rejection_reasons() {
+        let reason = |error: LogError| DiscardReason::from(error).to_string();
+        assert_eq!(reason(LogError::InvalidJson), "invalid_json");
+        assert_eq!(reason(LogError::InvalidProto), "invalid_proto");
+        assert_eq!(reason(LogError::InvalidContainer), "invalid_log");
+        assert_eq!(reason(LogError::InvalidField("body")), "invalid_log");
+        assert_eq!(reason(LogError::TooOld), "timestamp");
+        assert_eq!(reason(LogError::TooLarge), "too_large:log");
     }
 }

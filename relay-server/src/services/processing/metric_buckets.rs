@@ -20,13 +20,20 @@ use serde_json::{Map, Value};
 use super::event::MINIMUM_CLOCK_DRIFT;
 use super::{ProcessingContext, ProcessingOutput};
 use crate::managed::ManagedEnvelope;
-use crate::services::metrics::{parse_mri, Bucket, BucketValue, ProjectBucket};
+use crate::services::metrics::{
+    parse_mri, Bucket, BucketValue, ProjectBucket, OUTCOMES_NAMESPACE, SESSIONS_NAMESPACE,
+};
 
 /// The namespace untrusted senders may submit.
-const ACCEPTED_NAMESPACE: &str = "sessions";
+const ACCEPTED_NAMESPACE: &str = SESSIONS_NAMESPACE;
 
 /// The namespaces trusted senders may submit.
-const TRUSTED_NAMESPACES: [&str; 4] = ["sessions", "spans", "transactions", "outcomes"];
+const TRUSTED_NAMESPACES: [&str; 4] = [
+    SESSIONS_NAMESPACE,
+    "spans",
+    "transactions",
+    OUTCOMES_NAMESPACE,
+];
 
 /// Runs the processor.
 pub fn process(

@@ -7,8 +7,9 @@
 //!   `profile_chunk` message (§7.3.5) on `profiles`.
 //!   Perfetto chunks (`content_type: application/x-perfetto-trace`) are dropped silently without
 //!   `organizations:continuous-profiling-perfetto`; with it they are rejected with
-//!   `invalid`/[`PROFILING_PLATFORM_NOT_SUPPORTED`], because this relay does not implement the
-//!   Perfetto → sample-format conversion nor the objectstore upload of the raw trace.
+//!   `invalid`/`profiling_platform_not_supported` ([`ProfileError::PerfettoNotSupported`]),
+//!   because this relay does not implement the Perfetto → sample-format conversion nor the
+//!   objectstore upload of the raw trace.
 //! * Standalone profiles (§2 #14): `profile` items left after the event and transaction
 //!   processors. Only the first is used (extras → `profiling_too_many_profiles`); it must be
 //!   marked `sampled: false` (else `profiling_invalid_standalone`), i.e. its transaction was
@@ -29,18 +30,44 @@ use relay_kafka::KafkaTopic;
 use relay_protocol::envelope::{ContentType, Item, ItemType};
 use serde_json::{Map, Value};
 
-use super::transactions::{push_profile, PROFILING_INVALID_JSON, PROFILING_TOO_MANY_PROFILES};
+use super::transactions::push_profile;
 use super::{ProcessingContext, ProcessingOutput};
 use crate::managed::ManagedEnvelope;
 use crate::outcome::{DiscardReason, Outcome};
 
-/// `invalid` reason: a standalone profile that is not marked `sampled: false`.
-pub const PROFILING_INVALID_STANDALONE: &str = "profiling_invalid_standalone";
-/// `invalid` reason: a chunk larger than `limits.max_profile_size`.
-pub const PROFILING_EXCEED_SIZE_LIMIT: &str = "profiling_exceed_size_limit";
-/// `invalid` reason: a Perfetto chunk (the conversion to the sample format is not
-/// implemented by this relay).
-pub const PROFILING_PLATFORM_NOT_SUPPORTED: &str = "profiling_platform_not_supported";
+/// Why a profile or a profile chunk is rejected; each is an `invalid` outcome
+/// (`From<ProfileError> for Outcome`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ProfileError {
+    /// The payload is not a JSON object.
+    #[error("profile is not a JSON object")]
+    InvalidJson,
+    /// A second standalone profile in the envelope.
+    #[error("more than one profile")]
+    TooManyProfiles,
+    /// A standalone profile that is not marked `sampled: false`.
+    #[error("standalone profile is not marked sampled: false")]
+    InvalidStandalone,
+    /// A chunk larger than `limits.max_profile_size`.
+    #[error("profile chunk exceeds the size limit")]
+    ExceedSizeLimit,
+    /// A Perfetto chunk: the conversion to the sample format is not implemented by this
+    /// relay.
+    #[error("perfetto profile chunks are not supported")]
+    PerfettoNotSupported,
+}
+
+impl From<ProfileError> for Outcome {
+    fn from(error: ProfileError) -> Outcome {
+        Outcome::Invalid(match error {
+            ProfileError::InvalidJson => DiscardReason::ProfilingInvalidJson,
+            ProfileError::TooManyProfiles => DiscardReason::ProfilingTooManyProfiles,
+            ProfileError::InvalidStandalone => DiscardReason::ProfilingInvalidStandalone,
+            ProfileError::ExceedSizeLimit => DiscardReason::ProfilingExceedSizeLimit,
+            ProfileError::PerfettoNotSupported => DiscardReason::ProfilingPlatformNotSupported,
+        })
+    }
+}
 
 /// Feature: profile chunks are accepted.
 pub const FEATURE_CONTINUOUS_PROFILING: &str = "organizations:continuous-profiling";
@@ -91,7 +118,7 @@ pub fn process_chunk(
     chunk: &mut Item,
 ) -> Result<ProfileChunkMessage, Outcome> {
     if is_perfetto(chunk) {
-        return Err(invalid(PROFILING_PLATFORM_NOT_SUPPORTED));
+        return Err(ProfileError::PerfettoNotSupported.into());
     }
     let parsed = parse_profile(chunk.payload_slice());
     learn_platform(chunk, &parsed);
@@ -100,7 +127,7 @@ pub fn process_chunk(
     // The payload goes out as received: there is no normalization that would change it yet.
     let payload = chunk.payload();
     if payload.len() > max_profile_size(context) {
-        return Err(invalid(PROFILING_EXCEED_SIZE_LIMIT));
+        return Err(ProfileError::ExceedSizeLimit.into());
     }
     Ok(ProfileChunkMessage::new(
         context.organization_id(),
@@ -120,7 +147,7 @@ pub fn process_standalone(
 ) {
     let Some(mut profile) = managed.take_first_where(
         |item| *item.ty() == ItemType::Profile,
-        invalid(PROFILING_TOO_MANY_PROFILES),
+        ProfileError::TooManyProfiles.into(),
     ) else {
         return;
     };
@@ -137,22 +164,22 @@ pub fn validate_standalone(context: &ProcessingContext, profile: &mut Item) -> R
     let parsed = parse_profile(profile.payload_slice());
     learn_platform(profile, &parsed);
     if profile.sampled() {
-        return Err(invalid(PROFILING_INVALID_STANDALONE));
+        return Err(ProfileError::InvalidStandalone.into());
     }
     let parsed = parsed?;
     filter_profile(context, &parsed)
 }
 
 /// Parses profile or chunk JSON; it must be an object (`profiling_invalid_json` otherwise).
-fn parse_profile(payload: &[u8]) -> Result<Map<String, Value>, Outcome> {
+fn parse_profile(payload: &[u8]) -> Result<Map<String, Value>, ProfileError> {
     match serde_json::from_slice::<Value>(payload) {
         Ok(Value::Object(profile)) => Ok(profile),
-        Ok(_) | Err(_) => Err(invalid(PROFILING_INVALID_JSON)),
+        Ok(_) | Err(_) => Err(ProfileError::InvalidJson),
     }
 }
 
 /// Sets the item's `platform` header from the payload when the item has none.
-fn learn_platform(item: &mut Item, parsed: &Result<Map<String, Value>, Outcome>) {
+fn learn_platform(item: &mut Item, parsed: &Result<Map<String, Value>, ProfileError>) {
     if item.platform().is_some() {
         return;
     }
@@ -179,28 +206,19 @@ fn filter_profile(
 
 /// `limits.max_profile_size` (default 50 MiB) in bytes.
 fn max_profile_size(context: &ProcessingContext) -> usize {
-    usize::try_from(context.config.values.limits.max_profile_size.as_bytes()).unwrap_or(usize::MAX)
-}
-
-fn invalid(reason: &'static str) -> Outcome {
-    Outcome::Invalid(DiscardReason::Named(reason))
+    context.config.max_profile_size().as_usize()
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use bytes::Bytes;
     use chrono::{DateTime, Utc};
     use relay_config::{ByteSize, Config};
-    use relay_protocol::envelope::Envelope;
-    use relay_protocol::{DataCategory, ProjectId, ProjectKey};
-    use relay_quotas::Scoping;
-    use serde_json::json;
+    use relay_protocol::{DataCategory, ProjectId};
 
     use super::*;
-    use crate::outcome::{OutcomeHandle, TrackOutcome};
-    use crate::services::projects::ProjectState;
+    use crate::outcome::OutcomeHandle;
+    use crate::testutils::{drain_outcomes, processing_context, TestEnvelope, TestProject};
 
     const CHUNK: &str = r#"{"version":"2","chunk_id":"0432a0a4c25f4697bf9f0a2fcbe6a814","profiler_id":"4d229f1d3807421ba62a5f8bc295d836","platform":"python","client_sdk":{"name":"sentry.python","version":"2.0.0"},"profile":{"samples":[],"stacks":[],"frames":[]}}"#;
 
@@ -264,29 +282,16 @@ mod tests {
         }
 
         fn managed(&self, items: Vec<Item>, outcomes: OutcomeHandle) -> ManagedEnvelope {
-            let mut envelope = Envelope::new(Default::default());
-            for item in items {
-                envelope.add_item(item);
-            }
-            let scoping = Scoping {
-                organization_id: Some(7),
-                project_id: Some(ProjectId(42)),
-                project_key: ProjectKey::parse("31a5a894b4524f74a9a8d0e27e21ba91").unwrap(),
-                key_id: Some(300),
-            };
-            ManagedEnvelope::new(envelope, scoping, received(), None, outcomes)
+            TestEnvelope::from_items(items)
+                .received_at(received())
+                .managed(outcomes)
         }
 
         fn context(&self, managed: &ManagedEnvelope) -> ProcessingContext {
-            let state = json!({
-                "disabled": false,
-                "projectId": 42,
-                "organizationId": 7,
-                "publicKeys": [{"publicKey": "31a5a894b4524f74a9a8d0e27e21ba91", "numericId": 300}],
-                "config": {"features": self.features, "eventRetention": 30},
-            });
-            let project = Arc::new(ProjectState::parse(state).unwrap());
-            ProcessingContext::new(Arc::new(self.config.clone()), project, managed)
+            let project = TestProject::new()
+                .features(&self.features)
+                .event_retention(30);
+            processing_context(self.config.clone(), project.build(), managed)
         }
 
         fn run(
@@ -301,10 +306,7 @@ mod tests {
             processor(&context, &mut managed, &mut output);
             assert!(managed.envelope().is_empty(), "items must be taken");
             managed.accept();
-            let mut tracked: Vec<TrackOutcome> = Vec::new();
-            while let Ok(outcome) = receiver.try_recv() {
-                tracked.push(outcome);
-            }
+            let tracked = drain_outcomes(&mut receiver);
             let requests = output
                 .requests
                 .iter()
@@ -463,7 +465,7 @@ mod tests {
         assert_eq!(
             outcomes,
             vec![(
-                PROFILING_PLATFORM_NOT_SUPPORTED.to_owned(),
+                "profiling_platform_not_supported".to_owned(),
                 DataCategory::ProfileChunkUi,
                 1
             )]
@@ -511,7 +513,7 @@ mod tests {
             assert!(requests.is_empty());
             assert_eq!(
                 outcomes,
-                categories(PROFILING_INVALID_STANDALONE, DataCategory::ProfileBackend)
+                categories("profiling_invalid_standalone", DataCategory::ProfileBackend)
             );
         }
         // Not JSON: the platform stays unknown.
@@ -544,12 +546,12 @@ mod tests {
             outcomes,
             vec![
                 (
-                    PROFILING_TOO_MANY_PROFILES.to_owned(),
+                    "profiling_too_many_profiles".to_owned(),
                     DataCategory::Profile,
                     1
                 ),
                 (
-                    PROFILING_TOO_MANY_PROFILES.to_owned(),
+                    "profiling_too_many_profiles".to_owned(),
                     DataCategory::ProfileIndexed,
                     1
                 ),

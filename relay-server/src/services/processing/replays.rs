@@ -33,26 +33,10 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::errors::DUPLICATE_ITEM;
 use super::event::{self, parse_timestamp, unix_seconds_value, EventObject, MINIMUM_CLOCK_DRIFT};
 use super::{stages, ProcessingContext, ProcessingOutput};
 use crate::managed::ManagedEnvelope;
 use crate::outcome::{DiscardReason, Outcome};
-
-/// `invalid` reason: the replay event is not a JSON object or failed validation.
-pub const INVALID_REPLAY: &str = "invalid_replay";
-/// `invalid` reason: the replay event item has an empty payload.
-pub const INVALID_REPLAY_NO_PAYLOAD: &str = "invalid_replay_no_payload";
-/// `invalid` reason: PII scrubbing of the replay event failed.
-pub const INVALID_REPLAY_PII_SCRUBBER_FAILED: &str = "invalid_replay_pii_scrubber_failed";
-/// `invalid` reason: the recording could not be scrubbed.
-pub const INVALID_REPLAY_RECORDING: &str = "invalid_replay_recording";
-/// `invalid` reason: the video item is empty, not the msgpack map, or has an empty video.
-pub const INVALID_REPLAY_VIDEO: &str = "invalid_replay_video";
-/// `invalid` reason: a replay event without a recording.
-pub const INVALID_REPLAY_MISSING_RECORDING: &str = "invalid_replay_missing_recording";
-/// The item named in `too_large:<item>` when the message exceeds `max_replay_message_size`.
-const TOO_LARGE_ITEM_NAME: &str = "replay_recording";
 
 /// Feature: replays are accepted at all.
 pub const FEATURE_SESSION_REPLAY: &str = "organizations:session-replay";
@@ -62,29 +46,44 @@ pub const FEATURE_VIDEO_DISABLED: &str = "organizations:session-replay-video-dis
 pub const FEATURE_RECORDING_SCRUBBING: &str = "organizations:session-replay-recording-scrubbing";
 
 /// Why a replay was rejected; every variant maps to one `invalid` (or `filtered`) outcome.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ReplayError {
     /// Not one of the allowed item combinations.
+    #[error("not an allowed combination of replay items")]
     DuplicateItem,
     /// A replay event without a recording.
+    #[error("replay event without a recording")]
     MissingRecording,
     /// The envelope has no `event_id` header.
+    #[error("missing event id")]
     MissingEventId,
     /// The replay event payload is empty.
+    #[error("empty replay event")]
     NoPayload,
     /// The replay event is not a JSON object or failed validation.
+    #[error("invalid replay event")]
     InvalidEvent,
     /// The video item is empty or not the expected msgpack map.
+    #[error("invalid replay video")]
     InvalidVideo,
     /// The replay event's timestamp is older than the retention.
+    #[error("replay timestamp out of range")]
     Timestamp,
     /// PII scrubbing of the replay event failed.
+    #[error("PII scrubbing of the replay event failed")]
     PiiScrubberFailed,
     /// Recording scrubbing failed.
+    #[error("invalid replay recording")]
+    #[allow(
+        dead_code,
+        reason = "returned by the recording scrubber, which the PII work adds"
+    )]
     InvalidRecording,
-    /// The message reaches `limits.max_replay_message_size`.
+    /// The message reaches `limits.max_replay_message_size` (`too_large:replay_recording`).
+    #[error("replay message too large")]
     TooLarge,
     /// An inbound filter matched; the outcome comes from the filter.
+    #[error("filtered by an inbound filter")]
     Filtered(Outcome),
 }
 
@@ -92,37 +91,21 @@ impl ReplayError {
     /// The outcome recorded for every replay item of the envelope.
     pub fn outcome(&self) -> Outcome {
         let reason = match self {
-            ReplayError::DuplicateItem => DiscardReason::Named(DUPLICATE_ITEM),
-            ReplayError::MissingRecording => DiscardReason::Named(INVALID_REPLAY_MISSING_RECORDING),
+            ReplayError::DuplicateItem => DiscardReason::DuplicateItem,
+            ReplayError::MissingRecording => DiscardReason::InvalidReplayMissingRecording,
             ReplayError::MissingEventId => DiscardReason::InvalidEventId,
-            ReplayError::NoPayload => DiscardReason::Named(INVALID_REPLAY_NO_PAYLOAD),
-            ReplayError::InvalidEvent => DiscardReason::Named(INVALID_REPLAY),
-            ReplayError::InvalidVideo => DiscardReason::Named(INVALID_REPLAY_VIDEO),
+            ReplayError::NoPayload => DiscardReason::InvalidReplayNoPayload,
+            ReplayError::InvalidEvent => DiscardReason::InvalidReplay,
+            ReplayError::InvalidVideo => DiscardReason::InvalidReplayVideo,
             ReplayError::Timestamp => DiscardReason::Timestamp,
-            ReplayError::PiiScrubberFailed => {
-                DiscardReason::Named(INVALID_REPLAY_PII_SCRUBBER_FAILED)
-            }
-            ReplayError::InvalidRecording => DiscardReason::Named(INVALID_REPLAY_RECORDING),
-            ReplayError::TooLarge => DiscardReason::TooLarge(TOO_LARGE_ITEM_NAME.to_owned()),
+            ReplayError::PiiScrubberFailed => DiscardReason::InvalidReplayPiiScrubberFailed,
+            ReplayError::InvalidRecording => DiscardReason::InvalidReplayRecording,
+            ReplayError::TooLarge => DiscardReason::too_large(ItemType::ReplayRecording),
             ReplayError::Filtered(outcome) => return outcome.clone(),
         };
         Outcome::Invalid(reason)
     }
 }
-
-impl fmt::Display for ReplayError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let outcome = self.outcome();
-        write!(
-            f,
-            "replay rejected: {}/{}",
-            outcome.name(),
-            outcome.reason().unwrap_or_default()
-        )
-    }
-}
-
-impl std::error::Error for ReplayError {}
 
 /// The accepted shapes of a replay (§3.7 step 2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -273,15 +256,7 @@ fn new_message(
 
 /// `limits.max_replay_message_size` (default 15 MiB) in bytes.
 fn max_replay_message_size(context: &ProcessingContext) -> usize {
-    usize::try_from(
-        context
-            .config
-            .values
-            .limits
-            .max_replay_message_size
-            .as_bytes(),
-    )
-    .unwrap_or(usize::MAX)
+    context.config.max_replay_message_size().as_usize()
 }
 
 /// The event, recording and video bytes of the replay, by kind.
@@ -415,9 +390,7 @@ pub fn normalize_timestamps(
         return Ok(());
     };
     let received = context.received_at;
-    let max_in_future = ChronoDuration::seconds(i64::from(
-        context.config.values.processing.max_secs_in_future,
-    ));
+    let max_in_future = ChronoDuration::seconds(i64::from(context.config.max_secs_in_future()));
     let shift = if timestamp - received > max_in_future {
         // Rule 1: a future timestamp is pulled back to the receive time.
         Some(received - timestamp)
@@ -461,20 +434,17 @@ fn scrub_recording(_context: &ProcessingContext, recording: Bytes) -> Result<Byt
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use crate::services::processing::StoreRequest;
 
     use chrono::{DateTime, Utc};
     use relay_config::{ByteSize, Config};
-    use relay_protocol::envelope::{ContentType, Envelope};
-    use relay_protocol::{ProjectId, ProjectKey};
-    use relay_quotas::Scoping;
+    use relay_protocol::envelope::ContentType;
+    use relay_protocol::ProjectId;
     use serde_json::json;
 
     use super::*;
     use crate::outcome::{OutcomeHandle, TrackOutcome};
-    use crate::services::projects::ProjectState;
+    use crate::testutils::{drain_outcomes, processing_context, TestEnvelope, TestProject};
 
     const REPLAY_ID: &str = "515539018c9b4260a6f999572f1661ee";
     const RECORDING: &[u8] = b"{\"segment_id\":0}\n\x78\x9c\x03\x00\x00\x00\x00\x01";
@@ -566,34 +536,23 @@ mod tests {
         }
 
         fn managed(&self, items: Vec<Item>, outcomes: OutcomeHandle) -> ManagedEnvelope {
-            let mut envelope = Envelope::new(Default::default());
-            if self.event_id {
-                envelope.set_event_id(EventId::parse(REPLAY_ID).unwrap());
-            }
-            envelope.headers_mut().sent_at = self.sent_at;
-            for item in items {
-                envelope.add_item(item);
-            }
-            let scoping = Scoping {
-                organization_id: Some(7),
-                project_id: Some(ProjectId(42)),
-                project_key: ProjectKey::parse("31a5a894b4524f74a9a8d0e27e21ba91").unwrap(),
-                key_id: Some(300),
-            };
-            let client = Some("10.1.2.3".parse().unwrap());
-            ManagedEnvelope::new(envelope, scoping, received(), client, outcomes)
+            TestEnvelope::from_items(items)
+                .with(|envelope| {
+                    if self.event_id {
+                        envelope.set_event_id(EventId::parse(REPLAY_ID).unwrap());
+                    }
+                    envelope.headers_mut().sent_at = self.sent_at;
+                })
+                .received_at(received())
+                .remote_addr("10.1.2.3".parse().unwrap())
+                .managed(outcomes)
         }
 
         fn context(&self, managed: &ManagedEnvelope) -> ProcessingContext {
-            let state = json!({
-                "disabled": false,
-                "projectId": 42,
-                "organizationId": 7,
-                "publicKeys": [{"publicKey": "31a5a894b4524f74a9a8d0e27e21ba91", "numericId": 300}],
-                "config": {"features": self.features, "eventRetention": self.retention},
-            });
-            let project = Arc::new(ProjectState::parse(state).unwrap());
-            ProcessingContext::new(Arc::new(self.config.clone()), project, managed)
+            let project = TestProject::new()
+                .features(&self.features)
+                .event_retention(self.retention);
+            processing_context(self.config.clone(), project.build(), managed)
         }
 
         /// Runs the processor: the produced requests and the tracked outcomes.
@@ -605,11 +564,7 @@ mod tests {
             process(&context, &mut managed, &mut output);
             assert!(managed.envelope().is_empty(), "replay items must be taken");
             managed.accept();
-            let mut tracked = Vec::new();
-            while let Ok(outcome) = receiver.try_recv() {
-                tracked.push(outcome);
-            }
-            (output.requests, tracked)
+            (output.requests, drain_outcomes(&mut receiver))
         }
 
         /// The message of an accepted replay.
@@ -913,12 +868,35 @@ mod tests {
     #[test]
     fn default_message_limit_is_15_mib() {
         assert_eq!(
-            Config::default()
-                .values
-                .limits
-                .max_replay_message_size
-                .as_bytes(),
+            Config::default().max_replay_message_size().as_bytes(),
             15 * 1024 * 1024
         );
+    }
+
+    #[test]
+    fn rejection_reasons() {
+        let cases = [
+            (ReplayError::DuplicateItem, "duplicate_item"),
+            (
+                ReplayError::MissingRecording,
+                "invalid_replay_missing_recording",
+            ),
+            (ReplayError::MissingEventId, "invalid_event_id"),
+            (ReplayError::NoPayload, "invalid_replay_no_payload"),
+            (ReplayError::InvalidEvent, "invalid_replay"),
+            (ReplayError::InvalidVideo, "invalid_replay_video"),
+            (ReplayError::Timestamp, "timestamp"),
+            (
+                ReplayError::PiiScrubberFailed,
+                "invalid_replay_pii_scrubber_failed",
+            ),
+            (ReplayError::InvalidRecording, "invalid_replay_recording"),
+            (ReplayError::TooLarge, "too_large:replay_recording"),
+        ];
+        for (error, reason) in cases {
+            let outcome = error.outcome();
+            assert_eq!(outcome.name(), "invalid");
+            assert_eq!(outcome.reason().as_deref(), Some(reason));
+        }
     }
 }

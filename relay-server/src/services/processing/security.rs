@@ -20,7 +20,7 @@
 //!
 //! Every event gets `logentry.formatted` (a human-readable message), `culprit`, `tags`,
 //! `request` (the document URL, `User-Agent` and client-hint headers), `logger: "csp"`, and
-//! `user.ip_address: "{{auto}}"` so that IP inference applies (`normalization.md` §7 step 3).
+//! `user.ip_address: "{{auto}}"` so that IP inference applies (`normalization.md` §7.1).
 //! Fields the report does not carry are omitted rather than written as `null`.
 
 use relay_protocol::envelope::{ClientHints, Item};
@@ -28,14 +28,7 @@ use serde_json::{json, Map, Value};
 
 use super::event::EventObject;
 use super::ProcessingContext;
-use crate::outcome::{DiscardReason, Outcome};
-
-/// `invalid` reason: the report is not a valid security report.
-pub const SECURITY_REPORT: &str = "security_report";
-/// `invalid` reason: the report is JSON but of no recognised kind.
-pub const SECURITY_REPORT_TYPE: &str = "security_report_type";
-/// `filtered` reason: a recognised but unsupported report kind (`filters.md` §3.3).
-pub const INVALID_CSP: &str = "invalid-csp";
+use crate::outcome::{DiscardReason, FilterStatKey, Outcome};
 
 /// The CSP keywords kept verbatim in culprits.
 const CSP_KEYWORDS: &[&str] = &["'none'", "'self'", "'unsafe-inline'", "'unsafe-eval'"];
@@ -67,16 +60,14 @@ pub enum SecurityReportError {
 }
 
 impl SecurityReportError {
-    /// The outcome of a report rejected for this reason.
+    /// The outcome of a report rejected for this reason: `invalid`/`security_report`,
+    /// `invalid`/`security_report_type`, or `filtered`/`invalid-csp` for a recognised but
+    /// unsupported report kind (`filters.md` §3.3).
     pub fn outcome(&self) -> Outcome {
         match self {
-            SecurityReportError::Invalid(_) => {
-                Outcome::Invalid(DiscardReason::Named(SECURITY_REPORT))
-            }
-            SecurityReportError::UnknownType => {
-                Outcome::Invalid(DiscardReason::Named(SECURITY_REPORT_TYPE))
-            }
-            SecurityReportError::Unsupported => Outcome::Filtered(INVALID_CSP.to_owned()),
+            SecurityReportError::Invalid(_) => Outcome::Invalid(DiscardReason::SecurityReport),
+            SecurityReportError::UnknownType => Outcome::Invalid(DiscardReason::SecurityReportType),
+            SecurityReportError::Unsupported => Outcome::Filtered(FilterStatKey::InvalidCsp),
         }
     }
 }
@@ -91,11 +82,12 @@ pub struct ReportMeta<'a> {
     pub client_hints: Option<&'a ClientHints>,
 }
 
-/// Converts a raw browser report into an event; the error is the outcome to track.
+/// Converts a raw browser report into an event; the error's
+/// [`outcome`](SecurityReportError::outcome) is the outcome to track.
 pub fn raw_security_to_event(
     context: &ProcessingContext,
     item: &Item,
-) -> Result<EventObject, Outcome> {
+) -> Result<EventObject, SecurityReportError> {
     let meta = ReportMeta {
         release: item.sentry_release(),
         environment: item.sentry_environment(),
@@ -104,7 +96,7 @@ pub fn raw_security_to_event(
     };
     convert_report(item.payload_slice(), &meta).map_err(|error| {
         tracing::debug!(%error, "security report rejected");
-        error.outcome()
+        error
     })
 }
 
@@ -977,7 +969,7 @@ mod tests {
     fn rejection_outcomes() {
         assert_eq!(
             SecurityReportError::Unsupported.outcome(),
-            Outcome::Filtered("invalid-csp".into())
+            Outcome::Filtered(FilterStatKey::InvalidCsp)
         );
         assert_eq!(
             SecurityReportError::UnknownType

@@ -27,7 +27,7 @@ use relay_protocol::envelope::ItemType;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::event::{parse_timestamp, MINIMUM_CLOCK_DRIFT};
+use super::event::{parse_timestamp, AUTO_IP, MINIMUM_CLOCK_DRIFT};
 use super::metric_buckets::project_bucket;
 use super::{ProcessingContext, ProcessingOutput};
 use crate::managed::ManagedEnvelope;
@@ -44,8 +44,6 @@ pub const ERROR_METRIC: &str = "s:sessions/error@none";
 const MAX_RELEASE_BYTES: usize = 200;
 /// Longest valid environment name in bytes.
 const MAX_ENVIRONMENT_BYTES: usize = 64;
-/// Placeholder that asks relay to fill in the client IP.
-const AUTO_IP: &str = "{{auto}}";
 /// The `abnormal_mechanism` value meaning "no mechanism".
 const NO_MECHANISM: &str = "none";
 /// `sessionMetrics.version` from which the `abnormal_mechanism` tag is extracted.
@@ -246,12 +244,12 @@ struct TimeWindow {
 
 impl TimeWindow {
     fn new(context: &ProcessingContext) -> TimeWindow {
-        let processing = &context.config.values.processing;
+        let config = &context.config;
         TimeWindow {
             oldest: context.received_at
-                - ChronoDuration::seconds(i64::from(processing.max_session_secs_in_past)),
+                - ChronoDuration::seconds(i64::from(config.max_session_secs_in_past())),
             newest: context.received_at
-                + ChronoDuration::seconds(i64::from(processing.max_secs_in_future)),
+                + ChronoDuration::seconds(i64::from(config.max_secs_in_future())),
         }
     }
 
@@ -294,7 +292,7 @@ pub fn is_valid_release(release: &str) -> bool {
         && !release.contains(['/', '\\', '\n', '\r', '\t', '\x0c'])
 }
 
-/// A Sentry environment name (`normalization.md` step 7): not empty, not `.`, `..` or `none`
+/// A Sentry environment name (`normalization.md` §7 step 7): not empty, not `.`, `..` or `none`
 /// (any case), no `/`, newline, carriage return, tab or form feed, at most 64 bytes.
 pub fn is_valid_environment(environment: &str) -> bool {
     !environment.is_empty()

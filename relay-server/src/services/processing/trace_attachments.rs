@@ -18,7 +18,6 @@
 
 use relay_protocol::envelope::{ContentType, Item, ItemType};
 
-use super::spans::UPLOAD_FAILED;
 use super::{ProcessingContext, ProcessingOutput};
 use crate::managed::ManagedEnvelope;
 use crate::outcome::{DiscardReason, Outcome};
@@ -44,10 +43,7 @@ pub fn process(
         return;
     }
     for attachment in &attachments {
-        managed.track_item_outcome(
-            attachment,
-            &Outcome::Invalid(DiscardReason::Named(UPLOAD_FAILED)),
-        );
+        managed.track_item_outcome(attachment, &Outcome::Invalid(DiscardReason::UploadFailed));
     }
 }
 

@@ -20,7 +20,6 @@ use relay_protocol::envelope::ItemType;
 use relay_protocol::DataCategory;
 use serde_json::{Map, Value};
 
-use super::errors::DUPLICATE_ITEM;
 use super::event::parse_timestamp;
 use super::spans::{
     attribute_value, parse_container, retention_pair, sequence_nanos, unix_nanos, ContainerError,
@@ -30,15 +29,44 @@ use super::{ProcessingContext, ProcessingOutput};
 use crate::managed::ManagedEnvelope;
 use crate::outcome::{DiscardReason, Outcome};
 
-/// `invalid` reason: a trace metric without its required fields.
-pub const INVALID_TRACE_METRIC: &str = "invalid_trace_metric";
+/// Why a trace metric container, or one metric of it, is rejected;
+/// `From<TraceMetricError> for DiscardReason` names the `invalid` reason of each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TraceMetricError {
+    /// The container is not valid JSON.
+    #[error("invalid JSON")]
+    InvalidJson,
+    /// A container whose `item_count` does not match its items.
+    #[error("trace metric container item count mismatch")]
+    InvalidContainer,
+    /// A metric that is not an object, or whose required field is missing or invalid.
+    #[error("trace metric without a valid {0}")]
+    InvalidField(&'static str),
+    /// A metric older than the retention allows.
+    #[error("trace metric timestamp out of range")]
+    TooOld,
+    /// A metric larger than `limits.max_trace_metric_size`.
+    #[error("trace metric exceeds the size limit")]
+    TooLarge,
+}
+
+impl From<TraceMetricError> for DiscardReason {
+    fn from(error: TraceMetricError) -> DiscardReason {
+        match error {
+            TraceMetricError::InvalidJson => DiscardReason::InvalidJson,
+            TraceMetricError::InvalidContainer | TraceMetricError::InvalidField(_) => {
+                DiscardReason::InvalidTraceMetric
+            }
+            TraceMetricError::TooOld => DiscardReason::Timestamp,
+            TraceMetricError::TooLarge => DiscardReason::too_large(ItemType::TraceMetric),
+        }
+    }
+}
 
 /// Feature gate of trace metrics.
 const FEATURE_TRACE_METRICS: &str = "organizations:tracemetrics-ingestion";
 /// Retention product key of trace metrics in `config.retentions`.
 const RETENTION_PRODUCT: &str = "traceMetric";
-/// Name in `too_large:<name>` outcomes.
-const SIZE_LIMIT_NAME: &str = "trace_metric";
 /// Attribute holding the SDK's sample rate.
 const ATTR_CLIENT_SAMPLE_RATE: &str = "sentry.client_sample_rate";
 /// Prefix of the co-occurrence marker attributes.
@@ -57,33 +85,25 @@ pub fn process(
     }
     let Some(item) = managed.take_first_where(
         |item| *item.ty() == ItemType::TraceMetric,
-        Outcome::Invalid(DiscardReason::Named(DUPLICATE_ITEM)),
+        Outcome::Invalid(DiscardReason::DuplicateItem),
     ) else {
         return;
     };
     let container = match parse_container(&item) {
         Ok(container) => container,
         Err(error) => {
-            let reason = match error {
-                ContainerError::InvalidJson => DiscardReason::InvalidJson,
-                ContainerError::CountMismatch { .. } => DiscardReason::Named(INVALID_TRACE_METRIC),
+            let error = match error {
+                ContainerError::InvalidJson => TraceMetricError::InvalidJson,
+                ContainerError::CountMismatch { .. } => TraceMetricError::InvalidContainer,
             };
-            managed.track_item_outcome(&item, &Outcome::Invalid(reason));
+            managed.track_item_outcome(&item, &Outcome::Invalid(error.into()));
             return;
         }
     };
 
     let retention = retention_pair(context, RETENTION_PRODUCT);
     let rules = TimestampRules::new(context, retention.0);
-    let max_size = usize::try_from(
-        context
-            .config
-            .values
-            .limits
-            .max_trace_metric_size
-            .as_bytes(),
-    )
-    .unwrap_or(usize::MAX);
+    let max_size = context.config.max_trace_metric_size().as_usize();
     for (metric, size) in container.entries {
         let size = size.max(1);
         let reject = |reason: DiscardReason| {
@@ -92,13 +112,13 @@ pub fn process(
             managed.track(outcome, DataCategory::TraceMetricByte, size);
         };
         if size > max_size {
-            reject(DiscardReason::TooLarge(SIZE_LIMIT_NAME.to_owned()));
+            reject(TraceMetricError::TooLarge.into());
             continue;
         }
         let item = match build(context, &rules, retention, &metric, size) {
             Ok(item) => item,
-            Err(reason) => {
-                reject(reason);
+            Err(error) => {
+                reject(error.into());
                 continue;
             }
         };
@@ -125,36 +145,36 @@ fn build(
     (retention_days, downsampled_retention_days): (u16, u16),
     metric: &Value,
     size: usize,
-) -> Result<TraceItem, DiscardReason> {
-    let invalid = || DiscardReason::Named(INVALID_TRACE_METRIC);
-    let metric = metric.as_object().ok_or_else(invalid)?;
+) -> Result<TraceItem, TraceMetricError> {
+    let invalid = TraceMetricError::InvalidField;
+    let metric = metric.as_object().ok_or(invalid("object"))?;
     let timestamp = metric
         .get("timestamp")
         .and_then(parse_timestamp)
-        .ok_or_else(invalid)?;
+        .ok_or(invalid("timestamp"))?;
     let trace_id = metric
         .get("trace_id")
         .and_then(Value::as_str)
         .and_then(|id| uuid::Uuid::try_parse(id).ok())
         .filter(|id| !id.is_nil())
-        .ok_or_else(invalid)?
+        .ok_or(invalid("trace_id"))?
         .simple()
         .to_string();
     let name = metric
         .get("name")
         .and_then(Value::as_str)
         .filter(|name| !name.is_empty())
-        .ok_or_else(invalid)?;
+        .ok_or(invalid("name"))?;
     let kind = metric
         .get("type")
         .and_then(Value::as_str)
         .filter(|kind| !kind.is_empty())
-        .ok_or_else(invalid)?;
+        .ok_or(invalid("type"))?;
     let value = metric
         .get("value")
         .and_then(Value::as_f64)
         .filter(|value| value.is_finite())
-        .ok_or_else(invalid)?;
+        .ok_or(invalid("value"))?;
     let unit = metric
         .get("unit")
         .and_then(Value::as_str)
@@ -171,7 +191,7 @@ fn build(
 
     let shift = rules
         .shift(timestamp)
-        .map_err(|TooOld| DiscardReason::Timestamp)?;
+        .map_err(|TooOld| TraceMetricError::TooOld)?;
     let mut timestamp = timestamp + shift;
     if let Some(nanos) = sequence_nanos(json_attributes) {
         timestamp += ChronoDuration::nanoseconds(nanos);
@@ -322,5 +342,21 @@ mod tests {
             DataCategory::TraceMetric,
             1
         )));
+    }
+
+    #[test]
+    fn rejection_reasons() {
+        let reason = |error: TraceMetricError| DiscardReason::from(error).to_string();
+        assert_eq!(reason(TraceMetricError::InvalidJson), "invalid_json");
+        assert_eq!(
+            reason(TraceMetricError::InvalidContainer),
+            "invalid_trace_metric"
+        );
+        assert_eq!(
+            reason(TraceMetricError::InvalidField("name")),
+            "invalid_trace_metric"
+        );
+        assert_eq!(reason(TraceMetricError::TooOld), "timestamp");
+        assert_eq!(reason(TraceMetricError::TooLarge), "too_large:trace_metric");
     }
 }

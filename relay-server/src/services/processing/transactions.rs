@@ -11,25 +11,58 @@ use relay_protocol::DataCategory;
 use serde_json::Value;
 
 use super::attachments::push_individual_attachment;
-use super::errors::DUPLICATE_ITEM;
 use super::event::{self, parse_timestamp, EventKind, EventObject, IngestedBytes};
 use super::{spans, stages, trace_attachments, ProcessingContext, ProcessingOutput, StoreRequest};
 use crate::managed::ManagedEnvelope;
-use crate::outcome::{DiscardReason, Outcome};
-
-/// `invalid` reason: timestamps or trace context of a transaction are unusable.
-pub const INVALID_TRANSACTION: &str = "invalid_transaction";
-/// `invalid` reason: more than one profile for a transaction.
-pub const PROFILING_TOO_MANY_PROFILES: &str = "profiling_too_many_profiles";
-/// `invalid` reason: a profile payload that is not JSON.
-pub const PROFILING_INVALID_JSON: &str = "profiling_invalid_json";
-/// `filtered` reason of `projects:discard-transaction`.
-pub const DISCARDED: &str = "discarded";
+use crate::outcome::{DiscardReason, FilterStatKey, Outcome};
 
 /// Feature: transactions are not produced (spans still are).
 const FEATURE_DISCARD_TRANSACTION: &str = "projects:discard-transaction";
 /// Feature: flag transactions and segment spans for performance issue detection.
 const FEATURE_PERFORMANCE_ISSUES_SPANS: &str = "organizations:performance-issues-spans";
+
+/// Why (part of) a transaction envelope is dropped; [`TransactionError::outcome`] names the
+/// outcome of each.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TransactionError {
+    /// A second `transaction` item.
+    #[error("more than one transaction item")]
+    DuplicateItem,
+    /// A second profile for the transaction.
+    #[error("more than one profile")]
+    TooManyProfiles,
+    /// The envelope has no `event_id` header.
+    #[error("missing event id")]
+    MissingEventId,
+    /// The transaction JSON does not parse.
+    #[error("invalid transaction payload: {0}")]
+    InvalidPayload(DiscardReason),
+    /// `start_timestamp` / `timestamp` or the trace context are unusable.
+    #[error("invalid timestamps or trace context")]
+    InvalidTransaction,
+    /// The profile is not JSON.
+    #[error("profile is not JSON")]
+    InvalidProfile,
+    /// `projects:discard-transaction` drops the transaction payload (spans are kept).
+    #[error("transaction discarded by projects:discard-transaction")]
+    Discarded,
+}
+
+impl TransactionError {
+    /// The outcome of the items dropped for this reason.
+    pub fn outcome(&self) -> Outcome {
+        let reason = match self {
+            TransactionError::DuplicateItem => DiscardReason::DuplicateItem,
+            TransactionError::TooManyProfiles => DiscardReason::ProfilingTooManyProfiles,
+            TransactionError::MissingEventId => DiscardReason::InvalidEventId,
+            TransactionError::InvalidPayload(reason) => reason.clone(),
+            TransactionError::InvalidTransaction => DiscardReason::InvalidTransaction,
+            TransactionError::InvalidProfile => DiscardReason::ProfilingInvalidJson,
+            TransactionError::Discarded => return Outcome::Filtered(FilterStatKey::Discarded),
+        };
+        Outcome::Invalid(reason)
+    }
+}
 
 /// Runs the transaction processor.
 pub fn process(
@@ -47,7 +80,7 @@ pub fn process(
     }
     let Some(transaction) = managed.take_first_where(
         |item| *item.ty() == ItemType::Transaction,
-        Outcome::Invalid(DiscardReason::Named(DUPLICATE_ITEM)),
+        TransactionError::DuplicateItem.outcome(),
     ) else {
         return;
     };
@@ -56,7 +89,7 @@ pub fn process(
     });
     let profile = managed.take_first_where(
         |item| *item.ty() == ItemType::Profile,
-        Outcome::Invalid(DiscardReason::Named(PROFILING_TOO_MANY_PROFILES)),
+        TransactionError::TooManyProfiles.outcome(),
     );
 
     let reject_all = |managed: &ManagedEnvelope, profile: Option<&Item>, outcome: Outcome| {
@@ -72,14 +105,15 @@ pub fn process(
         reject_all(
             managed,
             profile.as_ref(),
-            Outcome::Invalid(DiscardReason::InvalidEventId),
+            TransactionError::MissingEventId.outcome(),
         );
         return;
     };
     let mut event = match event::parse_event(transaction.payload_slice()) {
         Ok(event) => event,
         Err(reason) => {
-            reject_all(managed, profile.as_ref(), Outcome::Invalid(reason));
+            let error = TransactionError::InvalidPayload(reason);
+            reject_all(managed, profile.as_ref(), error.outcome());
             return;
         }
     };
@@ -87,7 +121,7 @@ pub fn process(
         reject_all(
             managed,
             profile.as_ref(),
-            Outcome::Invalid(DiscardReason::Named(INVALID_TRANSACTION)),
+            TransactionError::InvalidTransaction.outcome(),
         );
         return;
     }
@@ -100,8 +134,8 @@ pub fn process(
             }
             Some(profile)
         }
-        Err(reason) => {
-            managed.track_item_outcome(&profile, &Outcome::Invalid(reason));
+        Err(error) => {
+            managed.track_item_outcome(&profile, &error.outcome());
             None
         }
     });
@@ -142,7 +176,7 @@ pub fn process(
         })
         .collect();
     if context.has_feature(FEATURE_DISCARD_TRANSACTION) {
-        let discarded = Outcome::Filtered(DISCARDED.to_owned());
+        let discarded = TransactionError::Discarded.outcome();
         for (category, quantity) in quantities.drain(..) {
             managed.track(discarded.clone(), category, quantity);
         }
@@ -253,9 +287,9 @@ fn is_valid_transaction(event: &EventObject) -> bool {
 }
 
 /// Parses the profile far enough to learn its id; `Err` when it is not JSON.
-fn parse_profile(profile: &Item) -> Result<Option<String>, DiscardReason> {
+fn parse_profile(profile: &Item) -> Result<Option<String>, TransactionError> {
     let value: Value = serde_json::from_slice(profile.payload_slice())
-        .map_err(|_| DiscardReason::Named(PROFILING_INVALID_JSON))?;
+        .map_err(|_| TransactionError::InvalidProfile)?;
     let id = value
         .get("profile_id")
         .or_else(|| value.get("event_id"))
@@ -272,4 +306,47 @@ fn link_profile(event: &mut EventObject, profile_id: &str) {
     profile
         .entry("type")
         .or_insert_with(|| Value::String("profile".into()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejection_outcomes() {
+        let cases = [
+            (TransactionError::DuplicateItem, "invalid", "duplicate_item"),
+            (
+                TransactionError::TooManyProfiles,
+                "invalid",
+                "profiling_too_many_profiles",
+            ),
+            (
+                TransactionError::MissingEventId,
+                "invalid",
+                "invalid_event_id",
+            ),
+            (
+                TransactionError::InvalidPayload(DiscardReason::InvalidJson),
+                "invalid",
+                "invalid_json",
+            ),
+            (
+                TransactionError::InvalidTransaction,
+                "invalid",
+                "invalid_transaction",
+            ),
+            (
+                TransactionError::InvalidProfile,
+                "invalid",
+                "profiling_invalid_json",
+            ),
+            (TransactionError::Discarded, "filtered", "discarded"),
+        ];
+        for (error, name, reason) in cases {
+            let outcome = error.outcome();
+            assert_eq!(outcome.name(), name);
+            assert_eq!(outcome.reason().as_deref(), Some(reason));
+        }
+    }
 }

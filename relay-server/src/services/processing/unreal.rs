@@ -46,11 +46,6 @@ use super::event::{object_entry, unix_seconds_value, EventObject};
 use super::ProcessingContext;
 use crate::outcome::DiscardReason;
 
-/// `invalid` reason: the archive container is malformed.
-pub const INVALID_UNREAL_REPORT: &str = "invalid_unreal_report";
-/// `invalid` reason: the archive's crash context cannot be processed.
-pub const PROCESS_UNREAL: &str = "process_unreal";
-
 /// Marker of the current container layout.
 const CR1_MARKER: &[u8] = b"CR1";
 /// Minidump file magic.
@@ -87,9 +82,9 @@ impl UnrealError {
     pub fn discard_reason(&self) -> DiscardReason {
         match self {
             UnrealError::Compression => DiscardReason::InvalidCompression,
-            UnrealError::TooLarge(_) => DiscardReason::TooLarge("unreal_report".to_owned()),
-            UnrealError::Malformed(_) => DiscardReason::Named(INVALID_UNREAL_REPORT),
-            UnrealError::Context(_) => DiscardReason::Named(PROCESS_UNREAL),
+            UnrealError::TooLarge(_) => DiscardReason::too_large(ItemType::UnrealReport),
+            UnrealError::Malformed(_) => DiscardReason::InvalidUnrealReport,
+            UnrealError::Context(_) => DiscardReason::ProcessUnreal,
         }
     }
 }
@@ -106,10 +101,9 @@ pub struct ExpandOptions<'a> {
 }
 
 /// Unpacks an `unreal_report` item.
-pub fn expand(context: &ProcessingContext, item: &Item) -> Result<ExpandedUnreal, DiscardReason> {
+pub fn expand(context: &ProcessingContext, item: &Item) -> Result<ExpandedUnreal, UnrealError> {
     let options = ExpandOptions {
-        size_limit: usize::try_from(context.config.values.limits.max_attachments_size.as_bytes())
-            .unwrap_or(usize::MAX),
+        size_limit: context.config.max_attachments_size().as_usize(),
         event_id: context.event_id(),
         user_id: context
             .headers
@@ -119,7 +113,7 @@ pub fn expand(context: &ProcessingContext, item: &Item) -> Result<ExpandedUnreal
     };
     expand_payload(item.payload_slice(), &options).map_err(|error| {
         tracing::debug!(%error, "unreal crash report rejected");
-        error.discard_reason()
+        error
     })
 }
 

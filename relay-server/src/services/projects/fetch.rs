@@ -26,9 +26,12 @@ use relay_protocol::ProjectKey;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+#[cfg(feature = "processing")]
 use relay_redis::{CacheLookup, ProjectConfigCacheError};
 
-use super::redis_source::{error_chain, RedisProjectSource};
+#[cfg(feature = "processing")]
+use super::redis_source::error_chain;
+use super::redis_source::RedisProjectSource;
 use super::{PendingEnvelope, ProjectCache, ProjectState};
 use crate::services::shutdown::ShutdownHandle;
 use crate::services::upstream::{UpstreamHandle, UpstreamRequestError};
@@ -105,10 +108,9 @@ async fn run_project_fetcher(
 ) {
     let config = projects.config();
     let batch_interval = config.cache_batch_interval();
-    let batch_size = config.values.cache.batch_size.max(1);
-    let max_keys = batch_size * config.values.limits.max_concurrent_queries.max(1);
-    let full_config =
-        config.processing_enabled() || config.values.cache.project_request_full_config;
+    let batch_size = config.cache_batch_size().max(1);
+    let max_keys = batch_size * config.max_concurrent_queries().max(1);
+    let full_config = config.processing_enabled() || config.project_request_full_config();
     let failure_interval = config.http_project_failure_interval();
     let mut backoff = Backoff::new(config.http_max_retry_interval());
     let mut failing_since: Option<Instant> = None;
@@ -246,6 +248,7 @@ fn apply_response(
     released
 }
 
+#[cfg(feature = "processing")]
 /// Asks Redis for every key not requested with `no_cache` (redis-and-quotas.md §2.2). Returns
 /// the envelopes released by resolved keys and the keys the upstream must be asked for.
 async fn resolve_from_redis(
@@ -308,6 +311,17 @@ async fn resolve_from_redis(
     (released, for_upstream)
 }
 
+/// Without the processing feature there is no Redis source: `redis` cannot exist.
+#[cfg(not(feature = "processing"))]
+async fn resolve_from_redis(
+    _projects: &ProjectCache,
+    redis: &RedisProjectSource,
+    _queued: Vec<(ProjectKey, bool)>,
+) -> (Vec<PendingEnvelope>, Vec<(ProjectKey, bool)>) {
+    match *redis {}
+}
+
+#[cfg(feature = "processing")]
 /// What one Redis answer meant for its key.
 enum RedisOutcome {
     /// The fetch completed (new state, disabled, or not modified).
@@ -318,6 +332,7 @@ enum RedisOutcome {
     Failed(RedisFetchError),
 }
 
+#[cfg(feature = "processing")]
 /// Why Redis could not answer for one key.
 #[derive(Debug, thiserror::Error)]
 enum RedisFetchError {
@@ -333,12 +348,14 @@ enum RedisFetchError {
     },
 }
 
+#[cfg(feature = "processing")]
 impl RedisFetchError {
     fn is_connection_error(&self) -> bool {
         matches!(self, RedisFetchError::Cache(error) if error.is_connection_error())
     }
 }
 
+#[cfg(feature = "processing")]
 /// Applies one Redis answer to the cache (the table of redis-and-quotas.md §2.2).
 fn apply_redis_result(
     projects: &ProjectCache,
@@ -454,22 +471,30 @@ mod tests {
         ProjectKey::parse(&byte.to_string().repeat(32)).unwrap()
     }
 
+    #[cfg(feature = "processing")]
     use std::sync::Arc;
 
+    #[cfg(feature = "processing")]
     use relay_config::Config;
+    #[cfg(feature = "processing")]
     use relay_redis::{ProjectConfigCache, RedisConnection, RedisPoolOptions, RedisServer};
+    #[cfg(feature = "processing")]
     use serde_json::{json, Map};
 
+    #[cfg(feature = "processing")]
     use crate::services::projects::ProjectStatus;
 
+    #[cfg(feature = "processing")]
     const REDIS_URL: &str = "redis://127.0.0.1:6379";
 
+    #[cfg(feature = "processing")]
     fn projects() -> ProjectCache {
         let cache = ProjectCache::new(Arc::new(Config::from_yaml_str("{}").unwrap()));
         cache.set_global_config(json!({}));
         cache
     }
 
+    #[cfg(feature = "processing")]
     fn state(key: ProjectKey, revision: Option<&str>) -> Map<String, Value> {
         let Value::Object(map) = json!({
             "disabled": false,
@@ -484,6 +509,7 @@ mod tests {
         map
     }
 
+    #[cfg(feature = "processing")]
     fn unique_prefix(test: &str) -> String {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -492,6 +518,7 @@ mod tests {
         format!("relay-server-unit:{test}:{}:{nanos}", std::process::id())
     }
 
+    #[cfg(feature = "processing")]
     /// A writer for the test prefix, and the source reading it.
     async fn redis(test: &str) -> (ProjectConfigCache, RedisProjectSource) {
         let prefix = unique_prefix(test);
@@ -504,10 +531,12 @@ mod tests {
         (writer, source)
     }
 
+    #[cfg(feature = "processing")]
     fn status(projects: &ProjectCache, key: ProjectKey) -> ProjectStatus {
         projects.get(&key, false)
     }
 
+    #[cfg(feature = "processing")]
     #[tokio::test]
     async fn redis_answers_before_the_upstream() {
         let (writer, source) = redis("fetch-order").await;
@@ -565,6 +594,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "processing")]
     #[tokio::test]
     async fn held_revision_is_not_modified_until_redis_changes() {
         let (writer, source) = redis("fetch-revision").await;
@@ -610,6 +640,7 @@ mod tests {
         assert_eq!(projects.revision(&enabled).as_deref(), Some("r2"));
     }
 
+    #[cfg(feature = "processing")]
     #[tokio::test]
     async fn unreachable_redis_sends_everything_upstream() {
         let projects = projects();

@@ -5,9 +5,8 @@
 //! [`redis_source`]), files in `<config dir>/projects/` (`static`, loaded once at startup) or
 //! nowhere (`proxy`: every key is accepted and only learned rate limits apply).
 //!
-//! A processing relay without `processing.redis` may also load `projects/*.json` at startup
-//! ([`ProjectCache::load_embedded_projects`]). Such file states are *pinned*: they never go
-//! stale, are never evicted and never fetched; keys without a file are fetched as usual.
+//! File states (`static` mode) are *pinned*: they never go stale, are never evicted and never
+//! fetched; keys without a file are fetched as usual.
 //!
 //! Each entry also carries the rate limits learned from upstream `429` answers and, while the
 //! state is pending, the envelopes waiting for it. Those envelopes hold buffer permits, so
@@ -26,7 +25,41 @@
 //! under one short mutex; nothing slow ever happens while it is held.
 
 pub mod fetch;
+#[cfg(feature = "processing")]
 pub mod redis_source;
+/// Without the processing feature project configs never come from Redis; this stand-in keeps
+/// the fetcher and the health check free of feature switches: its type has no values, so
+/// every `Option<RedisProjectSource>` is `None`.
+#[cfg(not(feature = "processing"))]
+pub mod redis_source {
+    use relay_config::Config;
+
+    use crate::services::shutdown::ShutdownHandle;
+
+    /// A project-config Redis, which a relay built without processing never has.
+    #[derive(Clone, Debug)]
+    pub enum RedisProjectSource {}
+
+    impl RedisProjectSource {
+        /// Always `None`: there is no Redis without the processing feature.
+        pub fn start(
+            _config: &Config,
+            _shutdown: ShutdownHandle,
+        ) -> Result<Option<RedisProjectSource>, std::convert::Infallible> {
+            Ok(None)
+        }
+
+        /// Unreachable: no value of this type exists.
+        pub fn is_reachable(&self) -> bool {
+            match *self {}
+        }
+
+        /// Unreachable: no value of this type exists.
+        pub fn has_attempted(&self) -> bool {
+            match *self {}
+        }
+    }
+}
 pub mod state;
 
 use std::collections::HashMap;
@@ -248,7 +281,7 @@ pub enum StaticProjectsError {
 
 impl ProjectCache {
     pub fn new(config: Arc<Config>) -> ProjectCache {
-        let global_ready = config.values.relay.mode != RelayMode::Managed;
+        let global_ready = config.mode() != RelayMode::Managed;
         let (released_sender, released_receiver) = mpsc::unbounded_channel();
         ProjectCache {
             inner: Arc::new(ProjectCacheInner {
@@ -266,22 +299,7 @@ impl ProjectCache {
     }
 
     fn mode(&self) -> RelayMode {
-        self.inner.config.values.relay.mode
-    }
-
-    /// Loads `projects/*.json` of the config directory for a processing relay without
-    /// `processing.redis`; returns how many files were loaded. A missing `projects/` directory
-    /// means no files (0), not an error. The loaded states are pinned (see the module docs);
-    /// every other key is fetched from the upstream as usual.
-    pub fn load_embedded_projects(&self, config_dir: &Path) -> Result<usize, StaticProjectsError> {
-        match self.load_static_projects(config_dir) {
-            Err(StaticProjectsError::ReadDir { source, .. })
-                if source.kind() == std::io::ErrorKind::NotFound =>
-            {
-                Ok(0)
-            }
-            result => result,
-        }
+        self.inner.config.mode()
     }
 
     /// Loads every `projects/*.json` of the config directory (static mode). The states are
@@ -621,11 +639,6 @@ impl ProjectCache {
         self.inner.global_config.lock().clone()
     }
 
-    /// Whether the global config is available.
-    pub fn global_ready(&self) -> bool {
-        self.inner.global_ready.load(Ordering::Acquire)
-    }
-
     /// Whether this relay waits for an upstream global config (managed mode).
     pub fn global_ready_required(&self) -> bool {
         self.mode() == RelayMode::Managed
@@ -761,18 +774,16 @@ mod tests {
         "cache: {project_expiry: 2, project_grace_period: 2, project_refresh_interval: 3}";
 
     #[test]
-    fn embedded_project_files_are_pinned() {
+    fn project_files_are_pinned() {
         let directory = tempfile::tempdir().unwrap();
         let cache = cache(TIMING);
-        // No `projects/` directory: nothing to load, not an error.
-        assert_eq!(cache.load_embedded_projects(directory.path()).unwrap(), 0);
         std::fs::create_dir(directory.path().join("projects")).unwrap();
         std::fs::write(
             directory.path().join("projects").join("42.json"),
             serde_json::json!({"publicKeys": [{"publicKey": KEY}]}).to_string(),
         )
         .unwrap();
-        assert_eq!(cache.load_embedded_projects(directory.path()).unwrap(), 1);
+        assert_eq!(cache.load_static_projects(directory.path()).unwrap(), 1);
 
         // Long past expiry and grace: still served, never fetched, never evicted.
         let later = Instant::now() + secs(3600);

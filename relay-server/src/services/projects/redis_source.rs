@@ -116,7 +116,7 @@ impl RedisProjectSource {
         };
         let source = RedisProjectSource::new(
             pools.project_configs,
-            config.values.processing.projectconfig_cache_prefix.clone(),
+            config.projectconfig_cache_prefix().to_owned(),
             Self::monitor_interval(config),
             config.health_probe_timeout(),
         );

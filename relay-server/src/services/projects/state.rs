@@ -45,6 +45,12 @@ pub const GRADUATED_FEATURES: &[&str] = &[
     "projects:span-v2-experimental-processing",
 ];
 
+/// Event retention in days when the project config sets no `eventRetention`.
+pub const DEFAULT_EVENT_RETENTION_DAYS: u16 = 90;
+
+/// Feature: logs are ingested (`log` items and the OTLP logs endpoint).
+pub const OURLOGS_INGESTION_FEATURE: &str = "organizations:ourlogs-ingestion";
+
 /// Keys of `config` that are always written, even when absent.
 const ALWAYS_WRITTEN_CONFIG_KEYS: &[&str] = &["allowedDomains", "trustedRelays", "piiConfig"];
 
@@ -89,11 +95,30 @@ pub struct ProjectConfig {
     pub trusted_relay_settings: TrustedRelaySettings,
     #[serde(default)]
     pub features: Vec<String>,
-    #[serde(default)]
-    pub quotas: Vec<Value>,
+    /// `quotas`, parsed once with the state: entries that are invalid or do not deserialize
+    /// are dropped as [`relay_quotas::parse_quotas`] does; a value that is not an array makes
+    /// the config unparsable.
+    #[serde(default, deserialize_with = "deserialize_quotas")]
+    pub quotas: Vec<relay_quotas::Quota>,
     /// `eventRetention` in days; a value outside 0–65535 makes the config unparsable.
     #[serde(default)]
     pub event_retention: Option<u16>,
+}
+
+/// Reads `quotas` as an array, then keeps what [`relay_quotas::parse_quotas`] keeps.
+fn deserialize_quotas<'de, D>(deserializer: D) -> Result<Vec<relay_quotas::Quota>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let entries = Vec::<Value>::deserialize(deserializer)?;
+    Ok(relay_quotas::parse_quotas(&Value::Array(entries)))
+}
+
+impl ProjectConfig {
+    /// `eventRetention` in days, [`DEFAULT_EVENT_RETENTION_DAYS`] when unset.
+    pub fn event_retention_days(&self) -> u16 {
+        self.event_retention.unwrap_or(DEFAULT_EVENT_RETENTION_DAYS)
+    }
 }
 
 impl Default for ProjectConfig {
@@ -402,7 +427,7 @@ mod tests {
             .config
             .quotas
             .iter()
-            .map(|quota| quota["id"].as_str())
+            .map(|quota| quota.id.as_deref())
             .collect();
         assert_eq!(ids, [Some("ok"), None]);
         assert_eq!(state.raw_config["quotas"].as_array().unwrap().len(), 2);
@@ -411,7 +436,18 @@ mod tests {
         assert!(ProjectState::parse(value.clone()).is_err());
         value["config"]["quotas"] =
             serde_json::json!([{"limit": 0, "groupBy": {"dimensions": ["checkInSlug"]}}]);
-        assert!(ProjectState::parse(value).is_err());
+        assert!(ProjectState::parse(value.clone()).is_err());
+        value["config"]["quotas"] = serde_json::json!({"limit": 0});
+        assert!(ProjectState::parse(value.clone()).is_err());
+
+        // A disabled state is not sanitized; its typed quotas still drop what `parse_quotas`
+        // drops.
+        value["disabled"] = Value::Bool(true);
+        value["config"]["quotas"] =
+            serde_json::json!([{"id": "neg", "limit": -1}, {"limit": 0}, {"id": "x", "limit": 1}]);
+        let state = ProjectState::parse(value).unwrap();
+        assert_eq!(state.config.quotas.len(), 1);
+        assert!(state.config.quotas[0].is_reject_all());
     }
 
     #[test]

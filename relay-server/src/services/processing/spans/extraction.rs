@@ -1,4 +1,4 @@
-//! Span extraction from transactions (§3.2 steps 10–12): the segment (built from the
+//! Span extraction from transactions (processing.md §3.2 steps 10–12): the segment (built from the
 //! transaction itself) and every child span become span v2 messages, and all of them are
 //! counted in the span usage buckets.
 //!
@@ -17,16 +17,16 @@ use super::timestamps::seconds_value;
 use super::usage::UsageCounts;
 use super::{
     attribute_from_json, attributes_mut, insert_attribute_if_absent, legacy_to_v2, push_span,
-    retention_pair, string_attribute, unix_seconds, SpanV2, ATTR_INGRESS, ATTR_PIPELINE,
-    ATTR_SEGMENT_ID, INVALID_SPAN, SPAN_RETENTION_PRODUCT,
+    retention_pair, string_attribute, unix_seconds, SpanError, SpanV2, ATTR_INGRESS, ATTR_PIPELINE,
+    ATTR_SEGMENT_ID, SPAN_RETENTION_PRODUCT,
 };
 use crate::managed::ManagedEnvelope;
-use crate::outcome::{DiscardReason, Outcome};
+use crate::outcome::Outcome;
 use crate::services::processing::event::{parse_timestamp, EventObject};
 use crate::services::processing::{ProcessingContext, ProcessingOutput};
 
 /// Extracts the spans of a transaction (children plus the segment) into store requests
-/// (§3.2 steps 10–12) and the span usage buckets (§3.12).
+/// (processing.md §3.2 steps 10–12) and the span usage buckets (§3.12).
 ///
 /// Returns whether the span categories of the transaction are accounted for by them — always
 /// true: every span (valid or not) is counted in a usage bucket (`span`, accepted at flush)
@@ -50,7 +50,7 @@ pub fn extract_from_transaction(
     let mut usage = UsageCounts::default();
     for extracted in spans {
         usage.add(extracted.is_segment, extracted.is_segment);
-        let invalid_span = Outcome::Invalid(DiscardReason::Named(INVALID_SPAN));
+        let invalid_span = Outcome::Invalid(SpanError::InvalidTransactionSpan.into());
         let Some(span) = extracted.span else {
             managed.track(invalid_span, DataCategory::SpanIndexed, 1);
             continue;
@@ -161,7 +161,7 @@ fn spans_from_transaction(context: &ProcessingContext, event: &EventObject) -> V
         if child.get("trace_id").is_none_or(Value::is_null) {
             child.insert("trace_id".into(), trace_id.clone());
         }
-        // Normalization gives spans without end the transaction's end (normalization.md §4).
+        // Normalization gives spans without end the transaction's end (transaction validation, normalization.md §5).
         if child.get("timestamp").is_none_or(Value::is_null) {
             child.insert("timestamp".into(), end.clone());
             child.insert("status".into(), Value::String("deadline_exceeded".into()));

@@ -5,8 +5,7 @@
 
 use serde_json::Value;
 
-use super::{Candidate, SpanV2, INVALID_SPAN};
-use crate::outcome::DiscardReason;
+use super::{Candidate, SpanError, SpanV2};
 
 /// Length of a span id in hex digits.
 const SPAN_ID_LEN: usize = 16;
@@ -34,7 +33,7 @@ pub(super) fn is_span_id(value: &str) -> bool {
 
 /// Validates and normalizes `trace_id`, `span_id` and `parent_span_id`.
 pub(super) fn normalize_ids(mut span: SpanV2) -> Candidate {
-    let invalid = || DiscardReason::Named(INVALID_SPAN);
+    let invalid = || SpanError::InvalidIds;
     let span_id = span
         .get("span_id")
         .and_then(|id| normalize_hex_id(id, SPAN_ID_LEN))

@@ -8,14 +8,14 @@
 //! a second container / integration item) is a duplicate (`invalid`/`duplicate_item`).
 //! Legacy spans and OTLP spans are converted into span v2 first, so one pipeline handles all.
 //!
-//! Accounting (outcomes.md §3.4): a span counts `span` 1 and `span_indexed` 1. Spans that
+//! Accounting (outcomes.md §2.1): a span counts `span` 1 and `span_indexed` 1. Spans that
 //! are rejected get an outcome for both. A span that is stored emits one
 //! `c:spans/usage@none` counter (§3.12) — the aggregator turns it into the `accepted`
 //! outcome for `span` — and its store request carries `span_indexed`, which becomes
 //! `invalid`/`internal` only if producing fails.
 //!
 //! The module also holds what the other span-like processors (logs, trace metrics) share:
-//! item containers (envelope.md §5, `container.rs`), the timestamp rules of §3.2a and EAP
+//! item containers (envelope.md §5, `container.rs`), the timestamp rules of processing.md §3.2a and EAP
 //! retention (`timestamps.rs`), typed attributes (`attributes.rs`) and the small user-agent
 //! parser (`user_agent.rs`). They are re-exported here, so users name them `spans::<item>`.
 //!
@@ -48,7 +48,6 @@ use relay_protocol::envelope::{ContentType, IntegrationKind, Item, ItemType};
 use relay_protocol::DataCategory;
 use serde_json::{Map, Value};
 
-use super::errors::DUPLICATE_ITEM;
 use super::{ProcessingContext, ProcessingOutput, StoreRequest};
 use crate::managed::ManagedEnvelope;
 use crate::outcome::{DiscardReason, Outcome};
@@ -58,29 +57,75 @@ pub use attributes::{
     attribute_from_json, attribute_str, attribute_value, attributes_mut, has_attribute,
     insert_attribute_if_absent, string_attribute, typed_attribute,
 };
-pub use container::{parse_container, Container, ContainerError};
+pub use container::{parse_container, ContainerError};
 pub use extraction::extract_from_transaction;
 pub use legacy::legacy_to_v2;
 pub use timestamps::{
     retention_pair, sequence_nanos, unix_nanos, unix_seconds, TimestampRules, TooOld,
 };
-pub use usage::SPAN_USAGE_METRIC;
 pub use user_agent::parse_browser;
 
-/// `invalid` reason: a span without usable ids or timestamps.
-pub const INVALID_SPAN: &str = "invalid_span";
-/// `invalid` reason: an earlier span with the same span id.
-pub const DUPLICATE: &str = "duplicate";
-/// `invalid` reason: a span envelope without dynamic sampling context.
-pub const MISSING_DSC: &str = "missing_dsc";
-/// `invalid` reason: a span whose trace id differs from the DSC's.
-pub const INVALID_DSC: &str = "invalid_dsc";
-/// `invalid` reason: data that must live in the objectstore could not be stored there. This
-/// relay has no objectstore client, so span and trace attachments end here (see
-/// `trace_attachments.rs`).
-pub const UPLOAD_FAILED: &str = "upload_failed";
-/// `invalid` reason: an OTLP protobuf payload that does not decode.
-pub const INVALID_PROTO: &str = "invalid_proto";
+/// Why a span, or an item of spans, is rejected; `From<SpanError> for DiscardReason` names
+/// the `invalid` reason of each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SpanError {
+    /// The item (container, legacy span, OTLP JSON) is not valid JSON.
+    #[error("invalid JSON")]
+    InvalidJson,
+    /// An OTLP protobuf payload that does not decode.
+    #[error("invalid OTLP protobuf")]
+    InvalidProto,
+    /// A span container whose `item_count` does not match its items.
+    #[error("span container item count mismatch")]
+    InvalidContainer,
+    /// A span that is not a JSON object.
+    #[error("span is not a JSON object")]
+    NotAnObject,
+    /// A span without a valid span id or trace id, or with an invalid parent span id.
+    #[error("span without valid ids")]
+    InvalidIds,
+    /// A span without start or end timestamp.
+    #[error("span without start or end timestamp")]
+    MissingTimestamps,
+    /// A `sentry.segment.id` attribute that is not a span id.
+    #[error("invalid segment id")]
+    InvalidSegmentId,
+    /// A span older than the retention allows.
+    #[error("span timestamp out of range")]
+    TooOld,
+    /// Another span of the envelope has the same span id (the last one wins).
+    #[error("another span has the same span id")]
+    DuplicateSpanId,
+    /// A span envelope without dynamic sampling context.
+    #[error("span envelope without dynamic sampling context")]
+    MissingDsc,
+    /// A span whose trace id differs from the DSC's.
+    #[error("span trace id differs from the DSC")]
+    DscMismatch,
+    /// A span of a transaction that cannot become a span message (no usable span id or
+    /// start timestamp).
+    #[error("unusable span of a transaction")]
+    InvalidTransactionSpan,
+}
+
+impl From<SpanError> for DiscardReason {
+    fn from(error: SpanError) -> DiscardReason {
+        match error {
+            SpanError::InvalidJson => DiscardReason::InvalidJson,
+            SpanError::InvalidProto => DiscardReason::InvalidProto,
+            SpanError::InvalidContainer
+            | SpanError::NotAnObject
+            | SpanError::InvalidIds
+            | SpanError::MissingTimestamps
+            | SpanError::InvalidSegmentId
+            | SpanError::InvalidTransactionSpan => DiscardReason::InvalidSpan,
+            SpanError::TooOld => DiscardReason::Timestamp,
+            SpanError::DuplicateSpanId => DiscardReason::Duplicate,
+            SpanError::MissingDsc => DiscardReason::MissingDsc,
+            SpanError::DscMismatch => DiscardReason::InvalidDsc,
+        }
+    }
+}
 
 /// Feature: span attachments are processed (else dropped silently).
 const FEATURE_SPAN_ATTACHMENTS: &str = "projects:span-v2-attachment-processing";
@@ -144,7 +189,7 @@ fn is_span_attachment(item: &Item) -> bool {
 }
 
 /// One span after expansion; `Err` holds the reason it is rejected.
-type Candidate = Result<SpanV2, DiscardReason>;
+type Candidate = Result<SpanV2, SpanError>;
 
 /// Runs the span processor.
 pub fn process(
@@ -154,12 +199,10 @@ pub fn process(
 ) {
     let attachments = managed.take_items_where(is_span_attachment);
     if context.has_feature(FEATURE_SPAN_ATTACHMENTS) {
-        // Span attachments are only ever stored in the objectstore, which this relay lacks.
+        // Span attachments are only ever stored in the objectstore, which this relay lacks:
+        // the upload fails and there is no Kafka fallback (see `trace_attachments.rs`).
         for attachment in &attachments {
-            managed.track_item_outcome(
-                attachment,
-                &Outcome::Invalid(DiscardReason::Named(UPLOAD_FAILED)),
-            );
+            managed.track_item_outcome(attachment, &Outcome::Invalid(DiscardReason::UploadFailed));
         }
     }
 
@@ -182,10 +225,7 @@ pub fn process(
         if source == chosen && takes_more {
             selected.push(item);
         } else {
-            managed.track_item_outcome(
-                &item,
-                &Outcome::Invalid(DiscardReason::Named(DUPLICATE_ITEM)),
-            );
+            managed.track_item_outcome(&item, &Outcome::Invalid(DiscardReason::DuplicateItem));
         }
     }
 
@@ -199,7 +239,7 @@ pub fn process(
                     ingest_settings = settings;
                 }
             }
-            Err(reason) => managed.track_item_outcome(item, &Outcome::Invalid(reason)),
+            Err(error) => managed.track_item_outcome(item, &Outcome::Invalid(error.into())),
         }
     }
     let pipeline = SpanPipeline {
@@ -213,12 +253,12 @@ pub fn process(
 type Expanded = (Vec<Candidate>, Option<Map<String, Value>>);
 
 /// Expands one item into span candidates.
-fn expand(item: &Item, source: SpanSource) -> Result<Expanded, DiscardReason> {
+fn expand(item: &Item, source: SpanSource) -> Result<Expanded, SpanError> {
     match source {
         SpanSource::Container => {
             let container = parse_container(item).map_err(|error| match error {
-                ContainerError::InvalidJson => DiscardReason::InvalidJson,
-                ContainerError::CountMismatch { .. } => DiscardReason::Named(INVALID_SPAN),
+                ContainerError::InvalidJson => SpanError::InvalidJson,
+                ContainerError::CountMismatch { .. } => SpanError::InvalidContainer,
             })?;
             let settings = match container.metadata.get("ingest_settings") {
                 Some(Value::Object(settings)) => Some(settings.clone()),
@@ -229,7 +269,7 @@ fn expand(item: &Item, source: SpanSource) -> Result<Expanded, DiscardReason> {
                 .into_iter()
                 .map(|(entry, _)| match entry {
                     Value::Object(span) => Ok(span),
-                    _ => Err(DiscardReason::Named(INVALID_SPAN)),
+                    _ => Err(SpanError::NotAnObject),
                 })
                 .collect();
             Ok((spans, settings))
@@ -237,8 +277,8 @@ fn expand(item: &Item, source: SpanSource) -> Result<Expanded, DiscardReason> {
         SpanSource::Legacy => {
             let span = match serde_json::from_slice::<Value>(item.payload_slice()) {
                 Ok(Value::Object(legacy)) => Ok(legacy_to_v2(&legacy, None)),
-                Ok(_) => Err(DiscardReason::Named(INVALID_SPAN)),
-                Err(_) => Err(DiscardReason::InvalidJson),
+                Ok(_) => Err(SpanError::NotAnObject),
+                Err(_) => Err(SpanError::InvalidJson),
             };
             Ok((vec![span], None))
         }
@@ -246,10 +286,10 @@ fn expand(item: &Item, source: SpanSource) -> Result<Expanded, DiscardReason> {
             let request = match item.content_type() {
                 Some(ContentType::OtelSpansProtobuf) => {
                     otlp::decode_traces_protobuf(item.payload_slice())
-                        .map_err(|_| DiscardReason::Named(INVALID_PROTO))?
+                        .map_err(|_| SpanError::InvalidProto)?
                 }
                 _ => serde_json::from_slice::<Value>(item.payload_slice())
-                    .map_err(|_| DiscardReason::InvalidJson)?,
+                    .map_err(|_| SpanError::InvalidJson)?,
             };
             Ok((
                 otlp::traces_to_spans(&request)

@@ -17,17 +17,14 @@ use super::timestamps::seconds_value;
 use super::usage::UsageCounts;
 use super::{
     attribute_str, attribute_value, attributes_mut, has_attribute, insert_attribute_if_absent,
-    parse_browser, push_span, retention_pair, string_attribute, unix_nanos, Candidate, SpanSource,
-    SpanV2, TimestampRules, TooOld, ATTR_INGRESS, ATTR_OBSERVED_NANOS, ATTR_PIPELINE,
-    ATTR_SEGMENT_ID, DUPLICATE, INVALID_DSC, INVALID_SPAN, MISSING_DSC, SPAN_RETENTION_PRODUCT,
+    parse_browser, push_span, retention_pair, string_attribute, unix_nanos, Candidate, SpanError,
+    SpanSource, SpanV2, TimestampRules, TooOld, ATTR_INGRESS, ATTR_OBSERVED_NANOS, ATTR_PIPELINE,
+    ATTR_SEGMENT_ID, SPAN_RETENTION_PRODUCT,
 };
 use crate::managed::ManagedEnvelope;
 use crate::outcome::{DiscardReason, Outcome};
-use crate::services::processing::event::parse_timestamp;
+use crate::services::processing::event::{parse_timestamp, AUTO_IP};
 use crate::services::processing::{ProcessingContext, ProcessingOutput};
-
-/// Placeholder asking relay to fill in the client IP.
-const AUTO_IP: &str = "{{auto}}";
 
 /// The per-span stages shared by all span sources of the span processor.
 pub(super) struct SpanPipeline {
@@ -55,7 +52,7 @@ impl SpanPipeline {
         for candidate in candidates {
             match candidate.and_then(normalize_ids) {
                 Ok(span) => spans.push(span),
-                Err(reason) => reject(reason),
+                Err(error) => reject(error.into()),
             }
         }
 
@@ -69,7 +66,7 @@ impl SpanPipeline {
             if last_index.get(span_id_of(&span)) == Some(&index) {
                 unique.push(span);
             } else {
-                reject(DiscardReason::Named(DUPLICATE));
+                reject(SpanError::DuplicateSpanId.into());
             }
         }
 
@@ -87,17 +84,17 @@ impl SpanPipeline {
         for mut span in unique {
             match dsc {
                 None if !dsc_optional => {
-                    reject(DiscardReason::Named(MISSING_DSC));
+                    reject(SpanError::MissingDsc.into());
                     continue;
                 }
                 Some(dsc) if trace_id_of(&span) != dsc.trace_id.to_string() => {
-                    reject(DiscardReason::Named(INVALID_DSC));
+                    reject(SpanError::DscMismatch.into());
                     continue;
                 }
                 _ => {}
             }
-            if let Err(reason) = self.normalize(context, &rules, &mut span) {
-                reject(reason);
+            if let Err(error) = self.normalize(context, &rules, &mut span) {
+                reject(error.into());
                 continue;
             }
             let is_segment = span.get("is_segment").and_then(Value::as_bool) == Some(true);
@@ -137,15 +134,13 @@ impl SpanPipeline {
         context: &ProcessingContext,
         rules: &TimestampRules,
         span: &mut SpanV2,
-    ) -> Result<(), DiscardReason> {
+    ) -> Result<(), SpanError> {
         let start = span.get("start_timestamp").and_then(parse_timestamp);
         let end = span.get("end_timestamp").and_then(parse_timestamp);
         let (Some(start), Some(end)) = (start, end) else {
-            return Err(DiscardReason::Named(INVALID_SPAN));
+            return Err(SpanError::MissingTimestamps);
         };
-        let shift = rules
-            .shift(end)
-            .map_err(|TooOld| DiscardReason::Timestamp)?;
+        let shift = rules.shift(end).map_err(|TooOld| SpanError::TooOld)?;
         span.insert("start_timestamp".into(), seconds_value(start + shift));
         span.insert("end_timestamp".into(), seconds_value(end + shift));
 
@@ -161,7 +156,7 @@ impl SpanPipeline {
         let attributes = attributes_mut(span);
         if let Some(segment_id) = attribute_value(attributes, ATTR_SEGMENT_ID) {
             if !segment_id.as_str().is_some_and(is_span_id) {
-                return Err(DiscardReason::Named(INVALID_SPAN));
+                return Err(SpanError::InvalidSegmentId);
             }
         }
         attributes.insert(ATTR_INGRESS.into(), string_attribute(self.source.ingress()));

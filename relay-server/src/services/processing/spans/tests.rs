@@ -6,24 +6,18 @@
 //! The tests of single stages live next to their code; these cover the processor as a
 //! whole (source selection, DSC, duplicates, timestamps, span attachments).
 
-use std::sync::Arc;
-
-use bytes::Bytes;
 use relay_config::Config;
-use relay_protocol::envelope::Envelope;
-use relay_protocol::ProjectKey;
-use relay_quotas::Scoping;
 use serde_json::json;
 use tokio::sync::mpsc::Receiver;
 
 use chrono::Utc;
 
 use super::*;
-use crate::outcome::{OutcomeHandle, TrackOutcome};
+use crate::outcome::TrackOutcome;
 use crate::services::metrics::BucketValue;
-use crate::services::projects::ProjectState;
+use crate::testutils::{drain_outcomes, processing_context, TestEnvelope, TestProject};
 
-pub const PUBLIC_KEY: &str = "31a5a894b4524f74a9a8d0e27e21ba91";
+pub const PUBLIC_KEY: &str = crate::testutils::PROJECT_KEY;
 pub const TRACE_ID: &str = "5b8efff798038103d269b633813fc60c";
 
 /// Now as unix seconds.
@@ -52,29 +46,20 @@ pub fn harness(items: &str, features: &[&str]) -> Harness {
 
 /// [`harness`] with explicit envelope headers.
 pub fn harness_with(items: &str, features: &[&str], headers: Value) -> Harness {
-    let envelope =
-        Envelope::parse(Bytes::from(format!("{headers}\n{items}"))).expect("test envelope parses");
-    let project = ProjectState::parse(json!({
-        "projectId": 42,
-        "organizationId": 1,
-        "publicKeys": [{"publicKey": PUBLIC_KEY, "numericId": 123}],
-        "config": {
-            "features": features,
-            "eventRetention": 90,
-            "downsampledEventRetention": 390,
-            "retentions": {"log": {"standard": 30, "downsampled": 390}, "span": {"standard": 42}},
-        },
-    }))
-    .expect("test project parses");
-    let scoping = Scoping {
-        organization_id: Some(1),
-        project_id: Some(relay_protocol::ProjectId(42)),
-        project_key: ProjectKey::parse(PUBLIC_KEY).expect("valid key"),
-        key_id: Some(123),
-    };
-    let (outcomes, receiver) = OutcomeHandle::capturing();
-    let managed = ManagedEnvelope::new(envelope, scoping, Utc::now(), None, outcomes);
-    let context = ProcessingContext::new(Arc::new(Config::default()), Arc::new(project), &managed);
+    let project = TestProject::new()
+        .organization_id(1)
+        .key_id(123)
+        .features(features)
+        .event_retention(90)
+        .config("downsampledEventRetention", 390)
+        .config(
+            "retentions",
+            json!({"log": {"standard": 30, "downsampled": 390}, "span": {"standard": 42}}),
+        );
+    let (managed, receiver) = TestEnvelope::parse(&format!("{headers}\n{items}"))
+        .scoping(project.scoping())
+        .capturing();
+    let context = processing_context(Config::default(), project.build(), &managed);
     Harness {
         context,
         managed,
@@ -91,9 +76,7 @@ impl Harness {
         processor: fn(&ProcessingContext, &mut ManagedEnvelope, &mut ProcessingOutput),
     ) {
         processor(&self.context, &mut self.managed, &mut self.output);
-        while let Ok(outcome) = self.receiver.try_recv() {
-            self.outcomes.push(outcome);
-        }
+        self.outcomes.extend(drain_outcomes(&mut self.receiver));
     }
 
     /// The payloads produced to `topic`, in order.
@@ -340,4 +323,25 @@ fn span_attachments_need_the_feature() {
         DataCategory::AttachmentItem,
         1
     )));
+}
+
+#[test]
+fn rejection_reasons() {
+    let reason = |error: SpanError| DiscardReason::from(error).to_string();
+    assert_eq!(reason(SpanError::InvalidJson), "invalid_json");
+    assert_eq!(reason(SpanError::InvalidProto), "invalid_proto");
+    for error in [
+        SpanError::InvalidContainer,
+        SpanError::NotAnObject,
+        SpanError::InvalidIds,
+        SpanError::MissingTimestamps,
+        SpanError::InvalidSegmentId,
+        SpanError::InvalidTransactionSpan,
+    ] {
+        assert_eq!(reason(error), "invalid_span");
+    }
+    assert_eq!(reason(SpanError::TooOld), "timestamp");
+    assert_eq!(reason(SpanError::DuplicateSpanId), "duplicate");
+    assert_eq!(reason(SpanError::MissingDsc), "missing_dsc");
+    assert_eq!(reason(SpanError::DscMismatch), "invalid_dsc");
 }

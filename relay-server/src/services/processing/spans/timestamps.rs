@@ -1,4 +1,4 @@
-//! The timestamp rules of span-like items (§3.2a) and EAP retention (`project-config.md`
+//! The timestamp rules of span-like items (processing.md §3.2a) and EAP retention (`project-config.md`
 //! §3.8), shared by spans, logs and trace metrics.
 //!
 //! A whole item shifts by one offset (future timestamps to the receive time, else clock drift
@@ -67,7 +67,7 @@ impl TimestampRules {
     pub fn new(context: &ProcessingContext, retention_days: u16) -> TimestampRules {
         TimestampRules {
             received: context.received_at,
-            max_secs_in_future: i64::from(context.config.values.processing.max_secs_in_future),
+            max_secs_in_future: i64::from(context.config.max_secs_in_future()),
             sent_at: context.headers.sent_at,
             retention_days,
         }

@@ -4,11 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::services::metrics::{Bucket, BucketValue, ProjectBucket};
+use crate::services::metrics::{
+    Bucket, BucketValue, ProjectBucket, IS_SEGMENT_TAG, SPAN_USAGE_METRIC,
+};
 use crate::services::processing::ProcessingContext;
-
-/// The usage counter of spans (§3.12).
-pub const SPAN_USAGE_METRIC: &str = "c:spans/usage@none";
 
 /// Span usage per (`is_segment`, `was_transaction`) tag combination.
 #[derive(Debug, Default)]
@@ -27,7 +26,7 @@ impl UsageCounts {
             .into_iter()
             .map(|((is_segment, was_transaction), count)| {
                 let mut tags = BTreeMap::new();
-                tags.insert("is_segment".to_owned(), is_segment.to_string());
+                tags.insert(IS_SEGMENT_TAG.to_owned(), is_segment.to_string());
                 if was_transaction {
                     tags.insert("was_transaction".to_owned(), "true".to_owned());
                 }
