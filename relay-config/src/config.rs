@@ -944,9 +944,10 @@ impl Config {
         self.values.http.encoding
     }
 
-    /// `http.forward`: whether unknown `/api/` requests are forwarded upstream.
-    pub fn http_forward(&self) -> bool {
-        self.values.http.forward
+    /// Whether the forwarder passes unknown `/api/` requests upstream: `http.forward`, and
+    /// never in a processing relay (config.md §4.2).
+    pub fn forwarder_enabled(&self) -> bool {
+        self.values.http.forward && !self.processing_enabled()
     }
 
     /// `cache.batch_size`: project keys per project config request.

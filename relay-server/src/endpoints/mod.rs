@@ -7,10 +7,10 @@ pub mod autoscaling;
 pub mod common;
 pub mod cron;
 pub mod envelope;
-pub mod forward;
 pub mod health;
 pub mod minidump;
 pub mod otlp;
+pub mod passthrough;
 pub mod project_configs;
 pub mod public_keys;
 pub mod security;
@@ -109,12 +109,12 @@ pub fn configure_main(config: &mut web::ServiceConfig, with_internal: bool) {
         .service(fixed_resource(
             "/api/0/relays/register/challenge/",
             "POST",
-            web::post().to(forward::register),
+            web::post().to(passthrough::register),
         ))
         .service(fixed_resource(
             "/api/0/relays/register/response/",
             "POST",
-            web::post().to(forward::register),
+            web::post().to(passthrough::register),
         ))
         .service(ingest_resource(
             "/api/store/",
@@ -231,5 +231,5 @@ pub fn configure_main(config: &mut web::ServiceConfig, with_internal: bool) {
             vec![get_or_head().to(cron::get), web::post().to(cron::post)],
         ));
     }
-    config.default_service(web::to(forward::fallback));
+    config.default_service(web::to(passthrough::fallback));
 }

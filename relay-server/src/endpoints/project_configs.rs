@@ -6,7 +6,7 @@ use relay_protocol::ProjectKey;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::endpoints::forward;
+use crate::endpoints::passthrough;
 use crate::extractors::signed::{invalid_json, read_signed_body};
 use crate::service::ServiceState;
 use crate::services::projects::ProjectStatus;
@@ -67,7 +67,7 @@ pub async fn handle(
     };
     match version {
         Some(version) if version > SUPPORTED_VERSION => {
-            return forward::forward_request(&state, &request, payload).await;
+            return passthrough::forward_request(&state, &request, payload).await;
         }
         Some(SUPPORTED_VERSION) => {}
         _ => {

@@ -37,8 +37,8 @@ use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderValue};
 
 use crate::endpoints::common::{require_request_meta, BadStoreRequest};
-use crate::endpoints::forward::{copy_headers, forwarding_chain, send_through_queue};
 use crate::endpoints::otlp::request_mime_essence;
+use crate::endpoints::passthrough::{copy_headers, forwarding_chain, send_through_queue};
 use crate::extractors::{read_body, BodyError, MetaSource, RequestMeta};
 use crate::service::ServiceState;
 use crate::services::projects::ProjectStatus;

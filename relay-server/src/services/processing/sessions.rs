@@ -633,21 +633,14 @@ impl Extraction {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use bytes::Bytes;
     use relay_config::Config;
-    use relay_protocol::envelope::Envelope;
-    use relay_protocol::{ProjectId, ProjectKey};
-    use relay_quotas::Scoping;
+    use relay_protocol::ProjectId;
     use serde_json::json;
 
     use super::*;
-    use crate::outcome::OutcomeHandle;
     use crate::services::metrics::ProjectBucket;
-    use crate::services::projects::ProjectState;
+    use crate::testutils::{processing_context, TestEnvelope, TestProject};
 
-    const PUBLIC_KEY: &str = "31a5a894b4524f74a9a8d0e27e21ba91";
     const CLIENT: &str = "sentry.javascript.browser/8.0.0";
     const SID: &str = "8333339F-5675-4F89-A9A0-1C935255AB58";
 
@@ -671,24 +664,13 @@ mod tests {
                 json!({"type": ty, "length": payload.len()})
             ));
         }
-        let envelope = Envelope::parse(Bytes::from(text)).expect("test envelope parses");
-        let project = ProjectState::parse(json!({
-            "projectId": project_id,
-            "organizationId": 1,
-            "publicKeys": [{"publicKey": PUBLIC_KEY, "numericId": 7}],
-            "config": project_config,
-        }))
-        .expect("test project parses");
-        let scoping = Scoping {
-            organization_id: Some(1),
-            project_id: Some(ProjectId(42)),
-            project_key: ProjectKey::parse(PUBLIC_KEY).unwrap(),
-            key_id: Some(7),
-        };
-        let (outcomes, mut receiver) = OutcomeHandle::capturing();
-        let mut managed = ManagedEnvelope::new(envelope, scoping, Utc::now(), None, outcomes);
-        let context =
-            ProcessingContext::new(Arc::new(Config::default()), Arc::new(project), &managed);
+        // The scoping is the request's (project 42) whatever the state's `projectId` is.
+        let project = TestProject::new().organization_id(1).key_id(7);
+        let (mut managed, mut receiver) = TestEnvelope::parse(&text)
+            .scoping(project.scoping())
+            .capturing();
+        let project = project.set("projectId", project_id).set("config", project_config);
+        let context = processing_context(Config::default(), project.build(), &managed);
         let mut output = ProcessingOutput::default();
         process(&context, &mut managed, &mut output);
         assert!(managed.envelope().is_empty(), "session items must be taken");

@@ -188,7 +188,7 @@ pub async fn forward_request(
     payload: web::Payload,
 ) -> HttpResponse {
     let path = request.uri().path();
-    let forwarding_disabled = !state.config.http_forward() || state.config.processing_enabled();
+    let forwarding_disabled = !state.config.forwarder_enabled();
     if forwarding_disabled || path == "/api/" || !path.starts_with("/api/") {
         return HttpResponse::NotFound().finish();
     }
