@@ -669,7 +669,9 @@ mod tests {
         let (mut managed, mut receiver) = TestEnvelope::parse(&text)
             .scoping(project.scoping())
             .capturing();
-        let project = project.set("projectId", project_id).set("config", project_config);
+        let project = project
+            .set("projectId", project_id)
+            .set("config", project_config);
         let context = processing_context(Config::default(), project.build(), &managed);
         let mut output = ProcessingOutput::default();
         process(&context, &mut managed, &mut output);
