@@ -276,7 +276,7 @@ pub fn require_request_meta(
     )
 }
 
-/// Records `outcome` for `items` that are dropped before an envelope reaches the processor
+/// Records `outcome` for `items` that are dropped before an envelope reaches the ingest service
 /// (e.g. parts of an upload that failed or were too large).
 pub fn reject_request_items(
     state: &ServiceState,

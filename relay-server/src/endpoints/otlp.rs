@@ -10,7 +10,7 @@
 //! - Errors keep the HTTP status of the underlying failure; the body is the OTLP status
 //!   (`google.rpc.Status`) with the gRPC code mapped from that status.
 //! - Logs need the project feature [`OURLOGS_INGESTION_FEATURE`]. It is written into the
-//!   envelope's `required_features`, so the processor enforces it exactly when it knows the
+//!   envelope's `required_features`, so the ingest checks enforce it exactly when they know the
 //!   project config (http-api.md §3.6 check 4): immediately for a known project, after the
 //!   fetch for a pending one, and not at all in proxy mode, which has no configs.
 

@@ -303,7 +303,7 @@ fn run_processors(
     managed: &mut ManagedEnvelope,
     output: &mut ProcessingOutput,
 ) {
-    // Client reports were turned into outcomes before processing (processor.rs).
+    // Client reports were turned into outcomes before processing (ingest/destination.rs).
     sessions::process(context, managed, output);
     metric_buckets::process(context, managed, output);
     replays::process(context, managed, output);
