@@ -333,7 +333,7 @@ impl Drop for ManagedEnvelope {
 
 #[cfg(test)]
 mod tests {
-    use relay_protocol::envelope::{ContentType, ItemType};
+    use relay_protocol::envelope::ItemType;
     use relay_protocol::{DataCategory, ProjectKey};
 
     use super::*;
@@ -341,9 +341,7 @@ mod tests {
     use crate::utils::budget::MemoryBudget;
 
     fn item(ty: ItemType) -> Item {
-        let mut item = Item::new(ty);
-        item.set_payload(ContentType::Json, &b"{}"[..]);
-        item
+        crate::testutils::json_item(ty, "{}")
     }
 
     fn managed(items: Vec<Item>, outcomes: OutcomeHandle) -> ManagedEnvelope {

@@ -19,7 +19,7 @@
 #![cfg_attr(not(feature = "processing"), allow(dead_code))]
 
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -331,6 +331,19 @@ pub fn directory_forwarding(
         UpstreamHandle::start(upstream_config, shutdown.clone()).expect("upstream handle starts");
     let sink = DirectorySink::new(directory.to_path_buf()).expect("output directory");
     Forwarding::new(config, EnvelopeSink::Directory(sink), upstream)
+}
+
+/// The envelope files a directory sink wrote below `directory`, sorted by name (empty when
+/// it wrote none yet).
+pub fn envelope_files(directory: &Path) -> Vec<PathBuf> {
+    let Ok(listing) = std::fs::read_dir(directory.join("envelopes")) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = listing
+        .map(|entry| entry.expect("readable entry").path())
+        .collect();
+    files.sort();
+    files
 }
 
 /// The context a processor runs with, for `managed` of `project`.

@@ -333,22 +333,14 @@ mod tests {
 
     use super::*;
     use crate::testutils::{
-        self, drain_outcomes, json_item, outcome_summary, project_key, TestEnvelope, PROJECT_KEY,
+        self, drain_outcomes, envelope_files, json_item, outcome_summary, project_key,
+        TestEnvelope, PROJECT_KEY,
     };
     use crate::utils::budget::MemoryBudget;
     use crate::utils::encoding::decode_body;
     use crate::utils::encoding::RequestEncoding;
 
     const EVENT_ID: &str = "9ec79c33ec9942ab8353589fcb2e04dc";
-
-    fn files(directory: &std::path::Path) -> Vec<PathBuf> {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(directory.join("envelopes"))
-            .unwrap()
-            .map(|entry| entry.unwrap().path())
-            .collect();
-        files.sort();
-        files
-    }
 
     /// Waits until `budget` holds nothing any more (the sink settled every envelope).
     async fn settled(budget: &MemoryBudget) {
@@ -381,7 +373,7 @@ mod tests {
         sink.submit(without_event, None);
         settled(&budget).await;
 
-        let files = files(directory.path());
+        let files = envelope_files(directory.path());
         assert_eq!(files.len(), 2);
         let names: Vec<String> = files
             .iter()
@@ -409,7 +401,7 @@ mod tests {
         let (managed, mut receiver) = TestEnvelope::from_items(Vec::new()).capturing();
         sink.submit(managed, None);
         tokio::time::sleep(Duration::from_millis(20)).await;
-        assert!(files(directory.path()).is_empty());
+        assert!(envelope_files(directory.path()).is_empty());
         assert!(drain_outcomes(&mut receiver).is_empty());
     }
 
@@ -437,7 +429,7 @@ mod tests {
         envelope.add_item(json_item(ItemType::ClientReport, "{}"));
         sink.submit_relay_generated(envelope, project_key(), ProjectId(42));
         for _ in 0..500 {
-            if !files(directory.path()).is_empty() {
+            if !envelope_files(directory.path()).is_empty() {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;

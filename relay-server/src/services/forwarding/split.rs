@@ -123,9 +123,7 @@ mod tests {
     use ProductGroup::*;
 
     fn item(ty: ItemType) -> Item {
-        let mut item = Item::new(ty);
-        item.set_payload(ContentType::Json, &b"{}"[..]);
-        item
+        crate::testutils::json_item(ty, "{}")
     }
 
     fn attachment(attachment_type: AttachmentType) -> Item {

@@ -313,9 +313,8 @@ impl IngestService {
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
     use std::time::Duration;
-
-    use std::path::{Path, PathBuf};
 
     use relay_protocol::envelope::{Item, ItemType};
     use relay_protocol::{DataCategory, ProjectId};
@@ -326,8 +325,8 @@ mod tests {
     use super::*;
     use crate::outcome::TrackOutcome;
     use crate::testutils::{
-        self, drain_outcomes, json_item, outcome_summary, project_key, request_checks,
-        request_scoping, TestEnvelope, TestProject,
+        self, drain_outcomes, envelope_files, json_item, outcome_summary, project_key,
+        request_checks, request_scoping, TestEnvelope, TestProject,
     };
 
     /// An ingest service of a managed relay forwarding into a temporary directory.
@@ -418,15 +417,6 @@ mod tests {
         fn drop(&mut self) {
             self.shutdown.finish();
         }
-    }
-
-    fn envelope_files(directory: &Path) -> Vec<PathBuf> {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(directory.join("envelopes"))
-            .unwrap()
-            .map(|entry| entry.unwrap().path())
-            .collect();
-        files.sort();
-        files
     }
 
     fn event() -> Item {
