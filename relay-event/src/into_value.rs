@@ -1,0 +1,320 @@
+//! [`IntoValue`]: turning typed values back into JSON and collecting their meta.
+//!
+//! Serialization is split in two, like the output format (normalization.md §10.1): the payload
+//! ([`IntoValue::serialize_payload`], which never writes meta) and the meta tree
+//! ([`Annotated::meta_tree`], from [`IntoValue::extract_child_meta`]). [`crate::json`] joins
+//! them into one JSON document with a trailing `_meta`.
+//!
+//! Numbers (normalization.md §11): integers are written as integers, floats with the shortest
+//! text that round-trips and always with a fraction or exponent (`1704067140.0`, `2.5`,
+//! `1e+21`), non-finite floats as `null`.
+
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Serialize, Serializer};
+
+use crate::annotated::{Annotated, Array, Object, Value};
+use crate::meta_tree::{MetaMap, MetaTree};
+
+/// A type that can be turned into a [`Value`] and serialized, with the meta of its children.
+///
+/// A schema struct implements this field by field (see the crate docs): `into_value` builds a
+/// [`Value::Object`], `serialize_payload` writes the fields in schema order (skipping them per
+/// [`SkipSerialization`]), and `extract_child_meta` collects `field.meta_tree()` of every field
+/// with a non-empty tree under the field's name.
+pub trait IntoValue {
+    /// Converts into the untyped value. The meta of nested annotated children is kept.
+    fn into_value(self) -> Value
+    where
+        Self: Sized;
+
+    /// Writes the payload (without any meta) to `serializer`.
+    fn serialize_payload<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error>;
+
+    /// The meta trees of the children of this value that have meta, keyed by field name, key
+    /// or index. Primitives have no children.
+    fn extract_child_meta(&self) -> MetaMap {
+        MetaMap::new()
+    }
+
+    /// Whether this value counts as empty for [`SkipSerialization::Empty`]: empty strings,
+    /// arrays and objects. Structs should report whether all their fields are empty.
+    fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+/// When an annotated struct field is left out of the output (normalization.md §11).
+///
+/// A field is never left out while it has meta: its `null` payload is written and its meta
+/// appears in `_meta`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SkipSerialization {
+    /// Always written, `null` included.
+    Never,
+    /// Left out when the value is missing (the default for struct fields).
+    #[default]
+    Null,
+    /// Left out when the value is missing or [`IntoValue::is_empty`].
+    Empty,
+}
+
+impl<T: IntoValue> Annotated<T> {
+    /// Whether a struct field holding this value is left out of the output under `mode`.
+    pub fn skip_serialization(&self, mode: SkipSerialization) -> bool {
+        if !self.meta().is_empty() {
+            return false;
+        }
+        match mode {
+            SkipSerialization::Never => false,
+            SkipSerialization::Null => self.value().is_none(),
+            SkipSerialization::Empty => self.value().is_none_or(IntoValue::is_empty),
+        }
+    }
+
+    /// The meta of this value and all its descendants.
+    pub fn meta_tree(&self) -> MetaTree {
+        MetaTree {
+            meta: self.meta().clone(),
+            children: self
+                .value()
+                .map(IntoValue::extract_child_meta)
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Converts the value into a [`Value`], keeping the meta.
+    pub fn into_annotated_value(self) -> Annotated<Value> {
+        let Annotated(value, meta) = self;
+        Annotated(value.map(IntoValue::into_value), meta)
+    }
+}
+
+/// Serializes the payload of an annotated value (`null` when missing); see
+/// [`IntoValue::serialize_payload`].
+#[derive(Debug)]
+pub struct SerializePayload<'a, T>(pub &'a Annotated<T>);
+
+impl<T: IntoValue> Serialize for SerializePayload<'_, T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0.value() {
+            Some(value) => value.serialize_payload(serializer),
+            None => serializer.serialize_unit(),
+        }
+    }
+}
+
+fn insert_child(children: &mut MetaMap, key: String, tree: MetaTree) {
+    if !tree.is_empty() {
+        children.insert(key, tree);
+    }
+}
+
+impl IntoValue for String {
+    fn into_value(self) -> Value {
+        Value::String(self)
+    }
+    fn serialize_payload<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self)
+    }
+    fn is_empty(&self) -> bool {
+        String::is_empty(self)
+    }
+}
+
+impl IntoValue for bool {
+    fn into_value(self) -> Value {
+        Value::Bool(self)
+    }
+    fn serialize_payload<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bool(*self)
+    }
+}
+
+impl IntoValue for i64 {
+    fn into_value(self) -> Value {
+        Value::I64(self)
+    }
+    fn serialize_payload<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i64(*self)
+    }
+}
+
+impl IntoValue for u64 {
+    fn into_value(self) -> Value {
+        Value::from(self)
+    }
+    fn serialize_payload<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u64(*self)
+    }
+}
+
+impl IntoValue for f64 {
+    fn into_value(self) -> Value {
+        Value::F64(self)
+    }
+    fn serialize_payload<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if self.is_finite() {
+            serializer.serialize_f64(*self)
+        } else {
+            serializer.serialize_unit()
+        }
+    }
+}
+
+impl<T: IntoValue> IntoValue for Array<T> {
+    fn into_value(self) -> Value {
+        Value::Array(
+            self.into_iter()
+                .map(Annotated::into_annotated_value)
+                .collect(),
+        )
+    }
+
+    fn serialize_payload<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.len()))?;
+        for element in self {
+            seq.serialize_element(&SerializePayload(element))?;
+        }
+        seq.end()
+    }
+
+    fn extract_child_meta(&self) -> MetaMap {
+        let mut children = MetaMap::new();
+        for (index, element) in self.iter().enumerate() {
+            insert_child(&mut children, index.to_string(), element.meta_tree());
+        }
+        children
+    }
+
+    fn is_empty(&self) -> bool {
+        Vec::is_empty(self)
+    }
+}
+
+impl<T: IntoValue> IntoValue for Object<T> {
+    fn into_value(self) -> Value {
+        Value::Object(
+            self.into_iter()
+                .map(|(key, value)| (key, value.into_annotated_value()))
+                .collect(),
+        )
+    }
+
+    fn serialize_payload<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.len()))?;
+        for (key, value) in self {
+            map.serialize_entry(key, &SerializePayload(value))?;
+        }
+        map.end()
+    }
+
+    fn extract_child_meta(&self) -> MetaMap {
+        let mut children = MetaMap::new();
+        for (key, value) in self {
+            insert_child(&mut children, key.clone(), value.meta_tree());
+        }
+        children
+    }
+
+    fn is_empty(&self) -> bool {
+        Object::is_empty(self)
+    }
+}
+
+impl IntoValue for Value {
+    fn into_value(self) -> Value {
+        self
+    }
+
+    fn serialize_payload<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Value::Bool(b) => b.serialize_payload(serializer),
+            Value::I64(n) => n.serialize_payload(serializer),
+            Value::U64(n) => n.serialize_payload(serializer),
+            Value::F64(f) => f.serialize_payload(serializer),
+            Value::String(s) => s.serialize_payload(serializer),
+            Value::Array(items) => items.serialize_payload(serializer),
+            Value::Object(map) => map.serialize_payload(serializer),
+        }
+    }
+
+    fn extract_child_meta(&self) -> MetaMap {
+        match self {
+            Value::Array(items) => items.extract_child_meta(),
+            Value::Object(map) => map.extract_child_meta(),
+            _ => MetaMap::new(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            Value::String(s) => s.is_empty(),
+            Value::Array(items) => items.is_empty(),
+            Value::Object(map) => map.is_empty(),
+            _ => false,
+        }
+    }
+}
+
+impl<T: IntoValue> IntoValue for Box<T> {
+    fn into_value(self) -> Value {
+        (*self).into_value()
+    }
+    fn serialize_payload<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        (**self).serialize_payload(serializer)
+    }
+    fn extract_child_meta(&self) -> MetaMap {
+        (**self).extract_child_meta()
+    }
+    fn is_empty(&self) -> bool {
+        (**self).is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::annotated::{Error, Meta};
+
+    fn payload<T: IntoValue>(value: &Annotated<T>) -> String {
+        serde_json::to_string(&SerializePayload(value)).unwrap_or_default()
+    }
+
+    #[test]
+    fn numbers_are_formatted_like_the_reference() {
+        assert_eq!(payload(&Annotated::new(1704067140.0f64)), "1704067140.0");
+        assert_eq!(payload(&Annotated::new(2.5f64)), "2.5");
+        assert_eq!(payload(&Annotated::new(1e21f64)), "1e+21");
+        assert_eq!(payload(&Annotated::new(f64::NAN)), "null");
+        assert_eq!(payload(&Annotated::new(-3i64)), "-3");
+        assert_eq!(payload(&Annotated::new(u64::MAX)), "18446744073709551615");
+    }
+
+    #[test]
+    fn containers_keep_nulls_and_collect_child_meta() {
+        let mut object = Object::new();
+        object.insert("b".into(), Annotated::new(Value::I64(1)));
+        object.insert(
+            "a".into(),
+            Annotated(None, Meta::from_error(Error::invalid("x"))),
+        );
+        let array: Array<Value> = vec![Annotated::empty(), Annotated::new(Value::Object(object))];
+        let value = Annotated::new(Value::Array(array));
+        assert_eq!(payload(&value), r#"[null,{"a":null,"b":1}]"#);
+        let tree = value.meta_tree();
+        assert_eq!(tree.children.len(), 1);
+        assert!(tree.children["1"].children["a"].meta.has_errors());
+    }
+
+    #[test]
+    fn skip_serialization_modes() {
+        let missing: Annotated<String> = Annotated::empty();
+        let empty = Annotated::new(String::new());
+        let with_meta: Annotated<String> = Annotated(None, Meta::from_error(Error::invalid("x")));
+        assert!(!missing.skip_serialization(SkipSerialization::Never));
+        assert!(missing.skip_serialization(SkipSerialization::Null));
+        assert!(!empty.skip_serialization(SkipSerialization::Null));
+        assert!(empty.skip_serialization(SkipSerialization::Empty));
+        assert!(!with_meta.skip_serialization(SkipSerialization::Empty));
+    }
+}

@@ -1,0 +1,78 @@
+//! The annotated event model: the foundation of event normalization (normalization.md §2,
+//! §10, §11).
+//!
+//! Every value of an event is an [`Annotated`]: an optional value plus a [`Meta`] that records
+//! what happened to it — errors (`invalid_data`, …), remarks of rules that changed it, its
+//! original length and, for invalid or removed values, its original value. Serialized, the
+//! metas form the `_meta` tree that mirrors the payload.
+//!
+//! * [`annotated`](Annotated), [`Meta`], [`Value`]: the core types ([`Array`] and [`Object`]
+//!   hold annotated children, so meta can sit anywhere, also inside free-form data).
+//! * [`FromValue`]: lenient parsing; a value of the wrong type becomes `None` with an
+//!   `invalid_data` error and its original value, never a parse failure. [`Timestamp`],
+//!   [`LenientString`] and [`JsonLenientString`] implement the coercions of normalization.md §2.
+//! * [`IntoValue`]: the payload serializer and the collection of the [`MetaTree`];
+//!   [`to_json`] / [`from_json`] join and split payload and `_meta`.
+//! * [`ProcessValue`], [`Processor`], [`process_value`], [`ProcessingState`], [`FieldAttrs`]:
+//!   the typed traversal every normalization step, trimmer and scrubber is written as.
+//!
+//! # Invariants
+//!
+//! * `null` is `Annotated(None, _)`; [`Value`] has no null variant.
+//! * Parsing never fails and never loses information silently: what does not fit is either
+//!   kept as the original value in meta or (when its JSON size is ≥ 500 bytes) only reported.
+//! * An empty meta costs one null pointer and is never written; an identical error is not
+//!   recorded twice on one value.
+//! * Objects keep their keys sorted; struct fields are written in schema order
+//!   (normalization.md §11), unknown attributes after them.
+//!
+//! # Implementing the traits for a schema struct (what a derive generates)
+//!
+//! For `struct S { a: Annotated<A>, …, other: Object<Value> }` with per-field attributes:
+//!
+//! * [`FromValue`]: accept [`Value::Object`]; for each field remove its key (a missing key is
+//!   `Annotated::empty()`) and call `A::from_value`; the remaining keys become `other`. Any
+//!   other value: [`invalid_type`]`(value, meta, "an object")`.
+//! * [`IntoValue`]: `into_value` builds a [`Value::Object`] of all fields (through
+//!   [`Annotated::into_annotated_value`]) plus `other`; `serialize_payload` writes a map with
+//!   each field in declaration order unless [`Annotated::skip_serialization`] says so, then
+//!   `other`; `extract_child_meta` inserts each field's non-empty [`Annotated::meta_tree`]
+//!   under its name (and those of `other`); `is_empty` is true when every field is skippable
+//!   with [`SkipSerialization::Empty`].
+//! * [`ProcessValue`]: `process_child_values` calls [`process_value`] for each field with
+//!   `state.enter_static("<name>", Some(Cow::Borrowed(&FIELD_ATTRS)))` (a `static`
+//!   [`FieldAttrs`] built with its `const` builders), then [`Processor::process_other`] on
+//!   `other`. A struct with its own processor hook overrides `process_value` to call it.
+//!
+//! The crate's unit tests contain a `macro_rules!` prototype of exactly this
+//! (`testutils.rs`).
+
+#![warn(missing_docs)]
+
+mod annotated;
+mod attrs;
+mod from_value;
+mod into_value;
+pub mod json;
+mod lenient;
+mod meta_tree;
+mod processor;
+mod state;
+mod timestamp;
+
+#[cfg(test)]
+mod testutils;
+
+pub use annotated::{
+    Annotated, Array, Error, ErrorKind, Meta, Object, Remark, RemarkType, Value,
+    MAX_ORIGINAL_VALUE_SIZE,
+};
+pub use attrs::{CharacterSet, FieldAttrs, Pii, DEFAULT_FIELD_ATTRS};
+pub use from_value::{annotated_from_json, invalid_type, FromValue};
+pub use into_value::{IntoValue, SerializePayload, SkipSerialization};
+pub use json::{from_json, from_json_str, to_json, to_json_string};
+pub use lenient::{JsonLenientString, LenientString};
+pub use meta_tree::{MetaMap, MetaTree};
+pub use processor::{process_value, ProcessValue, ProcessingAction, ProcessingResult, Processor};
+pub use state::{Path, ProcessingState, Segment};
+pub use timestamp::Timestamp;

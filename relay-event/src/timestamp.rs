@@ -1,0 +1,177 @@
+//! [`Timestamp`]: a point in time, parsed leniently and written as float Unix seconds
+//! (normalization.md §2).
+//!
+//! Accepted input:
+//!
+//! * RFC 3339 / ISO 8601 strings; a missing offset means UTC (`2023-12-31T23:59:50` is
+//!   accepted, `2023-12-31 23:59:50` is not). Other offsets are converted to UTC.
+//! * Integer or float Unix seconds, rounded to microseconds; negative values are accepted here
+//!   (stale timestamps are rejected later, normalization.md §4.3).
+//!
+//! Errors (`invalid_data` with a `reason`, original value kept): the date parser's message for
+//! unparseable strings (e.g. `input contains invalid characters`), `timestamp out of range` for
+//! years after 9999 or numbers outside the representable range, `expected a timestamp` for
+//! any other type. Output is always float seconds (`1704067140.0`).
+
+use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
+use serde::Serializer;
+
+use crate::annotated::{Annotated, Error, Value};
+use crate::from_value::{invalid_type, FromValue};
+use crate::into_value::IntoValue;
+
+/// A UTC timestamp with microsecond precision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub DateTime<Utc>);
+
+impl Timestamp {
+    /// The timestamp at `micros` microseconds since the Unix epoch, if representable and not
+    /// after the year 9999.
+    pub fn from_micros(micros: i64) -> Option<Self> {
+        DateTime::from_timestamp_micros(micros)
+            .filter(|dt| dt.year() <= 9999)
+            .map(Timestamp)
+    }
+
+    /// Parses a date string as described in the module docs.
+    pub fn parse_str(text: &str) -> Result<Self, Error> {
+        let datetime = match DateTime::parse_from_rfc3339(text) {
+            Ok(datetime) => datetime.with_timezone(&Utc),
+            Err(_) => NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
+                .map_err(|err| Error::invalid(err.to_string()))?
+                .and_utc(),
+        };
+        if datetime.year() > 9999 {
+            return Err(Error::invalid("timestamp out of range"));
+        }
+        Ok(Timestamp(datetime))
+    }
+
+    /// The timestamp at `seconds` (fractions rounded to microseconds).
+    pub fn from_seconds(seconds: f64) -> Result<Self, Error> {
+        let micros = (seconds * 1_000_000.0).round();
+        // The range check makes the conversion exact; i64::MAX as f64 rounds up, hence `<`.
+        if !micros.is_finite() || micros < i64::MIN as f64 || micros >= i64::MAX as f64 {
+            return Err(Error::invalid("timestamp out of range"));
+        }
+        let micros = micros as i64;
+        Timestamp::from_micros(micros).ok_or_else(|| Error::invalid("timestamp out of range"))
+    }
+
+    /// Float Unix seconds with microsecond precision, the output form.
+    pub fn as_seconds(&self) -> f64 {
+        let micros = self.0.timestamp_micros();
+        // Split to keep whole seconds exact for any representable date.
+        let seconds = micros.div_euclid(1_000_000);
+        let fraction = micros.rem_euclid(1_000_000);
+        seconds as f64 + fraction as f64 / 1_000_000.0
+    }
+}
+
+impl FromValue for Timestamp {
+    fn from_value(value: Annotated<Value>) -> Annotated<Self> {
+        let Annotated(value, mut meta) = value;
+        let parsed = match &value {
+            None => return Annotated(None, meta),
+            Some(Value::String(text)) => Timestamp::parse_str(text),
+            Some(Value::I64(n)) => Timestamp::from_seconds(*n as f64),
+            Some(Value::U64(n)) => Timestamp::from_seconds(*n as f64),
+            Some(Value::F64(f)) => Timestamp::from_seconds(*f),
+            Some(other) => return invalid_type(other.clone(), meta, "a timestamp"),
+        };
+        match parsed {
+            Ok(timestamp) => Annotated(Some(timestamp), meta),
+            Err(error) => {
+                meta.add_error(error);
+                meta.set_original_value(value);
+                Annotated(None, meta)
+            }
+        }
+    }
+}
+
+impl IntoValue for Timestamp {
+    fn into_value(self) -> Value {
+        Value::F64(self.as_seconds())
+    }
+
+    fn serialize_payload<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_f64(self.as_seconds())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::from_value::annotated_from_json;
+
+    fn parse(json: serde_json::Value) -> Annotated<Timestamp> {
+        Timestamp::from_value(annotated_from_json(json))
+    }
+
+    fn seconds(json: serde_json::Value) -> Option<f64> {
+        parse(json).0.map(|t| t.as_seconds())
+    }
+
+    fn reason(json: serde_json::Value) -> (Option<Value>, Option<Value>) {
+        let Annotated(value, meta) = parse(json);
+        assert!(value.is_none());
+        let reason = meta.errors().first().and_then(|e| e.get("reason")).cloned();
+        (reason, meta.original_value().cloned())
+    }
+
+    #[test]
+    fn accepts_rfc3339_iso8601_and_numbers() {
+        assert_eq!(seconds(json!("2023-12-31T23:59:00Z")), Some(1704067140.0));
+        assert_eq!(seconds(json!("2023-12-31T23:59:50")), Some(1704067190.0));
+        assert_eq!(
+            seconds(json!("2024-01-01T02:00:00+02:00")),
+            Some(1704067200.0)
+        );
+        assert_eq!(
+            seconds(json!("2023-12-31T23:59:50.25Z")),
+            Some(1704067190.25)
+        );
+        assert_eq!(seconds(json!(1704067200)), Some(1704067200.0));
+        assert_eq!(seconds(json!(1704067100.5)), Some(1704067100.5));
+        assert_eq!(seconds(json!(1.0000004)), Some(1.0));
+        assert_eq!(seconds(json!(-5)), Some(-5.0));
+    }
+
+    #[test]
+    fn rejects_invalid_input_with_reason_and_original() {
+        assert_eq!(
+            reason(json!("bogus")),
+            (
+                Some(Value::from("input contains invalid characters")),
+                Some(Value::from("bogus"))
+            )
+        );
+        let (why, original) = reason(json!("2023-12-31 23:59:50"));
+        assert!(why.is_some());
+        assert_eq!(original, Some(Value::from("2023-12-31 23:59:50")));
+        assert_eq!(
+            reason(json!(1e15)),
+            (
+                Some(Value::from("timestamp out of range")),
+                Some(Value::F64(1e15))
+            )
+        );
+        assert_eq!(
+            reason(json!(true)),
+            (
+                Some(Value::from("expected a timestamp")),
+                Some(Value::Bool(true))
+            )
+        );
+    }
+
+    #[test]
+    fn serializes_as_float_seconds() {
+        let timestamp = parse(json!("2023-12-31T23:59:00Z"));
+        let text = serde_json::to_string(&crate::into_value::SerializePayload(&timestamp));
+        assert_eq!(text.ok().as_deref(), Some("1704067140.0"));
+    }
+}
