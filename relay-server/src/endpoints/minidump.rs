@@ -306,6 +306,16 @@ fn track_oversized(state: &ServiceState, meta: &RequestMeta, event_id: EventId, 
     }
 }
 
+/// The largest minidump request body: the upload limit plus the attachments limit, saturating
+/// so that huge configured sizes cannot overflow.
+fn body_limit(config: &relay_config::Config) -> usize {
+    let bytes = config
+        .max_upload_size()
+        .as_bytes()
+        .saturating_add(config.max_attachments_size().as_bytes());
+    usize::try_from(bytes).unwrap_or(usize::MAX)
+}
+
 /// `POST /api/<id>/minidump[/]`.
 pub async fn handle_minidump(
     state: web::Data<ServiceState>,
@@ -314,9 +324,7 @@ pub async fn handle_minidump(
     payload: web::Payload,
 ) -> Result<HttpResponse, actix_web::Error> {
     let meta = require_project_meta(&state, &request, &path)?;
-    let limit = (state.config.max_upload_size().as_bytes()
-        + state.config.max_attachments_size().as_bytes()) as usize;
-    let body = read_body(&request, payload, limit).await?;
+    let body = read_body(&request, payload, body_limit(&state.config)).await?;
     let envelope = match minidump_envelope(&state, &request, &meta, body).await {
         Ok(envelope) => envelope,
         Err(error) => {
@@ -386,4 +394,25 @@ pub async fn handle_attachments(
     }
     handle_envelope(&state, envelope, &meta, RateLimitResponse::TooManyRequests).await?;
     Ok(HttpResponse::Created().finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutils;
+
+    #[test]
+    fn body_limit_adds_the_upload_and_attachments_limits() {
+        let config =
+            testutils::config("limits: {max_upload_size: 1MiB, max_attachments_size: 2MiB}");
+        assert_eq!(body_limit(&config), 3 * 1024 * 1024);
+    }
+
+    #[test]
+    fn body_limit_saturates_instead_of_overflowing() {
+        // 15 EiB + 15 EiB does not fit in 64 bits.
+        let config =
+            testutils::config("limits: {max_upload_size: 15EiB, max_attachments_size: 15EiB}");
+        assert_eq!(body_limit(&config), usize::MAX);
+    }
 }

@@ -32,10 +32,8 @@ use crate::services::processing::{ProcessingContext, ProcessingOutput};
 /// true: every span (valid or not) is counted in a usage bucket (`span`, accepted at flush)
 /// and every stored span's request carries its `span_indexed`.
 ///
-/// Known gap: a child span that cannot become a message (no usable span id or start
-/// timestamp) should be rejected with `invalid`/`invalid_span` for `span_indexed`, but this
-/// function has no access to the envelope's outcome tracker; such spans are logged and
-/// dropped.
+/// A child span that cannot become a message (no usable span id or start timestamp) is
+/// rejected with `invalid`/`invalid_span` for `span_indexed`.
 pub fn extract_from_transaction(
     context: &ProcessingContext,
     managed: &ManagedEnvelope,
