@@ -44,13 +44,39 @@
 //!   [`FieldAttrs`] built with its `const` builders), then [`Processor::process_other`] on
 //!   `other`. A struct with its own processor hook overrides `process_value` to call it.
 //!
-//! The crate's unit tests contain a `macro_rules!` prototype of exactly this
-//! (`testutils.rs`).
+//! The derives [`FromValue`](macro@FromValue), [`IntoValue`](macro@IntoValue) and
+//! [`ProcessValue`](macro@ProcessValue) (from the `relay-event-derive` crate, re-exported here
+//! under the names of their traits, like serde does) generate exactly this from
+//! `#[metastructure(...)]` field attributes:
+//!
+//! ```
+//! use relay_event::{from_json, Annotated, FromValue, IntoValue, Object, ProcessValue, Value};
+//!
+//! #[derive(Debug, Default, FromValue, IntoValue, ProcessValue)]
+//! struct User {
+//!     #[metastructure(max_chars = 128, pii = "true")]
+//!     id: Annotated<String>,
+//!     #[metastructure(field = "ip_address", pii = "true")]
+//!     ip: Annotated<String>,
+//!     #[metastructure(additional_properties)]
+//!     other: Object<Value>,
+//! }
+//!
+//! let user: Annotated<User> = from_json(serde_json::json!({"ip_address": "::1", "x": 1}));
+//! let user = user.value().unwrap();
+//! assert_eq!(user.ip.value().map(String::as_str), Some("::1"));
+//! assert!(user.other.contains_key("x"));
+//! ```
 
 #![warn(missing_docs)]
 
+// Lets the derives' `::relay_event::…` paths resolve inside this crate, too.
+extern crate self as relay_event;
+
 mod annotated;
 mod attrs;
+#[cfg(doctest)]
+mod derive_compile_fail;
 mod from_value;
 mod into_value;
 pub mod json;
@@ -76,3 +102,11 @@ pub use meta_tree::{MetaMap, MetaTree};
 pub use processor::{process_value, ProcessValue, ProcessingAction, ProcessingResult, Processor};
 pub use state::{Path, ProcessingState, Segment};
 pub use timestamp::Timestamp;
+
+pub use relay_event_derive::{FromValue, IntoValue, ProcessValue};
+
+/// Not public API: what the derives' generated code needs.
+#[doc(hidden)]
+pub mod __private {
+    pub use serde;
+}
