@@ -15,6 +15,7 @@
 //!   [`to_json`] / [`from_json`] join and split payload and `_meta`.
 //! * [`ProcessValue`], [`Processor`], [`process_value`], [`ProcessingState`], [`FieldAttrs`]:
 //!   the typed traversal every normalization step, trimmer and scrubber is written as.
+//! * [`schema`]: the typed event schema (`Event` and its interfaces), built on the above.
 //!
 //! # Invariants
 //!
@@ -83,6 +84,7 @@ pub mod json;
 mod lenient;
 mod meta_tree;
 mod processor;
+pub mod schema;
 mod state;
 mod timestamp;
 

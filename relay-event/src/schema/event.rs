@@ -1,0 +1,320 @@
+//! [`Event`]: the top level of an event payload, with [`EventType`],
+//! [`EventProcessingError`] and [`IngestPathEntry`].
+//!
+//! Fields are declared in the output order of normalization.md §11. Attributes follow
+//! normalization.md §6.2 (`release`, `dist`, `environment` non-empty and trimmed,
+//! `transaction` trimmed; character rules of `logger` and `dist`), §8.1 (string limits) and
+//! §8.2 (bag sizes of `extra`, `modules`, `ingest_path`, `spans`); PII levels as in pii.md
+//! (`server_name`, `extra` `true`; `culprit` `maybe`).
+//!
+//! Not yet typed (`TODO(schema)`, next batch): `contexts`, `csp`, `hpkp`, `expectct`,
+//! `expectstaple`, `_metrics`, `_dsc`, `_performance_issues_spans`, `scraping_attempts`.
+//! Legacy aliases (`sentry.interfaces.*`, `message`) are a normalization step and stay
+//! unknown attributes here.
+
+use crate::{
+    invalid_type, Annotated, Array, Error, FromValue, IntoValue, LenientString, Object,
+    ProcessValue, Timestamp, Value,
+};
+
+use super::{
+    Breadcrumb, Breakdowns, ClientSdkInfo, DebugMeta, EventId, Exception, Level, LogEntry,
+    Measurements, Request, Span, Stacktrace, Tags, Template, Thread, TransactionInfo, User, Values,
+    DIST_CHARACTERS, LOGGER_CHARACTERS,
+};
+
+/// The type of an event; it decides how the event is processed and rate-limited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EventType {
+    /// An error (events with exceptions).
+    Error,
+    /// A CSP violation report.
+    Csp,
+    /// An HPKP violation report.
+    Hpkp,
+    /// An Expect-CT report.
+    ExpectCt,
+    /// An Expect-Staple report.
+    ExpectStaple,
+    /// A network error logging report.
+    Nel,
+    /// A transaction.
+    Transaction,
+    /// User feedback.
+    UserReportV2,
+    /// An issue-platform event.
+    Generic,
+    /// Any other event (messages).
+    Default,
+}
+
+impl EventType {
+    /// The output name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Error => "error",
+            EventType::Csp => "csp",
+            EventType::Hpkp => "hpkp",
+            EventType::ExpectCt => "expectct",
+            EventType::ExpectStaple => "expectstaple",
+            EventType::Nel => "nel",
+            EventType::Transaction => "transaction",
+            EventType::UserReportV2 => "userreportv2",
+            EventType::Generic => "generic",
+            EventType::Default => "default",
+        }
+    }
+
+    /// Parses an event type name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "error" => EventType::Error,
+            "csp" => EventType::Csp,
+            "hpkp" => EventType::Hpkp,
+            "expectct" => EventType::ExpectCt,
+            "expectstaple" => EventType::ExpectStaple,
+            "nel" => EventType::Nel,
+            "transaction" => EventType::Transaction,
+            "userreportv2" => EventType::UserReportV2,
+            "generic" => EventType::Generic,
+            "default" => EventType::Default,
+            _ => return None,
+        })
+    }
+}
+
+/// An unknown name is `invalid_data` `invalid event type` (original kept); a non-string is
+/// `expected an event type`.
+impl FromValue for EventType {
+    fn from_value(value: Annotated<Value>) -> Annotated<Self> {
+        match value {
+            Annotated(Some(Value::String(name)), mut meta) => match EventType::parse(&name) {
+                Some(ty) => Annotated(Some(ty), meta),
+                None => {
+                    meta.add_error(Error::invalid("invalid event type"));
+                    meta.set_original_value(Some(Value::String(name)));
+                    Annotated(None, meta)
+                }
+            },
+            Annotated(Some(other), meta) => invalid_type(other, meta, "an event type"),
+            Annotated(None, meta) => Annotated(None, meta),
+        }
+    }
+}
+
+super::string_enum_value!(EventType);
+
+/// An error that happened while processing the event (`errors`).
+#[derive(Clone, Debug, Default, PartialEq, FromValue, IntoValue, ProcessValue)]
+pub struct EventProcessingError {
+    /// The error kind (e.g. `invalid_data`).
+    #[metastructure(field = "type", required = true)]
+    pub ty: Annotated<String>,
+    /// The path of the affected value.
+    pub name: Annotated<String>,
+    /// The original value.
+    pub value: Annotated<Value>,
+    /// Unknown attributes (further error data).
+    #[metastructure(additional_properties)]
+    pub other: Object<Value>,
+}
+
+/// One relay that the event passed (`ingest_path`).
+#[derive(Clone, Debug, Default, PartialEq, FromValue, IntoValue, ProcessValue)]
+pub struct IngestPathEntry {
+    /// The relay's version.
+    #[metastructure(max_chars = 256, max_chars_allowance = 20)]
+    pub version: Annotated<String>,
+    /// The relay's public key.
+    #[metastructure(max_chars = 256, max_chars_allowance = 20)]
+    pub public_key: Annotated<String>,
+    /// Unknown attributes.
+    #[metastructure(additional_properties)]
+    pub other: Object<Value>,
+}
+
+/// An event: an error, message, transaction or security report.
+#[derive(Clone, Debug, Default, PartialEq, FromValue, IntoValue, ProcessValue)]
+pub struct Event {
+    /// The unique id of the event.
+    pub event_id: Annotated<EventId>,
+    /// The severity.
+    pub level: Annotated<Level>,
+    /// The version of the event protocol.
+    pub version: Annotated<String>,
+    /// The type of the event.
+    #[metastructure(field = "type")]
+    pub ty: Annotated<EventType>,
+    /// Custom grouping fingerprint.
+    // TODO(schema): the fingerprint rules of normalization.md §11 (non-primitive elements
+    // dropped as one error); for now each element is a lenient string.
+    #[metastructure(skip_serialization = "empty")]
+    pub fingerprint: Annotated<Array<LenientString>>,
+    /// The location of the error (legacy).
+    #[metastructure(pii = "maybe", max_chars = 200)]
+    pub culprit: Annotated<String>,
+    /// The transaction name.
+    #[metastructure(trim_whitespace = true, max_chars = 200)]
+    pub transaction: Annotated<String>,
+    /// Information about the transaction name.
+    pub transaction_info: Annotated<TransactionInfo>,
+    /// Time spent, in milliseconds (legacy).
+    pub time_spent: Annotated<u64>,
+    /// The log message.
+    #[metastructure(skip_serialization = "empty")]
+    pub logentry: Annotated<LogEntry>,
+    /// The logger name.
+    #[metastructure(max_chars = 64, characters = LOGGER_CHARACTERS)]
+    pub logger: Annotated<String>,
+    /// Loaded modules and their versions.
+    #[metastructure(max_bytes = 8192, max_depth = 7)]
+    pub modules: Annotated<Object<String>>,
+    /// The platform (e.g. `python`).
+    pub platform: Annotated<String>,
+    /// When the event happened.
+    pub timestamp: Annotated<Timestamp>,
+    /// When the transaction started.
+    pub start_timestamp: Annotated<Timestamp>,
+    /// When the event was received.
+    pub received: Annotated<Timestamp>,
+    /// The server or device name.
+    #[metastructure(pii = "true", max_chars = 256, max_chars_allowance = 20)]
+    pub server_name: Annotated<String>,
+    /// The release.
+    #[metastructure(nonempty = true, trim_whitespace = true, max_chars = 200)]
+    pub release: Annotated<LenientString>,
+    /// The distribution of the release.
+    #[metastructure(
+        nonempty = true,
+        trim_whitespace = true,
+        max_chars = 64,
+        characters = DIST_CHARACTERS
+    )]
+    pub dist: Annotated<String>,
+    /// The environment (e.g. `production`).
+    #[metastructure(nonempty = true, trim_whitespace = true, max_chars = 64)]
+    pub environment: Annotated<String>,
+    /// The site (legacy).
+    #[metastructure(max_chars = 256, max_chars_allowance = 20)]
+    pub site: Annotated<String>,
+    /// The affected user.
+    #[metastructure(skip_serialization = "empty")]
+    pub user: Annotated<User>,
+    /// The HTTP request.
+    #[metastructure(skip_serialization = "empty")]
+    pub request: Annotated<Request>,
+    /// Contexts by name.
+    // TODO(schema): Contexts (next batch).
+    pub contexts: Annotated<Value>,
+    /// Breadcrumbs.
+    #[metastructure(skip_serialization = "empty")]
+    pub breadcrumbs: Annotated<Values<Breadcrumb>>,
+    /// Exceptions, innermost last.
+    #[metastructure(field = "exception", skip_serialization = "empty")]
+    pub exceptions: Annotated<Values<Exception>>,
+    /// The event's stack trace (without exception).
+    #[metastructure(skip_serialization = "empty")]
+    pub stacktrace: Annotated<Stacktrace>,
+    /// Template information.
+    pub template: Annotated<Template>,
+    /// Threads.
+    pub threads: Annotated<Values<Thread>>,
+    /// Tags.
+    #[metastructure(pii = "maybe", skip_serialization = "empty")]
+    pub tags: Annotated<Tags>,
+    /// Arbitrary extra data.
+    #[metastructure(
+        pii = "true",
+        max_bytes = 262144,
+        max_depth = 7,
+        skip_serialization = "empty"
+    )]
+    pub extra: Annotated<Object<Value>>,
+    /// Debug information.
+    #[metastructure(skip_serialization = "empty")]
+    pub debug_meta: Annotated<DebugMeta>,
+    /// The SDK that sent the event.
+    #[metastructure(field = "sdk", skip_serialization = "empty")]
+    pub client_sdk: Annotated<ClientSdkInfo>,
+    /// The relays the event passed.
+    #[metastructure(max_bytes = 2048, max_depth = 5)]
+    pub ingest_path: Annotated<Array<IngestPathEntry>>,
+    /// Processing errors.
+    #[metastructure(skip_serialization = "empty")]
+    pub errors: Annotated<Array<EventProcessingError>>,
+    /// The id of the DSN key.
+    pub key_id: Annotated<String>,
+    /// The project id.
+    pub project: Annotated<u64>,
+    /// The grouping configuration (`id`, `enhancements`).
+    pub grouping_config: Annotated<Object<Value>>,
+    /// A legacy checksum used for grouping.
+    #[metastructure(max_chars = 128)]
+    pub checksum: Annotated<String>,
+    /// A CSP report.
+    // TODO(schema): security report interfaces (next batch).
+    pub csp: Annotated<Value>,
+    /// An HPKP report.
+    pub hpkp: Annotated<Value>,
+    /// An Expect-CT report.
+    pub expectct: Annotated<Value>,
+    /// An Expect-Staple report.
+    pub expectstaple: Annotated<Value>,
+    /// Spans of a transaction.
+    #[metastructure(max_bytes = 819200)]
+    pub spans: Annotated<Array<Span>>,
+    /// Measurements of a transaction.
+    pub measurements: Annotated<Measurements>,
+    /// Breakdowns of a transaction.
+    pub breakdowns: Annotated<Breakdowns>,
+    /// Scraping attempts of JavaScript sources.
+    // TODO(schema): scraping attempts (next batch).
+    pub scraping_attempts: Annotated<Value>,
+    /// Internal metrics (set by Sentry).
+    #[metastructure(field = "_metrics")]
+    pub metrics: Annotated<Value>,
+    /// The dynamic sampling context.
+    #[metastructure(field = "_dsc")]
+    pub dsc: Annotated<Value>,
+    /// Spans involved in performance issues.
+    #[metastructure(field = "_performance_issues_spans")]
+    pub performance_issues_spans: Annotated<Value>,
+    /// Unknown attributes.
+    #[metastructure(additional_properties)]
+    pub other: Object<Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::{from_json, to_json};
+
+    #[test]
+    fn event_type_names() {
+        let ty: Annotated<EventType> = from_json(json!("transaction"));
+        assert_eq!(ty.value(), Some(&EventType::Transaction));
+        let ty: Annotated<EventType> = from_json(json!("nope"));
+        assert_eq!(ty.meta().original_value(), Some(&Value::from("nope")));
+        let ty: Annotated<EventType> = from_json(json!(1));
+        assert_eq!(ty.meta().original_value(), Some(&Value::I64(1)));
+    }
+
+    #[test]
+    fn fields_keep_their_order_and_unknown_attributes() {
+        let input = json!({"event_id": "52df9022835246eeb317dbd739ccd059", "level": "error",
+            "type": "error", "platform": "x", "extra": {"a": 1}, "foo": "bar"});
+        let event: Annotated<Event> = from_json(input.clone());
+        let output = to_json(&event).unwrap_or_default();
+        assert_eq!(output, input);
+        let keys: Vec<_> = output
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
+        assert_eq!(
+            keys,
+            ["event_id", "level", "type", "platform", "extra", "foo"]
+        );
+    }
+}

@@ -1,0 +1,170 @@
+//! [`Values`]: the `{"values": [...]}` wrapper of `exception`, `breadcrumbs` and `threads`
+//! (normalization.md §2).
+//!
+//! Parsing accepts `{"values": [...]}` (other keys are kept as unknown attributes), a bare
+//! array, or a single object without `values` (wrapped into one element); `{}` is absent; any
+//! other value is `invalid_data` `expected a list or values object`. The output is always the
+//! object form. `values` is `required` (normalization.md §6.2).
+
+use std::borrow::Cow;
+
+use serde::ser::SerializeMap;
+use serde::Serializer;
+
+use crate::{
+    invalid_type, process_value, Annotated, Array, FieldAttrs, FromValue, IntoValue, MetaMap,
+    Object, ProcessValue, ProcessingResult, ProcessingState, Processor, SerializePayload,
+    SkipSerialization, Value,
+};
+
+/// A list of `T` wrapped in an object under `values`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Values<T> {
+    /// The elements.
+    pub values: Annotated<Array<T>>,
+    /// Unknown attributes.
+    pub other: Object<Value>,
+}
+
+impl<T> Default for Values<T> {
+    fn default() -> Self {
+        Values {
+            values: Annotated::empty(),
+            other: Object::new(),
+        }
+    }
+}
+
+impl<T> Values<T> {
+    /// Wraps `values`.
+    pub fn new(values: Array<T>) -> Self {
+        Values {
+            values: Annotated::new(values),
+            other: Object::new(),
+        }
+    }
+}
+
+static VALUES_ATTRS: FieldAttrs = FieldAttrs::new().name("values").required(true);
+
+impl<T: FromValue> FromValue for Values<T> {
+    fn from_value(value: Annotated<Value>) -> Annotated<Self> {
+        match value {
+            Annotated(Some(Value::Array(items)), meta) => {
+                let values = Array::<T>::from_value(Annotated::new(Value::Array(items)));
+                Annotated(
+                    Some(Values {
+                        values,
+                        other: Object::new(),
+                    }),
+                    meta,
+                )
+            }
+            Annotated(Some(Value::Object(mut map)), meta) => {
+                if map.is_empty() {
+                    return Annotated(None, meta);
+                }
+                let values = match map.remove("values") {
+                    Some(values) => Array::<T>::from_value(values),
+                    None => {
+                        let single = T::from_value(Annotated::new(Value::Object(map)));
+                        return Annotated(Some(Values::new(vec![single])), meta);
+                    }
+                };
+                Annotated(Some(Values { values, other: map }), meta)
+            }
+            Annotated(Some(other), meta) => invalid_type(other, meta, "a list or values object"),
+            Annotated(None, meta) => Annotated(None, meta),
+        }
+    }
+}
+
+impl<T: IntoValue> IntoValue for Values<T> {
+    fn into_value(self) -> Value {
+        let mut map = self.other;
+        map.insert("values".to_owned(), self.values.into_annotated_value());
+        Value::Object(map)
+    }
+
+    fn serialize_payload<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        if !self.values.skip_serialization(SkipSerialization::Null) {
+            map.serialize_entry("values", &SerializePayload(&self.values))?;
+        }
+        for (key, value) in &self.other {
+            map.serialize_entry(key, &SerializePayload(value))?;
+        }
+        map.end()
+    }
+
+    fn extract_child_meta(&self) -> MetaMap {
+        let mut children = self.other.extract_child_meta();
+        let tree = self.values.meta_tree();
+        if !tree.is_empty() {
+            children.insert("values".to_owned(), tree);
+        }
+        children
+    }
+
+    fn is_empty(&self) -> bool {
+        self.values.skip_serialization(SkipSerialization::Empty)
+            && self
+                .other
+                .values()
+                .all(|value| value.skip_serialization(SkipSerialization::Empty))
+    }
+}
+
+impl<T: ProcessValue> ProcessValue for Values<T> {
+    fn process_child_values<P: Processor>(
+        &mut self,
+        processor: &mut P,
+        state: &ProcessingState<'_>,
+    ) -> ProcessingResult {
+        process_value(
+            &mut self.values,
+            processor,
+            &state.enter_static("values", Some(Cow::Borrowed(&VALUES_ATTRS))),
+        )?;
+        processor.process_other(&mut self.other, state)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::{from_json, to_json};
+
+    fn roundtrip(input: serde_json::Value) -> serde_json::Value {
+        let parsed: Annotated<Values<String>> = from_json(input);
+        to_json(&parsed).unwrap_or_default()
+    }
+
+    #[test]
+    fn accepted_forms() {
+        assert_eq!(
+            roundtrip(json!({"values": ["a"], "x": 1})),
+            json!({"values": ["a"], "x": 1})
+        );
+        assert_eq!(roundtrip(json!(["a", "b"])), json!({"values": ["a", "b"]}));
+        assert_eq!(roundtrip(json!({})), json!(null));
+        let single: Annotated<Values<Object<Value>>> = from_json(json!({"type": "x"}));
+        assert_eq!(
+            to_json(&single).ok(),
+            Some(json!({"values": [{"type": "x"}]}))
+        );
+    }
+
+    #[test]
+    fn other_types_are_invalid() {
+        let parsed: Annotated<Values<String>> = from_json(json!("nope"));
+        assert!(parsed.value().is_none());
+        assert_eq!(
+            parsed.meta().errors()[0].get("reason"),
+            Some(&Value::from("expected a list or values object"))
+        );
+        assert_eq!(parsed.meta().original_value(), Some(&Value::from("nope")));
+    }
+}
