@@ -63,7 +63,7 @@ fn diff(path: &str, a: &serde_json::Value, b: &serde_json::Value, out: &mut Vec<
 /// rule that changes them (§ are sections of normalization.md).
 fn expected_differences() -> BTreeMap<&'static str, Vec<&'static str>> {
     // (sample, differing paths, reason)
-    let table: [(&str, &[&str], &str); 11] = [
+    let table: [(&str, &[&str], &str); 15] = [
         (
             "android-ndk.json",
             &[".event_id"],
@@ -73,6 +73,20 @@ fn expected_differences() -> BTreeMap<&'static str, Vec<&'static str>> {
             "aspnetcore.json",
             &[".errors", ".key_id", "._meta"],
             "empty `errors` omitted (§11); numeric `key_id` is not a string: null + invalid_data",
+        ),
+        (
+            "cocoa.json",
+            &[".contexts.device.type", ".contexts.os.type"],
+            "a context without `type` gets its key as `type` (§2)",
+        ),
+        (
+            "cordova.json",
+            &[
+                ".contexts.os.type",
+                ".contexts.app.type",
+                ".contexts.device.type",
+            ],
+            "a context without `type` gets its key as `type` (§2)",
         ),
         (
             "empty-stacktrace.json",
@@ -109,6 +123,11 @@ fn expected_differences() -> BTreeMap<&'static str, Vec<&'static str>> {
              timestamps become float seconds (§2)",
         ),
         (
+            "javascript.json",
+            &[".contexts.os.type", ".contexts.browser.type"],
+            "a context without `type` gets its key as `type` (§2)",
+        ),
+        (
             "javascript-transaction.json",
             &[".extra"],
             "empty `extra` omitted (§11)",
@@ -124,6 +143,11 @@ fn expected_differences() -> BTreeMap<&'static str, Vec<&'static str>> {
             "`event_id: \"1\"` is not a UUID: null + invalid_data (§2)",
         ),
         (
+            "transaction-slow-db-query.json",
+            &[".contexts.trace.trace_id", "._meta"],
+            "a 30-digit trace id is not the schema's 32-hex TraceId: null + invalid_data (§2)",
+        ),
+        (
             "transaction.json",
             &[".extra", ".spans.0.tags.error"],
             "empty `extra` omitted (§11); span tag values are JSON-lenient strings (§2)",
@@ -131,13 +155,20 @@ fn expected_differences() -> BTreeMap<&'static str, Vec<&'static str>> {
         (
             "unity.json",
             &[
+                ".contexts.app.type",
+                ".contexts.gpu.vendor_id",
+                ".contexts.gpu.type",
+                ".contexts.os.type",
+                ".contexts.device.type",
                 ".breadcrumbs",
                 ".tags",
                 ".exception.values.0.stacktrace.frames.0.lineno",
                 "._meta",
             ],
-            "bare breadcrumb array wrapped in `values`, tags object becomes pairs (§2); \
-             `lineno: -1` is not an unsigned integer: null + invalid_data",
+            "bare breadcrumb array wrapped in `values`, tags object becomes pairs, contexts \
+             without `type` get their key as `type` (§2); `lineno: -1` is not an unsigned \
+             integer and the numeric gpu `vendor_id` is not the schema's string: null + \
+             invalid_data",
         ),
     ];
     table
@@ -259,7 +290,10 @@ fn invalid_fields_become_null_with_meta() {
     assert_eq!(output["_meta"]["level"][""]["val"], "loud");
     assert_eq!(output["_meta"]["user"][""]["val"], "jane");
     assert_eq!(output["_meta"]["exception"][""]["val"], "boom");
-    assert_eq!(output["contexts"], json!({"os": {"name": "x"}}));
+    assert_eq!(
+        output["contexts"],
+        json!({"os": {"name": "x", "type": "os"}})
+    );
 }
 
 struct FunctionFinder(Vec<(String, Option<usize>, Pii)>);
@@ -306,4 +340,52 @@ fn the_value_of_untyped_fields_is_kept() {
         output,
         json!({"csp": {"blocked_uri": "x"}, "_dsc": {"a": 1}})
     );
+}
+
+/// Records the path and `required` of every context value whose field name ends in `_id`.
+struct IdFinder(Vec<(String, bool)>);
+
+impl Processor for IdFinder {
+    fn before_process<T: relay_event::ProcessValue>(
+        &mut self,
+        _value: Option<&T>,
+        _meta: &mut relay_event::Meta,
+        state: &ProcessingState<'_>,
+    ) -> ProcessingResult {
+        let attrs: &FieldAttrs = state.attrs();
+        let path = state.path().to_string();
+        if attrs.name.is_some_and(|name| name.ends_with("_id")) && path.starts_with("contexts.") {
+            self.0.push((path, attrs.required));
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn processor_reaches_the_trace_context() {
+    let mut event: Annotated<Event> = from_json(json!({
+        "contexts": {
+            "trace": {"trace_id": "A7D67CF796774551A95BE6543CACD459",
+                "span_id": "babaae0d4b7512d9", "op": "http.server"},
+            "custom": {"type": "custom", "session_id": "s"},
+        },
+    }));
+    let mut finder = IdFinder(Vec::new());
+    let result = process_value(&mut event, &mut finder, &ProcessingState::root());
+    assert!(result.is_ok());
+    assert_eq!(
+        finder.0,
+        [
+            ("contexts.trace.trace_id".to_owned(), true),
+            ("contexts.trace.span_id".to_owned(), true),
+            ("contexts.trace.parent_span_id".to_owned(), false),
+        ]
+    );
+    let trace = event
+        .value()
+        .and_then(|event| event.contexts.value())
+        .and_then(|contexts| contexts.trace())
+        .and_then(|trace| trace.trace_id.value())
+        .map(|id| id.as_str().to_owned());
+    assert_eq!(trace.as_deref(), Some("a7d67cf796774551a95be6543cacd459"));
 }

@@ -7,7 +7,7 @@
 //! §8.2 (bag sizes of `extra`, `modules`, `ingest_path`, `spans`); PII levels as in pii.md
 //! (`server_name`, `extra` `true`; `culprit` `maybe`).
 //!
-//! Not yet typed (`TODO(schema)`, next batch): `contexts`, `csp`, `hpkp`, `expectct`,
+//! Not yet typed (`TODO(schema)`, next batch): `csp`, `hpkp`, `expectct`,
 //! `expectstaple`, `_metrics`, `_dsc`, `_performance_issues_spans`, `scraping_attempts`.
 //! Legacy aliases (`sentry.interfaces.*`, `message`) are a normalization step and stay
 //! unknown attributes here.
@@ -18,9 +18,9 @@ use crate::{
 };
 
 use super::{
-    Breadcrumb, Breakdowns, ClientSdkInfo, DebugMeta, EventId, Exception, Level, LogEntry,
-    Measurements, Request, Span, Stacktrace, Tags, Template, Thread, TransactionInfo, User, Values,
-    DIST_CHARACTERS, LOGGER_CHARACTERS,
+    Breadcrumb, Breakdowns, ClientSdkInfo, Contexts, DebugMeta, EventId, Exception, Level,
+    LogEntry, Measurements, Request, Span, Stacktrace, Tags, Template, Thread, TransactionInfo,
+    User, Values, DIST_CHARACTERS, LOGGER_CHARACTERS,
 };
 
 /// The type of an event; it decides how the event is processed and rate-limited.
@@ -204,8 +204,7 @@ pub struct Event {
     #[metastructure(skip_serialization = "empty")]
     pub request: Annotated<Request>,
     /// Contexts by name.
-    // TODO(schema): Contexts (next batch).
-    pub contexts: Annotated<Value>,
+    pub contexts: Annotated<Contexts>,
     /// Breadcrumbs.
     #[metastructure(skip_serialization = "empty")]
     pub breadcrumbs: Annotated<Values<Breadcrumb>>,

@@ -9,16 +9,18 @@
 //! ids, the `values` wrappers, `tags`) have hand-written impls in their modules.
 //!
 //! This is the first batch: fields whose interface is not modelled yet are
-//! `Annotated<Value>` (or `Object<Value>`) with a `TODO(schema)` note, namely `contexts`,
+//! `Annotated<Value>` (or `Object<Value>`) with a `TODO(schema)` note, namely
 //! the security reports (`csp`, `hpkp`, `expectct`, `expectstaple`), debug images, request
-//! headers, cookies and query string, mechanism `meta`, thread `held_locks` and the internal
+//! cookies and query string, mechanism `meta`, thread `held_locks` and the internal
 //! `_metrics` / `_dsc` / `_performance_issues_spans`.
 
 mod breadcrumb;
+pub mod contexts;
 mod debug_meta;
 mod event;
 mod event_id;
 mod exception;
+mod headers;
 mod level;
 mod logentry;
 mod measurements;
@@ -35,10 +37,12 @@ mod user;
 mod values;
 
 pub use breadcrumb::Breadcrumb;
+pub use contexts::{Context, Contexts};
 pub use debug_meta::{DebugMeta, SystemSdkInfo};
 pub use event::{Event, EventProcessingError, EventType, IngestPathEntry};
 pub use event_id::EventId;
 pub use exception::Exception;
+pub use headers::{normalize_header_name, Header, Headers};
 pub use level::Level;
 pub use logentry::LogEntry;
 pub use measurements::{Breakdowns, Measurement, Measurements};
