@@ -1,0 +1,157 @@
+//! Removal of unknown attributes (normalization.md §9).
+//!
+//! Unknown (additional) attributes of every schema struct are dropped silently, except:
+//!
+//! * where the struct's field carries `retain` (contexts and feature flags keep their unknown
+//!   keys);
+//! * at the top level of the event, where `metadata`, `hashes`, `applecrashreport`, `device`,
+//!   `repos` and `query` are dropped silently but every other unknown attribute becomes `null`
+//!   with the error `invalid_attribute` (the value is not kept);
+//! * in breadcrumbs (`breadcrumbs.values.<n>`), whose unknown attributes also become `null`
+//!   with `invalid_attribute`.
+//!
+//! Free-form data ([`Value`] objects such as `extra`) has no unknown attributes and is left
+//! alone. A struct left empty is omitted on output by its field's serialization rule (so
+//! `{"request": {"foo": "x"}}` loses `request` entirely).
+
+use relay_event::{
+    Annotated, ErrorKind, Meta, Object, ProcessingResult, ProcessingState, Processor, Segment,
+    Value,
+};
+
+/// Top-level attributes that are dropped silently (normalization.md §9).
+const SILENTLY_DROPPED: &[&str] = &[
+    "metadata",
+    "hashes",
+    "applecrashreport",
+    "device",
+    "repos",
+    "query",
+];
+
+/// The removal of unknown attributes of normalization.md §9 as a [`Processor`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RemoveOtherProcessor;
+
+/// Whether `state` is a context (`contexts.<name>`) or inside the feature flags context: their
+/// unknown attributes are kept (§9). This stands in for a `retain` attribute, which the typed
+/// contexts of `relay-event` do not pass to their values.
+fn is_retained_context(state: &ProcessingState<'_>) -> bool {
+    let segments = state.segments();
+    match segments.as_slice() {
+        [Segment::Key(first), Segment::Key(_)] => first == "contexts",
+        [Segment::Key(first), Segment::Key(second), ..] => first == "contexts" && second == "flags",
+        _ => false,
+    }
+}
+
+/// Whether `state` is a breadcrumb: `breadcrumbs.values.<n>`.
+fn is_breadcrumb(state: &ProcessingState<'_>) -> bool {
+    let segments = state.segments();
+    matches!(
+        segments.as_slice(),
+        [Segment::Key(first), Segment::Key(second), Segment::Index(_)]
+            if first == "breadcrumbs" && second == "values"
+    )
+}
+
+/// Replaces every unknown attribute by `null` with `invalid_attribute`.
+fn mark_invalid<'a>(other: impl Iterator<Item = &'a mut Annotated<Value>>) {
+    for value in other {
+        *value = Annotated(None, Meta::from_error(ErrorKind::InvalidAttribute));
+    }
+}
+
+impl Processor for RemoveOtherProcessor {
+    fn process_other(
+        &mut self,
+        other: &mut Object<Value>,
+        state: &ProcessingState<'_>,
+    ) -> ProcessingResult {
+        if state.attrs().retain || is_retained_context(state) {
+            return Ok(());
+        }
+        if state.depth() == 0 {
+            other.retain(|key, _| !SILENTLY_DROPPED.contains(&key.as_str()));
+            mark_invalid(other.values_mut());
+        } else if is_breadcrumb(state) {
+            mark_invalid(other.values_mut());
+        } else {
+            other.clear();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use relay_event::schema::Event;
+    use relay_event::{from_json, process_value, to_json};
+    use serde_json::json;
+
+    use super::*;
+
+    fn remove(input: serde_json::Value) -> serde_json::Value {
+        let mut event: Annotated<Event> = from_json(input);
+        let result = process_value(
+            &mut event,
+            &mut RemoveOtherProcessor,
+            &ProcessingState::root(),
+        );
+        assert_eq!(result, Ok(()));
+        to_json(&event).unwrap_or_default()
+    }
+
+    #[test]
+    fn unknown_top_level_attributes_become_invalid() {
+        // The verified example of §9.
+        assert_eq!(
+            remove(json!({"foo": "bar"})),
+            json!({"foo": null, "_meta": {"foo": {"": {"err": ["invalid_attribute"]}}}})
+        );
+    }
+
+    #[test]
+    fn some_top_level_attributes_are_dropped_silently() {
+        assert_eq!(
+            remove(
+                json!({"metadata": {"a": 1}, "hashes": ["h"], "applecrashreport": "x",
+                "device": {}, "repos": {}, "query": "q", "platform": "python"})
+            ),
+            json!({"platform": "python"})
+        );
+    }
+
+    #[test]
+    fn nested_unknown_attributes_are_dropped_silently() {
+        // The verified example of §9: `request` is empty afterwards and omitted.
+        assert_eq!(remove(json!({"request": {"foo": "x"}})), json!({}));
+        assert_eq!(
+            remove(json!({"exception": {"values": [{"type": "T", "x": 1,
+                "stacktrace": {"frames": [{"function": "f", "y": 2}], "z": 3}}], "w": 4},
+                "user": {"id": "1", "plan": "pro"}, "sdk": {"name": "n", "version": "v", "q": 1}})),
+            json!({"user": {"id": "1"},
+                "exception": {"values": [{"type": "T", "stacktrace": {"frames": [{"function": "f"}]}}]},
+                "sdk": {"name": "n", "version": "v"}})
+        );
+    }
+
+    #[test]
+    fn breadcrumb_unknown_attributes_become_invalid() {
+        assert_eq!(
+            remove(json!({"breadcrumbs": {"values": [{"message": "m", "foo": 1}]}})),
+            json!({"breadcrumbs": {"values": [{"message": "m", "foo": null}]},
+                "_meta": {"breadcrumbs": {"values": {"0": {"foo": {"": {
+                    "err": ["invalid_attribute"]}}}}}}})
+        );
+    }
+
+    #[test]
+    fn free_form_data_is_kept() {
+        // The verified example of §9: contexts keep unknown keys.
+        let input = json!({"contexts": {"os": {"name": "x", "foo": "y", "type": "os"},
+                "flags": {"values": [{"flag": "f", "result": true, "extra": 1}], "type": "flags"}},
+            "extra": {"a": {"b": 1}}, "breadcrumbs": {"values": [{"data": {"k": "v"}}]}});
+        assert_eq!(remove(input.clone()), input);
+    }
+}
