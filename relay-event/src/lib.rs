@@ -79,6 +79,7 @@ mod attrs;
 #[cfg(doctest)]
 mod derive_compile_fail;
 mod from_value;
+pub mod fuzzing;
 mod into_value;
 pub mod json;
 mod lenient;

@@ -87,10 +87,10 @@ impl<T: IntoValue> IntoValue for Values<T> {
     }
 
     fn serialize_payload<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // `values` is always written, `null` included: `{}` would parse back as an absent
+        // interface, losing the interface and any `_meta` of its `values`.
         let mut map = serializer.serialize_map(None)?;
-        if !self.values.skip_serialization(SkipSerialization::Null) {
-            map.serialize_entry("values", &SerializePayload(&self.values))?;
-        }
+        map.serialize_entry("values", &SerializePayload(&self.values))?;
         for (key, value) in &self.other {
             map.serialize_entry(key, &SerializePayload(value))?;
         }
