@@ -8,7 +8,13 @@
 //!
 //! | § | step | module | runs when |
 //! |---|---|---|---|
+//! | §4.1 | clock-drift correction from the envelope's `sent_at` | [`clock_drift`] | [`NormalizationConfig::sent_at`] is set |
+//! | §4.2 | past/future timestamps, `received`, a missing `timestamp` | [`timestamps`] | not renormalizing |
+//! | §4.3 | stale (pre-1970) timestamps; may reject | [`timestamps`] | not renormalizing |
+//! | §5 | transaction checks; may reject | [`transaction_validation`] | not renormalizing |
+//! | §6.1, §2 | legacy conversions and parse-time aliases | [`legacy`] | always |
 //! | §6.2 | schema checks: `trim_whitespace`, `nonempty`, characters, `required` | [`schema`] | not renormalizing |
+//! | §7 | field steps 3, 4, 6–9, 11–16 (partly), 21 | [`fields`] and the modules it lists | not renormalizing |
 //! | §8.1, §8.2 | trimming: string limits and databag budgets | [`trimming`] | [`NormalizationConfig::enable_trimming`] |
 //! | §9 | removal of unknown attributes | [`remove_other`] | [`NormalizationConfig::remove_other`] (default: not renormalizing) |
 //! | §10.2 | the `errors` list | [`event_errors`] | [`NormalizationConfig::emit_event_errors`] (default: not renormalizing) |
@@ -18,15 +24,9 @@
 //! These steps of normalization.md are not part of this crate yet; [`normalize_event`] leaves
 //! the event as they would find it:
 //!
-//! * clock-drift correction from the envelope's `sent_at` (§4.1) and the whole validation
-//!   (§4.2 past/future timestamps, §4.3 stale timestamps, §5 transaction checks);
-//! * legacy conversions (§6.1, `apple` debug images);
-//! * the field normalization steps 1–29 of §7, among them transaction-name normalization
-//!   (step 2), IP addresses (§7.1), GeoIP (step 5), release / environment validation, user,
-//!   logentry (§7.2), tags (§7.3), stack frames (§7.4), exceptions (§7.5), device class
-//!   (§7.6), user agent → contexts (§7.7), default attributes (§7.8), request (§7.9) and
-//!   contexts (§7.10). In particular unknown `user` attributes are not moved into `user.data`
-//!   yet, so removal of unknown attributes drops them;
+//! * the field steps of §7 listed as not implemented in [`fields`], among them transaction
+//!   names (step 2), GeoIP (5), the device class (§7.6), user agent → contexts (§7.7), request
+//!   (§7.9), the forced trace context (25) and contexts (§7.10);
 //! * the stack-frame limits of §8.3 (frame count and frame-data slimming).
 //!
 //! The step modules can also be used on their own: each exposes its processor, to be run with
@@ -34,25 +34,43 @@
 
 #![warn(missing_docs)]
 
+pub mod clock_drift;
+pub mod defaults;
 pub mod event_errors;
+pub mod exceptions;
+pub mod fields;
+pub mod legacy;
+pub mod logentry;
+pub mod release;
 pub mod remove_other;
 pub mod schema;
+pub mod stacktrace;
+pub mod tags;
+pub mod timestamps;
+pub mod transaction_validation;
 pub mod trimming;
+pub mod user;
+mod util;
+pub mod validation;
 
 use relay_event::schema::Event;
-use relay_event::{process_value, Annotated, ProcessingState, Processor};
+use relay_event::{
+    process_value, Annotated, ProcessingAction, ProcessingState, Processor, Timestamp,
+};
 
+pub use clock_drift::ClockDriftProcessor;
 pub use event_errors::{emit_event_errors, EventErrorsProcessor};
 pub use remove_other::RemoveOtherProcessor;
 pub use schema::SchemaProcessor;
+pub use transaction_validation::TimestampRange;
 pub use trimming::{trim_string, TrimmingProcessor};
+pub use validation::{validate_event, ValidationConfig};
 
 /// The knobs of normalization (normalization.md §1.1) that the implemented steps use.
 ///
-/// The knobs of the steps that are not implemented yet (received time, max age and future,
-/// project id, client, key id, protocol version, grouping config, client IP, user-agent
-/// normalization, client sample rate, replay id, span normalization, GeoIP; see the crate
-/// docs) are not part of it yet.
+/// The knobs of the steps that are not implemented yet (client string, grouping config,
+/// user-agent normalization, client sample rate, replay id, span normalization, GeoIP; see the
+/// crate docs) are not part of it yet.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NormalizationConfig {
     /// Renormalize an already normalized event (normalization.md §12): skips the schema
@@ -65,6 +83,37 @@ pub struct NormalizationConfig {
     pub remove_other: Option<bool>,
     /// Append the `errors` list (normalization.md §10.2); `None` means `!is_renormalize`.
     pub emit_event_errors: Option<bool>,
+    /// When the event was received (normalization.md §4); `None` means now, read when
+    /// [`normalize_event`] runs. Becomes `received` and the reference of the clock-drift
+    /// correction and of the past/future limits.
+    pub received_at: Option<Timestamp>,
+    /// The envelope's `sent_at`, for the clock-drift correction (normalization.md §4.1), which
+    /// runs even when renormalizing; `None`: no correction (as in `StoreNormalizer`).
+    pub sent_at: Option<Timestamp>,
+    /// Event timestamps more than this many seconds before `received_at` are moved onto it as
+    /// `past_timestamp` (normalization.md §4.2); `None`: no limit. The server uses the
+    /// project's retention days × 86 400.
+    pub max_secs_in_past: Option<u64>,
+    /// Event timestamps more than this many seconds after `received_at` are moved onto it as
+    /// `future_timestamp` (normalization.md §4.2); `None`: no limit. The server uses
+    /// `processing.max_secs_in_future` (60).
+    pub max_secs_in_future: Option<u64>,
+    /// The range `[start, end)` transaction and span timestamps must fall into
+    /// (normalization.md §5); `None`: no range. The server uses `[now − 5 days, now + 60 s)`.
+    pub transaction_range: Option<TimestampRange>,
+    /// The submitting client's IP address (normalization.md §1.1, §7.1); only used when
+    /// [`Self::infer_ip_address`] is set.
+    pub client_ip: Option<std::net::IpAddr>,
+    /// Infer user IP addresses from [`Self::client_ip`] (§7.1, §7 step 3). Off by default (as
+    /// in `StoreNormalizer`); the server uses `!datascrubbingSettings.scrubIpAddresses`.
+    pub infer_ip_address: bool,
+    /// The project id written to `project` (§7.8); `None` clears it.
+    pub project_id: Option<u64>,
+    /// The numeric id of the DSN key, written to `key_id` as a string (§7.8); `None` clears it.
+    pub key_id: Option<u64>,
+    /// The protocol version (`sentry_version`), written to `version` as a string (§7.8);
+    /// `None` clears it.
+    pub protocol_version: Option<u16>,
 }
 
 impl NormalizationConfig {
@@ -77,6 +126,18 @@ impl NormalizationConfig {
     pub fn emits_event_errors(&self) -> bool {
         self.emit_event_errors.unwrap_or(!self.is_renormalize)
     }
+
+    /// The knobs of validation, with `received_at` resolved (`None` means now).
+    pub fn validation(&self) -> ValidationConfig {
+        ValidationConfig {
+            received_at: self
+                .received_at
+                .unwrap_or_else(|| Timestamp(chrono::Utc::now())),
+            max_secs_in_past: self.max_secs_in_past,
+            max_secs_in_future: self.max_secs_in_future,
+            transaction_range: self.transaction_range,
+        }
+    }
 }
 
 /// Runs one processor over the whole event. The implemented steps never reject an event.
@@ -86,11 +147,26 @@ fn run<P: Processor>(event: &mut Annotated<Event>, processor: &mut P) {
 }
 
 /// Normalizes `event` in place with the implemented steps, in the order of normalization.md
-/// §3: schema checks (unless renormalizing), trimming (if enabled), removal of unknown
-/// attributes (if enabled), the `errors` list (if enabled). Never rejects the event.
-pub fn normalize_event(event: &mut Annotated<Event>, config: &NormalizationConfig) {
+/// §3: clock-drift correction (with `sent_at`), validation (unless renormalizing), schema
+/// checks (unless renormalizing), trimming (if enabled), removal of unknown attributes (if
+/// enabled), the `errors` list (if enabled).
+///
+/// `Err` ([`ProcessingAction::InvalidTransaction`], written as `invalid transaction event:
+/// <reason>`) rejects the event (normalization.md §4.3, §5): the caller drops it with the
+/// outcome `invalid`; the event is then left half-processed and must not be used.
+pub fn normalize_event(
+    event: &mut Annotated<Event>,
+    config: &NormalizationConfig,
+) -> Result<(), ProcessingAction> {
+    let validation = config.validation();
+    ClockDriftProcessor::new(config.sent_at, validation.received_at).apply(event);
+    if !config.is_renormalize {
+        validate_event(event, &validation)?;
+    }
+    legacy::convert_legacy(event);
     if !config.is_renormalize {
         run(event, &mut SchemaProcessor);
+        fields::normalize_fields(event, config);
     }
     if config.enable_trimming {
         run(event, &mut TrimmingProcessor::new());
@@ -101,6 +177,7 @@ pub fn normalize_event(event: &mut Annotated<Event>, config: &NormalizationConfi
     if config.emits_event_errors() {
         emit_event_errors(event);
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -110,20 +187,39 @@ mod tests {
 
     use super::*;
 
+    /// 2024-01-01T00:00:00Z, the received time of normalization.md's examples.
+    const RECEIVED_AT: f64 = 1704067200.0;
+
+    fn received_at() -> Option<Timestamp> {
+        Timestamp::from_seconds(RECEIVED_AT).ok()
+    }
+
+    /// Normalizes with `received_at` defaulting to [`RECEIVED_AT`] (so validation adds
+    /// `"timestamp": 1704067200.0, "received": 1704067200.0` to events without timestamp).
     fn normalize(input: serde_json::Value, config: NormalizationConfig) -> serde_json::Value {
+        let config = NormalizationConfig {
+            received_at: config.received_at.or_else(received_at),
+            ..config
+        };
         let mut event: Annotated<Event> = from_json(input);
-        normalize_event(&mut event, &config);
-        to_json(&event).unwrap_or_default()
+        match normalize_event(&mut event, &config) {
+            Ok(()) => to_json(&event).unwrap_or_default(),
+            Err(error) => json!({"rejected": error.to_string()}),
+        }
     }
 
     #[test]
     fn defaults_check_schema_remove_other_and_emit_errors() {
+        // The default attributes (§7.8) are covered in `defaults`.
         assert_eq!(
-            normalize(
-                json!({"dist": "a b", "foo": "bar"}),
-                NormalizationConfig::default()
+            pick(
+                normalize(
+                    json!({"dist": "a b", "foo": "bar"}),
+                    NormalizationConfig::default()
+                ),
+                &["timestamp", "received", "dist", "errors", "foo", "_meta"]
             ),
-            json!({"dist": null,
+            json!({"timestamp": RECEIVED_AT, "received": RECEIVED_AT, "dist": null,
                 "errors": [
                     {"type": "invalid_data", "name": "dist", "value": "a b",
                         "reason": "invalid character ' '"},
@@ -155,7 +251,13 @@ mod tests {
     fn trimming_runs_only_when_enabled() {
         let input = json!({"culprit": "x".repeat(201)});
         let config = NormalizationConfig::default();
-        assert_eq!(normalize(input.clone(), config), input);
+        assert_eq!(
+            pick(
+                normalize(input.clone(), config),
+                &["culprit", "timestamp", "received", "_meta"]
+            ),
+            json!({"culprit": "x".repeat(201), "timestamp": RECEIVED_AT, "received": RECEIVED_AT})
+        );
         let config = NormalizationConfig {
             enable_trimming: true,
             ..config
@@ -175,9 +277,108 @@ mod tests {
         };
         let input = json!({"foo": "bar", "release": ""});
         assert_eq!(
-            normalize(input, config),
-            json!({"release": null, "foo": "bar", "_meta": {"release": {"": {
+            pick(
+                normalize(input, config),
+                &["timestamp", "received", "release", "foo", "_meta"]
+            ),
+            json!({"timestamp": RECEIVED_AT, "received": RECEIVED_AT, "release": null,
+                "foo": "bar", "_meta": {"release": {"": {
                 "err": [["invalid_data", {"reason": "expected a non-empty string"}]]}}}})
         );
+    }
+
+    /// Only the `keys` of `output` (the timestamp steps' output, without the defaults other
+    /// steps add).
+    fn pick(output: serde_json::Value, keys: &[&str]) -> serde_json::Value {
+        let picked = keys
+            .iter()
+            .filter_map(|key| Some(((*key).to_owned(), output.get(*key)?.clone())))
+            .collect();
+        serde_json::Value::Object(picked)
+    }
+
+    #[test]
+    fn past_timestamp_is_reported_in_meta_and_errors() {
+        // normalization.md §4.2, verified example (max_secs_in_past = 86 400).
+        let config = NormalizationConfig {
+            max_secs_in_past: Some(86_400),
+            ..NormalizationConfig::default()
+        };
+        let input = json!({"timestamp": "2023-12-01T00:00:00Z",
+            "breadcrumbs": [{"timestamp": "2023-11-30T23:59:00Z"}]});
+        let output = normalize(input, config);
+        assert_eq!(
+            output["breadcrumbs"]["values"][0]["timestamp"],
+            json!(1704067140.0)
+        );
+        assert_eq!(
+            pick(output, &["timestamp", "received", "errors", "_meta"]),
+            json!({"timestamp": 1704067200.0, "received": 1704067200.0,
+                "errors": [{"type": "past_timestamp", "name": "timestamp",
+                    "sdk_time": "2023-12-01T00:00:00+00:00",
+                    "server_time": "2024-01-01T00:00:00+00:00"}],
+                "_meta": {"timestamp": {"": {"err": [["past_timestamp", {
+                    "sdk_time": "2023-12-01T00:00:00+00:00",
+                    "server_time": "2024-01-01T00:00:00+00:00"}]]}}}})
+        );
+    }
+
+    #[test]
+    fn clock_drift_runs_before_validation() {
+        // sent_at two hours behind: everything moves two hours forward, then the future check
+        // (60 s) finds nothing; `received` is the received time.
+        let config = NormalizationConfig {
+            sent_at: Timestamp::from_seconds(RECEIVED_AT - 7200.0).ok(),
+            max_secs_in_future: Some(60),
+            ..NormalizationConfig::default()
+        };
+        let input = json!({"timestamp": RECEIVED_AT - 7230.0, "received": 1});
+        assert_eq!(
+            pick(
+                normalize(input, config),
+                &["timestamp", "received", "errors", "_meta"]
+            ),
+            json!({"timestamp": RECEIVED_AT - 30.0, "received": RECEIVED_AT,
+                "errors": [{"type": "clock_drift", "name": "timestamp",
+                    "sdk_time": "2023-12-31T22:00:00+00:00",
+                    "server_time": "2024-01-01T00:00:00+00:00"}],
+                "_meta": {"timestamp": {"": {"err": [["clock_drift", {
+                    "sdk_time": "2023-12-31T22:00:00+00:00",
+                    "server_time": "2024-01-01T00:00:00+00:00"}]]}}}})
+        );
+    }
+
+    #[test]
+    fn rejections_stop_normalization() {
+        let config = NormalizationConfig::default();
+        // normalization.md §13: `{"timestamp": -5}` is rejected.
+        assert_eq!(
+            normalize(json!({"timestamp": -5}), config),
+            json!({"rejected": "invalid transaction event: timestamp is too stale"})
+        );
+        assert_eq!(
+            normalize(
+                json!({"type": "transaction", "timestamp": 10, "start_timestamp": 20}),
+                config
+            ),
+            json!({"rejected": "invalid transaction event: end timestamp is smaller than start timestamp"})
+        );
+        // Without a timestamp the received time is used, so only start_timestamp is missing.
+        assert_eq!(
+            normalize(json!({"type": "transaction"}), config),
+            json!({"rejected":
+                "invalid transaction event: start_timestamp hard-required for transaction events"})
+        );
+    }
+
+    #[test]
+    fn renormalizing_skips_validation() {
+        let config = NormalizationConfig {
+            is_renormalize: true,
+            max_secs_in_past: Some(60),
+            ..NormalizationConfig::default()
+        };
+        let input = json!({"type": "transaction", "timestamp": -5.0});
+        assert_eq!(normalize(input.clone(), config), input);
     }
 }

@@ -1,0 +1,266 @@
+//! Breadcrumbs (normalization.md §7 step 11), the security-report logger (§7 step 3) and the
+//! default attributes (§7.8, §7 step 21).
+//!
+//! Default attributes: `type` is recomputed (`transaction` and `feedback` stay, else `error`
+//! with an exception, `csp` with a `csp` body, else `default`); `project`, `key_id` and
+//! `version` are set from the configuration or cleared; `grouping_config` is cleared (the
+//! configuration cannot carry one yet); an unknown `platform` is removed (original kept, no
+//! error) and `platform` defaults to `other`; `event_id` defaults to a random id, `logger` to
+//! `""`, `level` to `info` for transactions and `error` otherwise. A `java` logger is trimmed
+//! and shortened from the left to 64 characters, with its remark on the event root (§7.8).
+//!
+//! Not done yet: `sdk` from the client string (the configuration has no client string yet).
+
+use relay_event::schema::{Breadcrumb, Event, EventId, EventType, Level};
+use relay_event::{Annotated, Meta, Remark, RemarkType, Value};
+
+use crate::NormalizationConfig;
+
+/// The platforms a `platform` may name (§7.8).
+pub const VALID_PLATFORMS: &[&str] = &[
+    "as3",
+    "c",
+    "cfml",
+    "cocoa",
+    "csharp",
+    "elixir",
+    "go",
+    "groovy",
+    "haskell",
+    "java",
+    "javascript",
+    "native",
+    "node",
+    "objc",
+    "other",
+    "perl",
+    "php",
+    "python",
+    "ruby",
+];
+
+/// The longest `java` logger kept as is.
+const MAX_JAVA_LOGGER_CHARS: usize = 64;
+
+/// §7 step 3 (the logger part): a security report's `logger` defaults to `csp`.
+pub fn normalize_security_report_logger(event: &mut Event) {
+    if event.csp.value().is_some() && event.logger.value().is_none() {
+        event.logger.set_value(Some("csp".to_owned()));
+    }
+}
+
+fn normalize_breadcrumb(crumb: &mut Breadcrumb) {
+    if crumb.ty.value().is_none_or(String::is_empty) {
+        crumb.ty.set_value(Some("default".to_owned()));
+    }
+    if crumb.level.value().is_none() {
+        crumb.level.set_value(Some(Level::Info));
+    }
+}
+
+/// §7 step 11: breadcrumb `type` defaults to `default`, `level` to `info`.
+pub fn normalize_breadcrumbs(event: &mut Event) {
+    let Some(crumbs) = event
+        .breadcrumbs
+        .value_mut()
+        .as_mut()
+        .and_then(|v| v.values.value_mut().as_mut())
+    else {
+        return;
+    };
+    for crumb in crumbs.iter_mut().filter_map(|c| c.value_mut().as_mut()) {
+        normalize_breadcrumb(crumb);
+    }
+}
+
+fn event_type(event: &Event) -> EventType {
+    match event.ty.value() {
+        Some(EventType::Transaction) => return EventType::Transaction,
+        Some(EventType::UserReportV2) => return EventType::UserReportV2,
+        _ => {}
+    }
+    let has_exception = event
+        .exceptions
+        .value()
+        .and_then(|v| v.values.value())
+        .is_some_and(|values| !values.is_empty());
+    if has_exception {
+        EventType::Error
+    } else if event.csp.value().is_some() {
+        EventType::Csp
+    } else {
+        EventType::Default
+    }
+}
+
+/// Shortens a `java` logger (§7.8); the remark goes to `root_meta`.
+fn shorten_java_logger(logger: &mut Annotated<String>, root_meta: &mut Meta) {
+    let Some(text) = logger.value_mut() else {
+        return;
+    };
+    let trimmed = text.trim();
+    if trimmed.is_empty() && !text.is_empty() {
+        let len = text.len();
+        text.clear();
+        root_meta.add_remark(Remark::with_range(
+            RemarkType::Removed,
+            "@logger:remove",
+            (0, len),
+        ));
+        return;
+    }
+    if trimmed.len() != text.len() {
+        *text = trimmed.to_owned();
+        root_meta.add_remark(Remark::new(RemarkType::Substituted, "@logger:trim"));
+    }
+    let chars: Vec<char> = text.chars().collect();
+    if chars.len() <= MAX_JAVA_LOGGER_CHARS {
+        return;
+    }
+    let mut removed = chars.len() - (MAX_JAVA_LOGGER_CHARS - 1);
+    let kept = &chars[removed..];
+    if chars[removed - 1] != '.' {
+        if let Some(dot) = kept.iter().position(|&c| c == '.') {
+            removed += dot;
+        }
+    }
+    let shortened: String = std::iter::once('*')
+        .chain(chars[removed..].iter().copied())
+        .collect();
+    root_meta.add_remark(Remark::with_range(
+        RemarkType::Substituted,
+        "@logger:replace",
+        (0, removed),
+    ));
+    root_meta.set_original_length(chars.len());
+    *text = shortened;
+}
+
+/// §7.8 (step 21).
+pub fn normalize_default_attributes(event: &mut Annotated<Event>, config: &NormalizationConfig) {
+    let (Some(event), root_meta) = event.pair_mut() else {
+        return;
+    };
+    let ty = event_type(event);
+    event.ty.set_value(Some(ty));
+    event.project.set_value(config.project_id);
+    event
+        .key_id
+        .set_value(config.key_id.map(|id| id.to_string()));
+    event
+        .version
+        .set_value(config.protocol_version.map(|v| v.to_string()));
+    event.grouping_config.set_value(None);
+
+    let platform = &mut event.platform;
+    if platform
+        .value()
+        .is_some_and(|p| !VALID_PLATFORMS.contains(&p.as_str()))
+    {
+        let original = platform.take().map(Value::String);
+        platform.meta_mut().set_original_value(original);
+    }
+    platform.get_or_insert_with(|| "other".to_owned());
+
+    event.event_id.get_or_insert_with(EventId::new);
+    event.logger.get_or_insert_with(String::new);
+    event.level.get_or_insert_with(|| match ty {
+        EventType::Transaction => Level::Info,
+        _ => Level::Error,
+    });
+
+    if event.platform.value().map(String::as_str) == Some("java") {
+        shorten_java_logger(&mut event.logger, root_meta);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use relay_event::{from_json, to_json};
+    use serde_json::json;
+
+    use super::*;
+
+    const ID: &str = "d2132d31b39445f1938d7e21b6bf0ec4";
+
+    fn run(mut input: serde_json::Value, config: &NormalizationConfig) -> serde_json::Value {
+        input["event_id"] = json!(ID);
+        let mut event: Annotated<Event> = from_json(input);
+        if let Some(event) = event.value_mut() {
+            normalize_security_report_logger(event);
+            normalize_breadcrumbs(event);
+        }
+        normalize_default_attributes(&mut event, config);
+        to_json(&event).unwrap_or_default()
+    }
+
+    #[test]
+    fn defaults_of_an_empty_event() {
+        assert_eq!(
+            run(json!({}), &NormalizationConfig::default()),
+            json!({"event_id": ID, "level": "error", "type": "default", "logger": "",
+                "platform": "other"})
+        );
+        let config = NormalizationConfig {
+            project_id: Some(42),
+            key_id: Some(7),
+            protocol_version: Some(7),
+            ..NormalizationConfig::default()
+        };
+        assert_eq!(
+            run(
+                json!({"type": "csp", "project": 1, "grouping_config": {"id": "x"},
+                    "exception": [{"type": "E"}]}),
+                &config
+            ),
+            json!({"event_id": ID, "level": "error", "version": "7", "type": "error",
+                "logger": "", "platform": "other", "exception": {"values": [{"type": "E"}]},
+                "key_id": "7", "project": 42})
+        );
+        assert_eq!(
+            run(json!({"type": "transaction"}), &config)["level"],
+            json!("info")
+        );
+    }
+
+    #[test]
+    fn level_platform_csp_and_breadcrumbs() {
+        let config = NormalizationConfig::default();
+        // §13 snippets: `{"level": "warn"}`, `{"platform": "bogus"}`, breadcrumbs.
+        let output = run(
+            json!({"level": "warn", "platform": "bogus",
+                "breadcrumbs": [{"message": "a"}], "csp": {"x": 1}}),
+            &config,
+        );
+        assert_eq!(
+            output,
+            json!({"event_id": ID, "level": "error", "type": "csp", "logger": "csp",
+                "platform": "other",
+                "breadcrumbs": {"values": [{"type": "default", "level": "info",
+                    "message": "a"}]},
+                "csp": {"x": 1},
+                "_meta": {
+                    "level": {"": {"err": [["invalid_data", {"reason": "invalid level"}]],
+                        "val": "warn"}},
+                    "platform": {"": {"val": "bogus"}}}})
+        );
+    }
+
+    #[test]
+    fn java_logger_is_shortened_from_the_left() {
+        // §7.8 verified example.
+        let output = run(
+            json!({"platform": "java", "logger":
+                "com.example.some.very.long.package.name.that.goes.on.and.on.forever.MyLogger"}),
+            &NormalizationConfig::default(),
+        );
+        assert_eq!(
+            output["logger"],
+            json!("*.very.long.package.name.that.goes.on.and.on.forever.MyLogger")
+        );
+        assert_eq!(
+            output["_meta"][""],
+            json!({"len": 76, "rem": [["@logger:replace", "s", 0, 16]]})
+        );
+    }
+}
