@@ -3,13 +3,13 @@
 //! Usage errors exit with 2 (clap's convention, as Relay's); runtime errors print
 //! `error: <message>` plus one `  caused by: <cause>` line per cause and exit with 1.
 
-use std::io::{BufRead, Write};
+use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use relay_config::{Config, Credentials, OverridableConfig, RelayMode};
 
 use crate::{logging, RELAY_VERSION};
@@ -76,6 +76,11 @@ enum Command {
     Healthcheck(HealthcheckArgs),
     /// Generate shell completion files.
     GenerateCompletions(CompletionArgs),
+    /// Normalize one event JSON like Sentry's `StoreNormalizer` and print it with `_meta`.
+    ///
+    /// A development tool: the normalization steps of relay-normalization implemented so far,
+    /// without the processing pipeline (which does not normalize events yet). No config is read.
+    Normalize(NormalizeArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -217,6 +222,119 @@ struct HealthcheckArgs {
     addr: Option<String>,
 }
 
+/// `relay normalize`: the options of Sentry's Python `StoreNormalizer` that
+/// [`relay_normalization::NormalizationConfig`] has so far.
+#[derive(Args, Debug)]
+#[command(group(ArgGroup::new("input").required(true).args(["stdin", "file"])))]
+struct NormalizeArgs {
+    /// Read the event JSON from standard input.
+    #[arg(long)]
+    stdin: bool,
+    /// Read the event JSON from this file.
+    #[arg(value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// Renormalize an already normalized event (StoreNormalizer `is_renormalize=True`): skips
+    /// the schema checks; unknown attributes are kept and no `errors` entries are added unless
+    /// --remove-other / --event-errors ask for them.
+    #[arg(long)]
+    renormalize: bool,
+    /// Cut strings and databags to their limits (StoreNormalizer `enable_trimming=True`). Off
+    /// by default, as in StoreNormalizer; the server pipeline will trim.
+    #[arg(long)]
+    enable_trimming: bool,
+    /// Remove unknown attributes, reporting them as `invalid_attribute` (StoreNormalizer
+    /// `remove_other=True`). Default: on unless --renormalize.
+    #[arg(long, conflicts_with = "keep_other")]
+    remove_other: bool,
+    /// Keep unknown attributes (StoreNormalizer `remove_other=False`).
+    #[arg(long)]
+    keep_other: bool,
+    /// Append one `errors` entry per error in `_meta`. Default: on unless --renormalize
+    /// (StoreNormalizer has no option for it and always follows `is_renormalize`).
+    #[arg(long, conflicts_with = "no_event_errors")]
+    event_errors: bool,
+    /// Do not append `errors` entries.
+    #[arg(long)]
+    no_event_errors: bool,
+    /// When the event was received (StoreNormalizer `received_at`), RFC 3339 or Unix seconds:
+    /// becomes `received` and the reference of the clock-drift correction and the timestamp
+    /// limits. Default: now.
+    #[arg(long, value_name = "TIME", value_parser = parse_timestamp)]
+    received: Option<relay_event::Timestamp>,
+    /// The envelope's `sent_at` (StoreNormalizer `sent_at`), RFC 3339 or Unix seconds:
+    /// timestamps are corrected for the client's clock drift against --received. Default: no
+    /// correction.
+    #[arg(long, value_name = "TIME", value_parser = parse_timestamp)]
+    sent_at: Option<relay_event::Timestamp>,
+    /// Timestamps more than this many seconds before --received become `past_timestamp`
+    /// errors and are moved to it (StoreNormalizer `max_secs_in_past`). Default: no limit.
+    #[arg(long, value_name = "SECS")]
+    max_secs_in_past: Option<u64>,
+    /// Timestamps more than this many seconds after --received become `future_timestamp`
+    /// errors and are moved to it (StoreNormalizer `max_secs_in_future`). Default: no limit.
+    #[arg(long, value_name = "SECS")]
+    max_secs_in_future: Option<u64>,
+    /// The submitting client's IP address (StoreNormalizer `client_ip`); user IP addresses are
+    /// inferred from it with --infer-ip-address.
+    #[arg(long, value_name = "IP")]
+    client_ip: Option<std::net::IpAddr>,
+    /// Infer user IP addresses (`{{auto}}`) from --client-ip (StoreNormalizer
+    /// `infer_ip_address=True`). Off by default, as in StoreNormalizer.
+    #[arg(long)]
+    infer_ip_address: bool,
+    /// The project id, written to `project` (StoreNormalizer `project_id`). Default: cleared.
+    #[arg(long, value_name = "ID")]
+    project_id: Option<u64>,
+    /// The numeric id of the DSN key, written to `key_id` (StoreNormalizer `key_id`). Default:
+    /// cleared.
+    #[arg(long, value_name = "ID")]
+    key_id: Option<u64>,
+    /// The protocol version (`sentry_version`), written to `version` (StoreNormalizer
+    /// `protocol_version`). Default: cleared.
+    #[arg(long, value_name = "VERSION")]
+    protocol_version: Option<u16>,
+    /// Pretty-print the output instead of writing one line of compact JSON.
+    #[arg(long)]
+    pretty: bool,
+}
+
+impl NormalizeArgs {
+    fn config(&self) -> relay_normalization::NormalizationConfig {
+        let switch = |on: bool, off: bool| match (on, off) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        };
+        // The config grows with every implemented step; new knobs keep their defaults here.
+        #[allow(clippy::needless_update)]
+        relay_normalization::NormalizationConfig {
+            is_renormalize: self.renormalize,
+            enable_trimming: self.enable_trimming,
+            remove_other: switch(self.remove_other, self.keep_other),
+            emit_event_errors: switch(self.event_errors, self.no_event_errors),
+            received_at: self.received,
+            sent_at: self.sent_at,
+            max_secs_in_past: self.max_secs_in_past,
+            max_secs_in_future: self.max_secs_in_future,
+            client_ip: self.client_ip,
+            infer_ip_address: self.infer_ip_address,
+            project_id: self.project_id,
+            key_id: self.key_id,
+            protocol_version: self.protocol_version,
+            ..relay_normalization::NormalizationConfig::default()
+        }
+    }
+}
+
+/// A point in time on the command line: RFC 3339 (`2024-01-01T00:00:00Z`) or Unix seconds.
+fn parse_timestamp(text: &str) -> Result<relay_event::Timestamp, String> {
+    let parsed = match text.parse::<f64>() {
+        Ok(seconds) => relay_event::Timestamp::from_seconds(seconds).ok(),
+        Err(_) => relay_event::Timestamp::parse_str(text).ok(),
+    };
+    parsed.ok_or_else(|| "expected an RFC 3339 date or Unix seconds".to_owned())
+}
+
 #[derive(Args, Debug)]
 struct CompletionArgs {
     #[arg(short = 'f', long = "format", value_enum)]
@@ -283,6 +401,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             let config = load_config(cli.config.as_deref(), global_overrides(&cli))?;
             healthcheck(&config, args)
         }
+        Command::Normalize(ref args) => normalize(args),
     }
 }
 
@@ -670,6 +789,45 @@ fn healthcheck(config: &Config, args: &HealthcheckArgs) -> anyhow::Result<()> {
     }
 }
 
+/// `relay normalize`: reads one event, normalizes it and prints it with `_meta` on stdout; a
+/// rejected event (normalization.md §4.3, §5) is an error.
+fn normalize(args: &NormalizeArgs) -> anyhow::Result<()> {
+    let text = match &args.file {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("could not read {}", path.display()))?,
+        None => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("could not read from standard input")?;
+            text
+        }
+    };
+    let output = normalize_text(&text, &args.config())?;
+    let output = if args.pretty {
+        serde_json::to_string_pretty(&output)
+    } else {
+        serde_json::to_string(&output)
+    }
+    .context("could not serialize the normalized event")?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{output}").context("could not write to standard output")?;
+    Ok(())
+}
+
+/// Parses `text` leniently as an event, normalizes it and returns it as JSON with `_meta`.
+/// Malformed JSON and a rejected event (`invalid transaction event: <reason>`) are errors.
+fn normalize_text(
+    text: &str,
+    config: &relay_normalization::NormalizationConfig,
+) -> anyhow::Result<serde_json::Value> {
+    let mut event: relay_event::Annotated<relay_event::schema::Event> =
+        relay_event::from_json_str(text).context("the input is not valid JSON")?;
+    relay_normalization::normalize_event(&mut event, config)
+        .map_err(|action| anyhow::anyhow!("{action}"))?;
+    relay_event::to_json(&event).context("could not serialize the normalized event")
+}
+
 fn generate_completions(args: CompletionArgs) {
     use clap::CommandFactory;
     let shell = args.format.unwrap_or_else(|| {
@@ -737,6 +895,106 @@ mod tests {
             panic!("parsed the wrong command");
         };
         assert_eq!(args.secret_key.as_deref(), Some("-abc"));
+    }
+
+    fn normalize_args(args: &[&str]) -> Result<NormalizeArgs, clap::Error> {
+        let cli = Cli::try_parse_from(["relay", "normalize"].iter().chain(args))?;
+        let Command::Normalize(args) = cli.command else {
+            panic!("parsed the wrong command");
+        };
+        Ok(args)
+    }
+
+    #[test]
+    fn normalize_flags_map_to_the_config() {
+        let config = normalize_args(&["--stdin"]).unwrap().config();
+        assert_eq!(config, relay_normalization::NormalizationConfig::default());
+        let config = normalize_args(&[
+            "--stdin",
+            "--renormalize",
+            "--enable-trimming",
+            "--remove-other",
+            "--no-event-errors",
+        ])
+        .unwrap()
+        .config();
+        assert!(config.is_renormalize && config.enable_trimming);
+        assert_eq!(config.remove_other, Some(true));
+        assert_eq!(config.emit_event_errors, Some(false));
+        let config = normalize_args(&["event.json", "--keep-other", "--event-errors"])
+            .unwrap()
+            .config();
+        assert_eq!(config.remove_other, Some(false));
+        assert_eq!(config.emit_event_errors, Some(true));
+        let config = normalize_args(&[
+            "--stdin",
+            "--received",
+            "2024-01-01T00:00:00Z",
+            "--sent-at",
+            "1704067210.5",
+            "--max-secs-in-past",
+            "7776000",
+            "--max-secs-in-future",
+            "60",
+        ])
+        .unwrap()
+        .config();
+        assert_eq!(
+            config.received_at.map(|t| t.as_seconds()),
+            Some(1704067200.0)
+        );
+        assert_eq!(config.sent_at.map(|t| t.as_seconds()), Some(1704067210.5));
+        assert_eq!(config.max_secs_in_past, Some(7776000));
+        assert_eq!(config.max_secs_in_future, Some(60));
+        let config = normalize_args(&[
+            "--stdin",
+            "--client-ip",
+            "::1",
+            "--infer-ip-address",
+            "--project-id",
+            "42",
+            "--key-id",
+            "17",
+            "--protocol-version",
+            "7",
+        ])
+        .unwrap()
+        .config();
+        assert_eq!(config.client_ip, "::1".parse().ok());
+        assert!(config.infer_ip_address);
+        assert_eq!(
+            (config.project_id, config.key_id, config.protocol_version),
+            (Some(42), Some(17), Some(7))
+        );
+    }
+
+    #[test]
+    fn normalize_needs_exactly_one_input_and_consistent_switches() {
+        for args in [
+            &[][..],
+            &["--stdin", "event.json"],
+            &["--stdin", "--remove-other", "--keep-other"],
+            &["--stdin", "--event-errors", "--no-event-errors"],
+            &["--stdin", "--received", "yesterday"],
+            &["--stdin", "--max-secs-in-past", "-1"],
+            &["--stdin", "--client-ip", "localhost"],
+        ] {
+            let error = normalize_args(args).unwrap_err();
+            assert_eq!(error.exit_code(), 2, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn normalize_text_reports_invalid_values_and_malformed_json() {
+        let config = relay_normalization::NormalizationConfig::default();
+        let output = normalize_text(r#"{"dist": "a b"}"#, &config).unwrap();
+        assert_eq!(output["dist"], serde_json::Value::Null);
+        assert_eq!(output["_meta"]["dist"][""]["val"], "a b");
+        assert_eq!(output["errors"][0]["name"], "dist");
+        let error = normalize_text("{", &config).unwrap_err();
+        assert_eq!(error.to_string(), "the input is not valid JSON");
+        let error = normalize_text(r#"{"type": "transaction"}"#, &config).unwrap_err();
+        assert!(error.to_string().starts_with("invalid transaction event: "));
     }
 
     #[test]
