@@ -40,7 +40,8 @@ pub enum EventType {
     Nel,
     /// A transaction.
     Transaction,
-    /// User feedback.
+    /// User feedback; its wire name is `feedback` (normalization.md §7.8; envelope.md: the
+    /// feedback type is always written as `feedback`). The variant keeps its historical name.
     UserReportV2,
     /// An issue-platform event.
     Generic,
@@ -59,13 +60,15 @@ impl EventType {
             EventType::ExpectStaple => "expectstaple",
             EventType::Nel => "nel",
             EventType::Transaction => "transaction",
-            EventType::UserReportV2 => "userreportv2",
+            EventType::UserReportV2 => "feedback",
             EventType::Generic => "generic",
             EventType::Default => "default",
         }
     }
 
-    /// Parses an event type name.
+    /// Parses an event type name. Only `feedback` names user feedback: the published event
+    /// schema's `userreportv2` is the variant's historical name, which no spec accepts as an
+    /// event type, so it is an invalid event type like any other unknown name.
     pub fn parse(name: &str) -> Option<Self> {
         Some(match name {
             "error" => EventType::Error,
@@ -75,7 +78,7 @@ impl EventType {
             "expectstaple" => EventType::ExpectStaple,
             "nel" => EventType::Nel,
             "transaction" => EventType::Transaction,
-            "userreportv2" => EventType::UserReportV2,
+            "feedback" => EventType::UserReportV2,
             "generic" => EventType::Generic,
             "default" => EventType::Default,
             _ => return None,
@@ -294,6 +297,16 @@ mod tests {
     fn event_type_names() {
         let ty: Annotated<EventType> = from_json(json!("transaction"));
         assert_eq!(ty.value(), Some(&EventType::Transaction));
+        let ty: Annotated<EventType> = from_json(json!("feedback"));
+        assert_eq!(ty.value(), Some(&EventType::UserReportV2));
+        assert_eq!(to_json(&ty).ok(), Some(json!("feedback")));
+        let ty: Annotated<EventType> = from_json(json!("userreportv2"));
+        assert_eq!(ty.value(), None);
+        assert!(ty.meta().has_errors());
+        assert_eq!(
+            ty.meta().original_value(),
+            Some(&Value::from("userreportv2"))
+        );
         let ty: Annotated<EventType> = from_json(json!("nope"));
         assert_eq!(ty.meta().original_value(), Some(&Value::from("nope")));
         let ty: Annotated<EventType> = from_json(json!(1));

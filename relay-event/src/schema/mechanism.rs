@@ -3,6 +3,10 @@
 //! `type` is required, non-empty, at most 128 characters; `description` 8192 (+200);
 //! `data` 2048 bytes / depth 5 (normalization.md §6.2, §8.1, §8.2). PII (pii.md):
 //! `description` and `data` `true`.
+//!
+//! [`MechanismMeta`] carries the operating-system error information whose missing names
+//! normalization fills (normalization.md §7.5: `errno.name`, `signal.name`,
+//! `signal.code_name`, `mach_exception.name`); fields as in the published event schema.
 
 use crate::{Annotated, FromValue, IntoValue, Object, ProcessValue, Value};
 
@@ -33,8 +37,79 @@ pub struct Mechanism {
     #[metastructure(pii = "true", max_bytes = 2048, max_depth = 5)]
     pub data: Annotated<Object<Value>>,
     /// Operating-system error information (signal, Mach exception, errno, NSError).
-    // TODO(schema): MechanismMeta (next batch).
-    pub meta: Annotated<Value>,
+    pub meta: Annotated<MechanismMeta>,
+    /// Unknown attributes.
+    #[metastructure(additional_properties)]
+    pub other: Object<Value>,
+}
+
+/// Operating-system error information of a [`Mechanism`] (`mechanism.meta`).
+#[derive(Clone, Debug, Default, PartialEq, FromValue, IntoValue, ProcessValue)]
+pub struct MechanismMeta {
+    /// An error code of the C standard library.
+    pub errno: Annotated<CError>,
+    /// A POSIX signal.
+    pub signal: Annotated<PosixSignal>,
+    /// A Mach exception (Darwin).
+    pub mach_exception: Annotated<MachException>,
+    /// An `NSError` (Darwin).
+    pub ns_error: Annotated<NsError>,
+    /// Unknown attributes.
+    #[metastructure(additional_properties)]
+    pub other: Object<Value>,
+}
+
+/// An `errno` error code (`mechanism.meta.errno`).
+#[derive(Clone, Debug, Default, PartialEq, FromValue, IntoValue, ProcessValue)]
+pub struct CError {
+    /// The error code (ISO C99, POSIX.1-2001 or POSIX.1-2008).
+    pub number: Annotated<i64>,
+    /// The name of the errno constant (e.g. `ENOENT`).
+    pub name: Annotated<String>,
+    /// Unknown attributes.
+    #[metastructure(additional_properties)]
+    pub other: Object<Value>,
+}
+
+/// A Mach exception (`mechanism.meta.mach_exception`).
+#[derive(Clone, Debug, Default, PartialEq, FromValue, IntoValue, ProcessValue)]
+pub struct MachException {
+    /// The exception type (e.g. `6` for `EXC_BREAKPOINT`).
+    pub exception: Annotated<i64>,
+    /// The exception code.
+    pub code: Annotated<u64>,
+    /// The exception subcode.
+    pub subcode: Annotated<u64>,
+    /// The name of the exception constant (e.g. `EXC_BAD_ACCESS`).
+    pub name: Annotated<String>,
+    /// Unknown attributes.
+    #[metastructure(additional_properties)]
+    pub other: Object<Value>,
+}
+
+/// A POSIX signal (`mechanism.meta.signal`).
+#[derive(Clone, Debug, Default, PartialEq, FromValue, IntoValue, ProcessValue)]
+pub struct PosixSignal {
+    /// The signal number (e.g. `11`).
+    pub number: Annotated<i64>,
+    /// The signal code (Darwin).
+    pub code: Annotated<i64>,
+    /// The name of the signal (e.g. `SIGSEGV`).
+    pub name: Annotated<String>,
+    /// The name of the signal code (e.g. `SEGV_MAPERR`, Darwin).
+    pub code_name: Annotated<String>,
+    /// Unknown attributes.
+    #[metastructure(additional_properties)]
+    pub other: Object<Value>,
+}
+
+/// An `NSError` (`mechanism.meta.ns_error`).
+#[derive(Clone, Debug, Default, PartialEq, FromValue, IntoValue, ProcessValue)]
+pub struct NsError {
+    /// The error code.
+    pub code: Annotated<i64>,
+    /// The error domain (e.g. `NSURLErrorDomain`).
+    pub domain: Annotated<String>,
     /// Unknown attributes.
     #[metastructure(additional_properties)]
     pub other: Object<Value>,
@@ -46,6 +121,47 @@ mod tests {
 
     use super::*;
     use crate::{from_json, to_json};
+
+    #[test]
+    fn meta_is_typed() {
+        let input = json!({"type": "mach", "meta": {
+            "signal": {"number": 5, "code": 0, "name": "SIGTRAP"},
+            "mach_exception": {"exception": 6, "code": 6425112, "subcode": 8,
+                "name": "EXC_BREAKPOINT"},
+            "errno": {"number": 2, "name": "ENOENT"},
+            "ns_error": {"code": -1009, "domain": "NSURLErrorDomain"}, "x": 1}});
+        let mechanism: Annotated<Mechanism> = from_json(input.clone());
+        assert_eq!(to_json(&mechanism).ok(), Some(input));
+        let meta = mechanism
+            .value()
+            .and_then(|m| m.meta.value().cloned())
+            .unwrap_or_default();
+        let mach = meta.mach_exception.value().cloned().unwrap_or_default();
+        assert_eq!(mach.code.value(), Some(&6425112));
+
+        let mechanism: Annotated<Mechanism> =
+            from_json(json!({"type": "t", "meta": {"signal": {"number": "11"}, "errno": 3}}));
+        let meta = mechanism
+            .value()
+            .and_then(|m| m.meta.value().cloned())
+            .unwrap_or_default();
+        let signal = meta.signal.value().cloned().unwrap_or_default();
+        assert!(signal.number.value().is_none());
+        assert!(signal.number.meta().has_errors());
+        assert_eq!(
+            signal.number.meta().original_value(),
+            Some(&Value::from("11"))
+        );
+        assert!(meta.errno.value().is_none());
+        assert_eq!(meta.errno.meta().original_value(), Some(&Value::I64(3)));
+
+        let mechanism: Annotated<Mechanism> = from_json(json!({"type": "t", "meta": "x"}));
+        let meta = mechanism
+            .value()
+            .map(|m| m.meta.clone())
+            .unwrap_or_default();
+        assert!(meta.value().is_none() && meta.meta().has_errors());
+    }
 
     #[test]
     fn roundtrip_and_invalid() {

@@ -10,9 +10,10 @@
 //!
 //! This is the first batch: fields whose interface is not modelled yet are
 //! `Annotated<Value>` (or `Object<Value>`) with a `TODO(schema)` note, namely
-//! the security reports (`csp`, `hpkp`, `expectct`, `expectstaple`), debug images, request
-//! cookies and query string, mechanism `meta`, thread `held_locks` and the internal
-//! `_metrics` / `_dsc` / `_performance_issues_spans`.
+//! the security reports (`csp`, `hpkp`, `expectct`, `expectstaple`), request cookies and
+//! query string, stack trace `registers` and the internal `_metrics` / `_dsc` /
+//! `_performance_issues_spans`. Debug images have their typed union ([`DebugImage`]), but
+//! `debug_meta.images` still holds untyped values (see [`DebugMeta::typed_images`]).
 
 mod breadcrumb;
 pub mod contexts;
@@ -38,7 +39,10 @@ mod values;
 
 pub use breadcrumb::Breadcrumb;
 pub use contexts::{Context, Contexts};
-pub use debug_meta::{DebugMeta, SystemSdkInfo};
+pub use debug_meta::{
+    AppleDebugImage, DebugImage, DebugMeta, JvmDebugImage, NativeDebugImage, ProguardDebugImage,
+    SourceMapDebugImage, SystemSdkInfo,
+};
 pub use event::{Event, EventProcessingError, EventType, IngestPathEntry};
 pub use event_id::EventId;
 pub use exception::Exception;
@@ -46,14 +50,14 @@ pub use headers::{normalize_header_name, Header, Headers};
 pub use level::Level;
 pub use logentry::LogEntry;
 pub use measurements::{Breakdowns, Measurement, Measurements};
-pub use mechanism::Mechanism;
+pub use mechanism::{CError, MachException, Mechanism, MechanismMeta, NsError, PosixSignal};
 pub use request::Request;
-pub use sdk::{ClientSdkInfo, ClientSdkPackage};
+pub use sdk::{AutoInferSetting, ClientSdkInfo, ClientSdkPackage, ClientSdkSettings};
 pub use span::Span;
 pub use stacktrace::{Frame, Stacktrace};
 pub use tags::{TagEntry, Tags};
 pub use template::Template;
-pub use thread::{Thread, ThreadId};
+pub use thread::{LockReason, LockReasonType, Thread, ThreadId};
 pub use transaction_info::{TransactionInfo, TransactionNameChange};
 pub use user::{Geo, User};
 pub use values::Values;

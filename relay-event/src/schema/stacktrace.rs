@@ -7,6 +7,8 @@
 
 use crate::{Annotated, Array, FromValue, IntoValue, Object, ProcessValue, Value};
 
+use super::LockReason;
+
 /// A stack trace: frames from the oldest (outermost) call to the newest.
 #[derive(Clone, Debug, Default, PartialEq, FromValue, IntoValue, ProcessValue)]
 pub struct Stacktrace {
@@ -88,8 +90,7 @@ pub struct Frame {
     /// Marks the start of an async stack (JavaScript).
     pub stack_start: Annotated<bool>,
     /// A lock the frame waits on or holds.
-    // TODO(schema): LockReason (next batch).
-    pub lock: Annotated<Value>,
+    pub lock: Annotated<LockReason>,
     /// Unknown attributes.
     #[metastructure(additional_properties)]
     pub other: Object<Value>,
@@ -108,6 +109,19 @@ mod tests {
             "vars": {"a": [1]}, "x": "y"}], "lang": "rust"});
         let stacktrace: Annotated<Stacktrace> = from_json(input.clone());
         assert_eq!(to_json(&stacktrace).ok(), Some(input));
+    }
+
+    #[test]
+    fn frame_lock_is_typed() {
+        let input = json!({"function": "run", "lock": {"type": 1, "address": "0x07d7437b",
+            "class_name": "Object", "thread_id": "main"}});
+        let frame: Annotated<Frame> = from_json(input.clone());
+        assert_eq!(to_json(&frame).ok(), Some(input));
+
+        let frame: Annotated<Frame> = from_json(json!({"lock": "x"}));
+        let lock = frame.value().map(|f| f.lock.clone()).unwrap_or_default();
+        assert!(lock.value().is_none());
+        assert_eq!(lock.meta().original_value(), Some(&Value::from("x")));
     }
 
     #[test]

@@ -1,10 +1,17 @@
 //! [`OsContext`] (`type: os`): the operating system, with its [`LinuxDistribution`].
+//!
+//! `os` is the computed description `"<name> <version>"` or `"<name>"` that normalization
+//! fills (normalization.md §7 (contexts)) and, like the browser's, it is written first
+//! (normalization.md §13: `{"os": "Windows >=10", "name": "Windows", "version": ">=10",
+//! "type": "os"}`). `raw_description` is the unparsed text normalization parses.
 
 use crate::{Annotated, FromValue, IntoValue, Object, ProcessValue, Value};
 
 /// Operating system information.
 #[derive(Clone, Debug, Default, PartialEq, FromValue, IntoValue, ProcessValue)]
 pub struct OsContext {
+    /// The description of the OS: `"<name> <version>"` or `"<name>"` (e.g. `Windows 10`).
+    pub os: Annotated<String>,
     /// The name of the OS (e.g. `iOS`).
     pub name: Annotated<String>,
     /// The version.
@@ -44,6 +51,25 @@ mod tests {
 
     use super::*;
     use crate::{from_json, to_json};
+
+    #[test]
+    fn description_fields() {
+        let input = json!({"os": "Windows 10", "name": "Windows", "version": "10",
+            "build": "19042", "raw_description": "Microsoft Windows NT 10.0.19042.0"});
+        let os: Annotated<OsContext> = from_json(input.clone());
+        assert_eq!(to_json(&os).ok(), Some(input));
+        let keys: Vec<String> = to_json(&os)
+            .ok()
+            .and_then(|v| v.as_object().map(|o| o.keys().cloned().collect()))
+            .unwrap_or_default();
+        assert_eq!(keys[0], "os");
+
+        let os: Annotated<OsContext> = from_json(json!({"os": ["x"]}));
+        let description = os.value().map(|o| o.os.clone()).unwrap_or_default();
+        assert!(description.value().is_none());
+        assert!(description.meta().has_errors());
+        assert!(description.meta().original_value().is_some());
+    }
 
     #[test]
     fn parses_os_with_distribution() {
