@@ -1,26 +1,30 @@
 //! The field normalization steps of normalization.md §7 that are implemented, in the order of
-//! §7 (step numbers in parentheses): security reports (3), IP addresses (4, §7.1), release (6),
-//! environment (7), user (8), logentry (9, §7.2), breadcrumbs (11), dist (12), tags (13,
-//! §7.3), removal of client-sent `device.class` tags (14), stack traces (15, §7.4), exceptions
-//! (16, §7.5) and default attributes (21, §7.8).
+//! §7 (step numbers in parentheses): transaction names and span ops without project or global
+//! rules (2), security reports (3), IP addresses (4, §7.1), release (6), environment (7), user
+//! (8), logentry (9, §7.2), breadcrumbs (11), dist (12), tags (13, §7.3), removal of
+//! client-sent `device.class` tags (14), stack traces (15, §7.4), exceptions (16, §7.5),
+//! default attributes (21, §7.8) and request (24, §7.9).
 //!
-//! Not implemented yet: span conventions (1), transaction names (2), the security-report
-//! request headers (3), GeoIP (5), debug image types (10), the device class itself (14,
-//! §7.6), user agent → contexts (17, §7.7), measurements (18), app start (19), performance
-//! score, AI costs, breakdowns (20), trace data tags (22), replay context (23), request (24,
-//! §7.9), the trace context for non-transactions (25), contexts (26, §7.10), span
+//! Not implemented yet: span conventions (1), the `txNameRules` and global span-op rules of
+//! step 2, the security-report request headers (3), GeoIP (5), debug image types (10), the
+//! device class itself (14, §7.6), user agent → contexts (17, §7.7), measurements (18), app
+//! start (19), performance score, AI costs, breakdowns (20), trace data tags (22), replay
+//! context (23), the trace context for non-transactions (25), contexts (26, §7.10), span
 //! normalization (27, 28), client sample rate (29), and the mechanism `meta` names of §7.5.
 
 use relay_event::schema::Event;
 use relay_event::Annotated;
 
 use crate::NormalizationConfig;
-use crate::{defaults, exceptions, logentry, release, stacktrace, tags, user};
+use crate::{
+    defaults, exceptions, logentry, release, request, stacktrace, tags, transactions, user,
+};
 
 /// Runs the implemented §7 steps in order (the caller skips them when renormalizing).
 pub fn normalize_fields(event: &mut Annotated<Event>, config: &NormalizationConfig) {
     let client_ip = config.client_ip.filter(|_| config.infer_ip_address);
     if let Some(event) = event.value_mut() {
+        transactions::normalize_transaction(event);
         defaults::normalize_security_report_logger(event);
         user::normalize_security_report_ip(event, client_ip);
         user::normalize_ip_address(event, client_ip);
@@ -35,4 +39,7 @@ pub fn normalize_fields(event: &mut Annotated<Event>, config: &NormalizationConf
         exceptions::normalize_exceptions(event);
     }
     defaults::normalize_default_attributes(event, config);
+    if let Some(event) = event.value_mut() {
+        request::normalize_request(event);
+    }
 }

@@ -14,7 +14,8 @@
 //! | §5 | transaction checks; may reject | [`transaction_validation`] | not renormalizing |
 //! | §6.1, §2 | legacy conversions and parse-time aliases | [`legacy`] | always |
 //! | §6.2 | schema checks: `trim_whitespace`, `nonempty`, characters, `required` | [`schema`] | not renormalizing |
-//! | §7 | field steps 3, 4, 6–9, 11–16 (partly), 21 | [`fields`] and the modules it lists | not renormalizing |
+//! | §7 | field steps 2 (partly), 3, 4, 6–9, 11–16 (partly), 21, 24 | [`fields`] and the modules it lists | not renormalizing |
+//! | §8.3 | stack frame limits: frame count and frame-data slimming | [`frame_limits`] | [`NormalizationConfig::enable_trimming`] |
 //! | §8.1, §8.2 | trimming: string limits and databag budgets | [`trimming`] | [`NormalizationConfig::enable_trimming`] |
 //! | §9 | removal of unknown attributes | [`remove_other`] | [`NormalizationConfig::remove_other`] (default: not renormalizing) |
 //! | §10.2 | the `errors` list | [`event_errors`] | [`NormalizationConfig::emit_event_errors`] (default: not renormalizing) |
@@ -24,10 +25,9 @@
 //! These steps of normalization.md are not part of this crate yet; [`normalize_event`] leaves
 //! the event as they would find it:
 //!
-//! * the field steps of §7 listed as not implemented in [`fields`], among them transaction
-//!   names (step 2), GeoIP (5), the device class (§7.6), user agent → contexts (§7.7), request
-//!   (§7.9), the forced trace context (25) and contexts (§7.10);
-//! * the stack-frame limits of §8.3 (frame count and frame-data slimming).
+//! * the field steps of §7 listed as not implemented in [`fields`], among them the
+//!   `txNameRules` of transaction names (step 2), GeoIP (5), the device class (§7.6), user
+//!   agent → contexts (§7.7), the forced trace context (25) and contexts (§7.10).
 //!
 //! The step modules can also be used on their own: each exposes its processor, to be run with
 //! [`relay_event::process_value`] from [`ProcessingState::root`].
@@ -39,15 +39,18 @@ pub mod defaults;
 pub mod event_errors;
 pub mod exceptions;
 pub mod fields;
+pub mod frame_limits;
 pub mod legacy;
 pub mod logentry;
 pub mod release;
 pub mod remove_other;
+pub mod request;
 pub mod schema;
 pub mod stacktrace;
 pub mod tags;
 pub mod timestamps;
 pub mod transaction_validation;
+pub mod transactions;
 pub mod trimming;
 pub mod user;
 mod util;
@@ -169,6 +172,9 @@ pub fn normalize_event(
         fields::normalize_fields(event, config);
     }
     if config.enable_trimming {
+        if let Some(event) = event.value_mut() {
+            frame_limits::limit_frames(event);
+        }
         run(event, &mut TrimmingProcessor::new());
     }
     if config.removes_other() {
@@ -369,6 +375,58 @@ mod tests {
             json!({"rejected":
                 "invalid transaction event: start_timestamp hard-required for transaction events"})
         );
+    }
+
+    #[test]
+    fn request_transaction_and_frame_steps_are_wired() {
+        // §7.9 (step 24) and §10.2; output of StoreNormalizer 0.10.1 except that Sentry lists
+        // the cookie error twice in `errors`.
+        let input = json!({"request": {"method": "get x", "cookies": "bad"}});
+        let output = normalize(input, NormalizationConfig::default());
+        assert_eq!(
+            pick(output, &["request", "errors", "_meta"]),
+            json!({"request": {"method": null, "cookies": []},
+                "errors": [
+                    {"type": "invalid_data", "name": "request.method", "value": "GET X"},
+                    {"type": "invalid_data", "name": "request.cookies", "value": "bad",
+                        "reason": "the cookie is missing a name/value pair"}],
+                "_meta": {"request": {
+                    "method": {"": {"err": ["invalid_data"], "val": "GET X"}},
+                    "cookies": {"": {"err": [["invalid_data",
+                        {"reason": "the cookie is missing a name/value pair"}]],
+                        "val": "bad"}}}}})
+        );
+        // §7 step 2.
+        let input = json!({"type": "transaction", "transaction": "/a/11",
+            "transaction_info": {"source": "url"}, "start_timestamp": 1704067100,
+            "timestamp": 1704067190, "contexts": {"trace": {
+                "trace_id": "a".repeat(32), "span_id": "b".repeat(16)}}});
+        let output = normalize(input, NormalizationConfig::default());
+        assert_eq!(
+            pick(
+                output.clone(),
+                &["transaction", "transaction_info", "_meta"]
+            ),
+            json!({"transaction": "/a/*", "transaction_info": {"source": "sanitized"},
+                "_meta": {"transaction": {"": {"rem": [["int", "s", 3, 5]],
+                    "val": "/a/11"}}}})
+        );
+        assert_eq!(output["contexts"]["trace"]["op"], json!("default"));
+        // §8.3 only with trimming.
+        let frames: Vec<_> = (0..251).map(|i| json!({"lineno": i + 1})).collect();
+        let input = json!({"stacktrace": {"frames": frames}});
+        let config = NormalizationConfig::default();
+        assert!(normalize(input.clone(), config).get("_meta").is_none());
+        let config = NormalizationConfig {
+            enable_trimming: true,
+            ..config
+        };
+        let output = normalize(input, config);
+        assert_eq!(
+            output["_meta"],
+            json!({"stacktrace": {"frames": {"": {"len": 251}}}})
+        );
+        assert_eq!(output["stacktrace"]["frames"][50]["lineno"], json!(52));
     }
 
     #[test]

@@ -11,34 +11,17 @@
 
 use std::net::IpAddr;
 
-use relay_event::schema::{Event, User};
-use relay_event::{Annotated, Object, RemarkType, Value};
+use relay_event::schema::{AutoInferSetting, Event, User};
+use relay_event::{Annotated, Object, RemarkType};
 
 const AUTO: &str = "{{auto}}";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum InferIp {
-    Auto,
-    Never,
-    Legacy,
-}
-
-fn infer_ip_setting(event: &Event) -> InferIp {
-    let setting = event
+/// The effective `sdk.settings.infer_ip` (relay-event applies the §7.1 defaults).
+fn infer_ip_setting(event: &Event) -> AutoInferSetting {
+    event
         .client_sdk
         .value()
-        .and_then(|sdk| sdk.other.get("settings")?.value())
-        .and_then(|settings| match settings {
-            Value::Object(settings) => settings.get("infer_ip"),
-            _ => None,
-        })
-        .and_then(|setting| setting.value());
-    match setting {
-        None => InferIp::Legacy,
-        Some(Value::String(s)) if s == "auto" => InferIp::Auto,
-        Some(Value::String(s)) if s == "legacy" => InferIp::Legacy,
-        Some(_) => InferIp::Never,
-    }
+        .map_or(AutoInferSetting::Legacy, |sdk| sdk.effective_infer_ip())
 }
 
 fn remote_addr(event: &Event) -> Option<String> {
@@ -71,7 +54,7 @@ pub fn normalize_ip_address(event: &mut Event, client_ip: Option<IpAddr>) {
             .is_some_and(|ip| ip == AUTO)
     };
 
-    if setting == InferIp::Never {
+    if setting == AutoInferSetting::Never {
         if is_auto(event) {
             if let Some(user) = event.user.value_mut() {
                 user.ip_address.set_value(None);
@@ -90,7 +73,7 @@ pub fn normalize_ip_address(event: &mut Event, client_ip: Option<IpAddr>) {
         .user
         .value()
         .is_none_or(|user| user.ip_address.value().is_none());
-    let replace = (has_user && is_auto(event)) || (ip_absent && setting == InferIp::Auto);
+    let replace = (has_user && is_auto(event)) || (ip_absent && setting == AutoInferSetting::Auto);
     if replace {
         if let Some(inferred) = &inferred {
             let user = event.user.get_or_insert_with(User::default);
@@ -98,7 +81,7 @@ pub fn normalize_ip_address(event: &mut Event, client_ip: Option<IpAddr>) {
         }
     }
 
-    if setting == InferIp::Legacy {
+    if setting == AutoInferSetting::Legacy {
         if let Some(remote) = remote {
             let user = event.user.get_or_insert_with(User::default);
             if user.ip_address.value().is_none() {
@@ -224,7 +207,11 @@ mod tests {
                     "sdk": {"settings": {"infer_ip": "bogus"}}}),
                 Some("1.2.3.4")
             ),
-            json!({"sdk": {"settings": {"infer_ip": "bogus"}}})
+            // An invalid setting is `never`; the typed model records why.
+            json!({"sdk": {"settings": {"infer_ip": null}},
+                "_meta": {"sdk": {"settings": {"infer_ip": {"": {
+                    "err": [["invalid_data", {"reason": "invalid infer_ip setting"}]],
+                    "val": "bogus"}}}}}})
         );
         // Security reports take the client IP.
         assert_eq!(
