@@ -1,0 +1,92 @@
+//! Per-event cost of the store path: parse (JSON text → `Annotated<Event>`), normalize
+//! ([`normalize_event`] with the default config and a fixed `received_at`), serialize
+//! (`Annotated<Event>` → JSON text), and the three together.
+//!
+//! Fixtures (compact JSON, read with `include_str!`):
+//!
+//! * `error_event.json`: the event payload of the edge benchmark's 6.6 KB envelope
+//!   (`shared/bench/make_envelope.py`, third line);
+//! * `transaction_event.json`: the transaction of `scripts/bench/make_envelopes.py transaction`
+//!   (10 spans), generated with `now = 1700000000.0`;
+//! * `native_event.json`: ~58 KB native crash, `shared/corpus/sentry-samples/native.json`
+//!   (181 debug images) with modern keys and six threads with stack traces added.
+//!
+//! `scripts/bench-normalize-oracle.py` times Sentry's `StoreNormalizer` on the same fixtures.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use relay_event::schema::Event;
+use relay_event::{from_json_str, to_json_string, Annotated, Timestamp};
+use relay_normalization::{normalize_event, NormalizationConfig};
+
+const ERROR_EVENT: &str = include_str!("fixtures/error_event.json");
+const TRANSACTION_EVENT: &str = include_str!("fixtures/transaction_event.json");
+const NATIVE_EVENT: &str = include_str!("fixtures/native_event.json");
+
+/// 2023-11-14T22:13:21Z: one second after the fixtures' timestamps, so that no timestamp is
+/// moved and the work does not depend on the day the benchmark runs.
+const RECEIVED_AT: f64 = 1_700_000_001.0;
+
+fn config() -> NormalizationConfig {
+    let received_at = match Timestamp::from_seconds(RECEIVED_AT) {
+        Ok(timestamp) => timestamp,
+        Err(error) => panic!("received_at: {error:?}"),
+    };
+    NormalizationConfig {
+        received_at: Some(received_at),
+        ..NormalizationConfig::default()
+    }
+}
+
+fn parse(text: &str) -> Annotated<Event> {
+    match from_json_str::<Event>(text) {
+        Ok(event) => event,
+        Err(error) => panic!("fixture does not parse: {error}"),
+    }
+}
+
+fn bench_event(criterion: &mut Criterion, name: &str, text: &str) {
+    let config = config();
+    let parsed = parse(text);
+    let mut normalized = parsed.clone();
+    if let Err(error) = normalize_event(&mut normalized, &config) {
+        panic!("fixture {name} is rejected: {error}");
+    }
+
+    let mut group = criterion.benchmark_group(name);
+    group.throughput(Throughput::Bytes(text.len() as u64));
+    group.bench_function("parse", |bencher| {
+        bencher.iter(|| from_json_str::<Event>(black_box(text)))
+    });
+    group.bench_function("normalize", |bencher| {
+        bencher.iter_batched(
+            || parsed.clone(),
+            |mut event| {
+                let result = normalize_event(&mut event, black_box(&config));
+                (event, result)
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("serialize", |bencher| {
+        bencher.iter(|| to_json_string(black_box(&normalized)))
+    });
+    group.bench_function("total", |bencher| {
+        bencher.iter(|| {
+            let mut event = parse(black_box(text));
+            let result = normalize_event(&mut event, black_box(&config));
+            (result, to_json_string(&event))
+        })
+    });
+    group.finish();
+}
+
+fn benches(criterion: &mut Criterion) {
+    bench_event(criterion, "error_event_6_6kb", ERROR_EVENT);
+    bench_event(criterion, "transaction_10_spans", TRANSACTION_EVENT);
+    bench_event(criterion, "native_event_58kb", NATIVE_EVENT);
+}
+
+criterion_group!(normalize_benches, benches);
+criterion_main!(normalize_benches);
