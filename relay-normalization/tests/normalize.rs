@@ -1,5 +1,5 @@
 //! `normalize_event` on a realistic event with invalid and oversized values: the full output,
-//! `_meta` and `errors` included, derived from normalization.md §4.2, §6.2, §8, §9 and §10.2.
+//! `_meta` and `errors` included, derived from normalization.md §4.2, §6.2, §7, §8, §9 and §10.2.
 
 use relay_event::schema::Event;
 use relay_event::{from_json, to_json, Annotated, Timestamp};
@@ -82,7 +82,10 @@ fn realistic_event_with_invalid_and_oversized_values() {
         // §7 step 8: unknown user attributes move into `user.data`.
         "user": {"id": "42", "sentry_user": "id:42", "data": {"plan": "pro"}},
         "request": {"url": "https://shop.example.com/cart"},
-        "contexts": {"os": {"name": "Linux", "foo": "y", "type": "os"}},
+        // §7 steps 25–26: the forced trace context and the os description.
+        "contexts": {"os": {"os": "Linux", "name": "Linux", "foo": "y", "type": "os"},
+            "trace": {"trace_id": "d2132d31b39445f1938d7e21b6bf0ec4",
+                "span_id": "d2132d31b39445f1", "status": "unknown", "type": "trace"}},
         "breadcrumbs": {"values": [{"type": "default", "level": "info", "message": "clicked",
             "data": {"k": "v"}, "weird": null}]},
         "exception": {"values": [{"type": "ValueError", "value": "bad input",
