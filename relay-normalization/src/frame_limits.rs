@@ -80,29 +80,7 @@ pub fn limit_stacktrace(stacktrace: &mut Annotated<Stacktrace>) {
 
 /// §8.3 on every stack trace of the event.
 pub fn limit_frames(event: &mut Event) {
-    limit_stacktrace(&mut event.stacktrace);
-    if let Some(values) = event
-        .exceptions
-        .value_mut()
-        .as_mut()
-        .and_then(|v| v.values.value_mut().as_mut())
-    {
-        for exception in values.iter_mut().filter_map(|e| e.value_mut().as_mut()) {
-            limit_stacktrace(&mut exception.stacktrace);
-            limit_stacktrace(&mut exception.raw_stacktrace);
-        }
-    }
-    if let Some(values) = event
-        .threads
-        .value_mut()
-        .as_mut()
-        .and_then(|v| v.values.value_mut().as_mut())
-    {
-        for thread in values.iter_mut().filter_map(|t| t.value_mut().as_mut()) {
-            limit_stacktrace(&mut thread.stacktrace);
-            limit_stacktrace(&mut thread.raw_stacktrace);
-        }
-    }
+    crate::util::for_each_stacktrace(event, true, limit_stacktrace);
 }
 
 #[cfg(test)]

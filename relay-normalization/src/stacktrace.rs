@@ -73,27 +73,7 @@ pub fn normalize_stacktrace(stacktrace: &mut Annotated<Stacktrace>) {
 
 /// Step 15: the event's, every exception's and every thread's stack trace.
 pub fn normalize_stacktraces(event: &mut Event) {
-    normalize_stacktrace(&mut event.stacktrace);
-    if let Some(values) = event
-        .exceptions
-        .value_mut()
-        .as_mut()
-        .and_then(|v| v.values.value_mut().as_mut())
-    {
-        for exception in values.iter_mut().filter_map(|e| e.value_mut().as_mut()) {
-            normalize_stacktrace(&mut exception.stacktrace);
-        }
-    }
-    if let Some(values) = event
-        .threads
-        .value_mut()
-        .as_mut()
-        .and_then(|v| v.values.value_mut().as_mut())
-    {
-        for thread in values.iter_mut().filter_map(|t| t.value_mut().as_mut()) {
-            normalize_stacktrace(&mut thread.stacktrace);
-        }
-    }
+    crate::util::for_each_stacktrace(event, false, normalize_stacktrace);
 }
 
 #[cfg(test)]

@@ -9,14 +9,10 @@
 //! `"0"` the name and `"1"` the value (normalization.md §10.1). The PII level and bag size
 //! come from the field holding the headers (`request.headers`, `contexts.response.headers`).
 
-use std::ops::{Deref, DerefMut};
-
-use serde::ser::SerializeSeq;
-use serde::Serializer;
-
+use super::pairs::{container_newtype, pair_from_value, pair_into_value_impl, pairs_from_value};
 use crate::{
-    invalid_type, process_value, Annotated, Array, FromValue, IntoValue, LenientString, Meta,
-    MetaMap, ProcessValue, ProcessingResult, ProcessingState, Processor, SerializePayload, Value,
+    process_value, Annotated, Array, FromValue, LenientString, ProcessValue, ProcessingResult,
+    ProcessingState, Processor, Value,
 };
 
 /// Capitalizes the first character of each `-`-separated segment of a header name.
@@ -56,18 +52,7 @@ impl Headers {
     }
 }
 
-impl Deref for Headers {
-    type Target = Array<Header>;
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-
-impl DerefMut for Headers {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.0
-    }
-}
+container_newtype!(Headers, Array<Header>, process_array);
 
 fn header_name(value: Annotated<Value>) -> Annotated<LenientString> {
     LenientString::from_value(value)
@@ -76,47 +61,13 @@ fn header_name(value: Annotated<Value>) -> Annotated<LenientString> {
 
 impl FromValue for Header {
     fn from_value(value: Annotated<Value>) -> Annotated<Self> {
-        match value {
-            Annotated(Some(Value::Array(items)), meta) if items.len() == 2 => {
-                let mut items = items.into_iter();
-                let name = header_name(items.next().unwrap_or_default());
-                let value = LenientString::from_value(items.next().unwrap_or_default());
-                Annotated(Some(Header(name, value)), meta)
-            }
-            Annotated(Some(other), meta) => invalid_type(other, meta, "a tuple"),
-            Annotated(None, meta) => Annotated(None, meta),
-        }
+        pair_from_value(value, |name, value| {
+            Header(header_name(name), LenientString::from_value(value))
+        })
     }
 }
 
-impl IntoValue for Header {
-    fn into_value(self) -> Value {
-        Value::Array(vec![
-            self.0.into_annotated_value(),
-            self.1.into_annotated_value(),
-        ])
-    }
-
-    fn serialize_payload<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut seq = serializer.serialize_seq(Some(2))?;
-        seq.serialize_element(&SerializePayload(&self.0))?;
-        seq.serialize_element(&SerializePayload(&self.1))?;
-        seq.end()
-    }
-
-    fn extract_child_meta(&self) -> MetaMap {
-        let mut children = MetaMap::new();
-        for (index, tree) in [self.0.meta_tree(), self.1.meta_tree()]
-            .into_iter()
-            .enumerate()
-        {
-            if !tree.is_empty() {
-                children.insert(index.to_string(), tree);
-            }
-        }
-        children
-    }
-}
+pair_into_value_impl!(Header);
 
 impl ProcessValue for Header {
     fn process_child_values<P: Processor>(
@@ -132,61 +83,13 @@ impl ProcessValue for Header {
 
 impl FromValue for Headers {
     fn from_value(value: Annotated<Value>) -> Annotated<Self> {
-        match value {
-            Annotated(Some(Value::Array(items)), meta) => Annotated(
-                Some(Headers(items.into_iter().map(Header::from_value).collect())),
-                meta,
-            ),
-            Annotated(Some(Value::Object(map)), meta) => Annotated(
-                Some(Headers(
-                    map.into_iter()
-                        .map(|(name, value)| {
-                            Annotated::new(Header(
-                                Annotated::new(LenientString(normalize_header_name(&name))),
-                                LenientString::from_value(value),
-                            ))
-                        })
-                        .collect(),
-                )),
-                meta,
-            ),
-            Annotated(Some(other), meta) => invalid_type(other, meta, "headers"),
-            Annotated(None, meta) => Annotated(None, meta),
-        }
-    }
-}
-
-impl IntoValue for Headers {
-    fn into_value(self) -> Value {
-        self.0.into_value()
-    }
-    fn serialize_payload<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize_payload(serializer)
-    }
-    fn extract_child_meta(&self) -> MetaMap {
-        self.0.extract_child_meta()
-    }
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl ProcessValue for Headers {
-    fn process_value<P: Processor>(
-        &mut self,
-        meta: &mut Meta,
-        processor: &mut P,
-        state: &ProcessingState<'_>,
-    ) -> ProcessingResult {
-        processor.process_array(&mut self.0, meta, state)
-    }
-
-    fn process_child_values<P: Processor>(
-        &mut self,
-        processor: &mut P,
-        state: &ProcessingState<'_>,
-    ) -> ProcessingResult {
-        self.0.process_child_values(processor, state)
+        pairs_from_value(value, "headers", |name, value| {
+            Header(
+                Annotated::new(LenientString(normalize_header_name(&name))),
+                LenientString::from_value(value),
+            )
+        })
+        .map_value(Headers)
     }
 }
 

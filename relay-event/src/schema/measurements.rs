@@ -2,14 +2,8 @@
 //!
 //! A measurement's `value` is required (normalization.md §6.2).
 
-use std::ops::{Deref, DerefMut};
-
-use serde::Serializer;
-
-use crate::{
-    Annotated, FromValue, IntoValue, Meta, MetaMap, Object, ProcessValue, ProcessingResult,
-    ProcessingState, Processor, Value,
-};
+use super::pairs::container_newtype;
+use crate::{Annotated, FromValue, IntoValue, Object, ProcessValue, Value};
 
 /// One measurement: a value and its unit.
 #[derive(Clone, Debug, Default, PartialEq, FromValue, IntoValue, ProcessValue)]
@@ -25,78 +19,29 @@ pub struct Measurement {
     pub other: Object<Value>,
 }
 
-macro_rules! object_newtype {
-    ($(#[$doc:meta])* $name:ident, $inner:ty) => {
-        $(#[$doc])*
-        #[derive(Clone, Debug, Default, PartialEq)]
-        pub struct $name(pub Object<$inner>);
+/// Measurements by name (e.g. `lcp`, `app_start_cold`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Measurements(pub Object<Measurement>);
 
-        impl Deref for $name {
-            type Target = Object<$inner>;
-            fn deref(&self) -> &Self::Target {
-                &self.0
-            }
-        }
+container_newtype!(Measurements, Object<Measurement>, process_object);
 
-        impl DerefMut for $name {
-            fn deref_mut(&mut self) -> &mut Self::Target {
-                &mut self.0
-            }
-        }
-
-        impl FromValue for $name {
-            fn from_value(value: Annotated<Value>) -> Annotated<Self> {
-                Object::<$inner>::from_value(value).map_value($name)
-            }
-        }
-
-        impl IntoValue for $name {
-            fn into_value(self) -> Value {
-                self.0.into_value()
-            }
-            fn serialize_payload<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                self.0.serialize_payload(serializer)
-            }
-            fn extract_child_meta(&self) -> MetaMap {
-                self.0.extract_child_meta()
-            }
-            fn is_empty(&self) -> bool {
-                self.0.is_empty()
-            }
-        }
-
-        impl ProcessValue for $name {
-            fn process_value<P: Processor>(
-                &mut self,
-                meta: &mut Meta,
-                processor: &mut P,
-                state: &ProcessingState<'_>,
-            ) -> ProcessingResult {
-                processor.process_object(&mut self.0, meta, state)
-            }
-
-            fn process_child_values<P: Processor>(
-                &mut self,
-                processor: &mut P,
-                state: &ProcessingState<'_>,
-            ) -> ProcessingResult {
-                self.0.process_child_values(processor, state)
-            }
-        }
-    };
+impl FromValue for Measurements {
+    fn from_value(value: Annotated<Value>) -> Annotated<Self> {
+        Object::<Measurement>::from_value(value).map_value(Measurements)
+    }
 }
 
-object_newtype!(
-    /// Measurements by name (e.g. `lcp`, `app_start_cold`).
-    Measurements,
-    Measurement
-);
+/// Breakdowns by name (e.g. `span_ops`), each a set of measurements.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Breakdowns(pub Object<Measurements>);
 
-object_newtype!(
-    /// Breakdowns by name (e.g. `span_ops`), each a set of measurements.
-    Breakdowns,
-    Measurements
-);
+container_newtype!(Breakdowns, Object<Measurements>, process_object);
+
+impl FromValue for Breakdowns {
+    fn from_value(value: Annotated<Value>) -> Annotated<Self> {
+        Object::<Measurements>::from_value(value).map_value(Breakdowns)
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -26,6 +26,7 @@ mod level;
 mod logentry;
 mod measurements;
 mod mechanism;
+mod pairs;
 mod request;
 mod sdk;
 mod span;

@@ -8,16 +8,12 @@
 //! `a-zA-Z0-9_.:-`, values deny `\n` (normalization.md §6.2); PII level `maybe` (pii.md).
 
 use std::borrow::Cow;
-use std::ops::{Deref, DerefMut};
 
-use serde::ser::SerializeSeq;
-use serde::Serializer;
-
+use super::pairs::{container_newtype, pair_from_value, pair_into_value_impl, pairs_from_value};
 use super::{TAG_KEY_CHARACTERS, TAG_VALUE_CHARACTERS};
 use crate::{
-    invalid_type, process_value, Annotated, Array, FieldAttrs, FromValue, IntoValue, LenientString,
-    Meta, MetaMap, Pii, ProcessValue, ProcessingResult, ProcessingState, Processor,
-    SerializePayload, Value,
+    process_value, Annotated, Array, FieldAttrs, FromValue, LenientString, Pii, ProcessValue,
+    ProcessingResult, ProcessingState, Processor, Value,
 };
 
 /// One tag: key and value.
@@ -28,18 +24,7 @@ pub struct TagEntry(pub Annotated<LenientString>, pub Annotated<LenientString>);
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Tags(pub Array<TagEntry>);
 
-impl Deref for Tags {
-    type Target = Array<TagEntry>;
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-
-impl DerefMut for Tags {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.0
-    }
-}
+container_newtype!(Tags, Array<TagEntry>, process_array);
 
 static KEY_ATTRS: FieldAttrs = FieldAttrs::new()
     .max_chars(200, 0)
@@ -52,53 +37,16 @@ static VALUE_ATTRS: FieldAttrs = FieldAttrs::new()
 
 impl FromValue for TagEntry {
     fn from_value(value: Annotated<Value>) -> Annotated<Self> {
-        match value {
-            Annotated(Some(Value::Array(items)), meta) if items.len() == 2 => {
-                let mut items = items.into_iter();
-                let key = items.next().unwrap_or_default();
-                let value = items.next().unwrap_or_default();
-                Annotated(
-                    Some(TagEntry(
-                        LenientString::from_value(key),
-                        LenientString::from_value(value),
-                    )),
-                    meta,
-                )
-            }
-            Annotated(Some(other), meta) => invalid_type(other, meta, "a tuple"),
-            Annotated(None, meta) => Annotated(None, meta),
-        }
+        pair_from_value(value, |key, value| {
+            TagEntry(
+                LenientString::from_value(key),
+                LenientString::from_value(value),
+            )
+        })
     }
 }
 
-impl IntoValue for TagEntry {
-    fn into_value(self) -> Value {
-        Value::Array(vec![
-            self.0.into_annotated_value(),
-            self.1.into_annotated_value(),
-        ])
-    }
-
-    fn serialize_payload<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut seq = serializer.serialize_seq(Some(2))?;
-        seq.serialize_element(&SerializePayload(&self.0))?;
-        seq.serialize_element(&SerializePayload(&self.1))?;
-        seq.end()
-    }
-
-    fn extract_child_meta(&self) -> MetaMap {
-        let mut children = MetaMap::new();
-        for (index, tree) in [self.0.meta_tree(), self.1.meta_tree()]
-            .into_iter()
-            .enumerate()
-        {
-            if !tree.is_empty() {
-                children.insert(index.to_string(), tree);
-            }
-        }
-        children
-    }
-}
+pair_into_value_impl!(TagEntry);
 
 impl ProcessValue for TagEntry {
     fn process_child_values<P: Processor>(
@@ -121,61 +69,13 @@ impl ProcessValue for TagEntry {
 
 impl FromValue for Tags {
     fn from_value(value: Annotated<Value>) -> Annotated<Self> {
-        match value {
-            Annotated(Some(Value::Array(items)), meta) => Annotated(
-                Some(Tags(items.into_iter().map(TagEntry::from_value).collect())),
-                meta,
-            ),
-            Annotated(Some(Value::Object(map)), meta) => Annotated(
-                Some(Tags(
-                    map.into_iter()
-                        .map(|(key, value)| {
-                            Annotated::new(TagEntry(
-                                Annotated::new(LenientString(key)),
-                                LenientString::from_value(value),
-                            ))
-                        })
-                        .collect(),
-                )),
-                meta,
-            ),
-            Annotated(Some(other), meta) => invalid_type(other, meta, "tags"),
-            Annotated(None, meta) => Annotated(None, meta),
-        }
-    }
-}
-
-impl IntoValue for Tags {
-    fn into_value(self) -> Value {
-        self.0.into_value()
-    }
-    fn serialize_payload<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize_payload(serializer)
-    }
-    fn extract_child_meta(&self) -> MetaMap {
-        self.0.extract_child_meta()
-    }
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl ProcessValue for Tags {
-    fn process_value<P: Processor>(
-        &mut self,
-        meta: &mut Meta,
-        processor: &mut P,
-        state: &ProcessingState<'_>,
-    ) -> ProcessingResult {
-        processor.process_array(&mut self.0, meta, state)
-    }
-
-    fn process_child_values<P: Processor>(
-        &mut self,
-        processor: &mut P,
-        state: &ProcessingState<'_>,
-    ) -> ProcessingResult {
-        self.0.process_child_values(processor, state)
+        pairs_from_value(value, "tags", |key, value| {
+            TagEntry(
+                Annotated::new(LenientString(key)),
+                LenientString::from_value(value),
+            )
+        })
+        .map_value(Tags)
     }
 }
 

@@ -30,10 +30,9 @@ mod runtime;
 mod state;
 mod trace;
 
-use std::ops::{Deref, DerefMut};
-
 use serde::Serializer;
 
+use super::pairs::container_newtype;
 use crate::{
     invalid_type, Annotated, FromValue, IntoValue, Meta, MetaMap, Object, ProcessValue,
     ProcessingResult, ProcessingState, Processor, Value,
@@ -239,18 +238,7 @@ impl Contexts {
     }
 }
 
-impl Deref for Contexts {
-    type Target = Object<Context>;
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-
-impl DerefMut for Contexts {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.0
-    }
-}
+container_newtype!(Contexts, Object<Context>, process_object);
 
 impl FromValue for Contexts {
     fn from_value(value: Annotated<Value>) -> Annotated<Self> {
@@ -269,40 +257,6 @@ impl FromValue for Contexts {
             Annotated(Some(other), meta) => invalid_type(other, meta, "contexts"),
             Annotated(None, meta) => Annotated(None, meta),
         }
-    }
-}
-
-impl IntoValue for Contexts {
-    fn into_value(self) -> Value {
-        self.0.into_value()
-    }
-    fn serialize_payload<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize_payload(serializer)
-    }
-    fn extract_child_meta(&self) -> MetaMap {
-        self.0.extract_child_meta()
-    }
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl ProcessValue for Contexts {
-    fn process_value<P: Processor>(
-        &mut self,
-        meta: &mut Meta,
-        processor: &mut P,
-        state: &ProcessingState<'_>,
-    ) -> ProcessingResult {
-        processor.process_object(&mut self.0, meta, state)
-    }
-
-    fn process_child_values<P: Processor>(
-        &mut self,
-        processor: &mut P,
-        state: &ProcessingState<'_>,
-    ) -> ProcessingResult {
-        self.0.process_child_values(processor, state)
     }
 }
 
