@@ -75,7 +75,7 @@ pub use validation::{validate_event, ValidationConfig};
 /// The knobs of the steps that are not implemented yet (client string, grouping config,
 /// user-agent normalization, client sample rate, replay id, span normalization, GeoIP; see the
 /// crate docs) are not part of it yet.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct NormalizationConfig {
     /// Renormalize an already normalized event (normalization.md §12): skips the schema
     /// checks and defaults [`Self::remove_other`] and [`Self::emit_event_errors`] to off.
@@ -203,10 +203,10 @@ mod tests {
 
     /// Normalizes with `received_at` defaulting to [`RECEIVED_AT`] (so validation adds
     /// `"timestamp": 1704067200.0, "received": 1704067200.0` to events without timestamp).
-    fn normalize(input: serde_json::Value, config: NormalizationConfig) -> serde_json::Value {
+    fn normalize(input: serde_json::Value, config: &NormalizationConfig) -> serde_json::Value {
         let config = NormalizationConfig {
             received_at: config.received_at.or_else(received_at),
-            ..config
+            ..config.clone()
         };
         let mut event: Annotated<Event> = from_json(input);
         match normalize_event(&mut event, &config) {
@@ -222,7 +222,7 @@ mod tests {
             pick(
                 normalize(
                     json!({"dist": "a b", "foo": "bar"}),
-                    NormalizationConfig::default()
+                    &NormalizationConfig::default()
                 ),
                 &["timestamp", "received", "dist", "errors", "foo", "_meta"]
             ),
@@ -248,10 +248,10 @@ mod tests {
             ..NormalizationConfig::default()
         };
         let input = json!({"logentry": {"message": "m", "x": 1}, "foo": "x"});
-        assert_eq!(normalize(input.clone(), config), input);
+        assert_eq!(normalize(input.clone(), &config), input);
         // Schema checks are skipped, too.
         let input = json!({"dist": "a b"});
-        assert_eq!(normalize(input.clone(), config), input);
+        assert_eq!(normalize(input.clone(), &config), input);
     }
 
     #[test]
@@ -260,7 +260,7 @@ mod tests {
         let config = NormalizationConfig::default();
         assert_eq!(
             pick(
-                normalize(input.clone(), config),
+                normalize(input.clone(), &config),
                 &["culprit", "timestamp", "received", "_meta"]
             ),
             json!({"culprit": "x".repeat(201), "timestamp": RECEIVED_AT, "received": RECEIVED_AT})
@@ -270,7 +270,7 @@ mod tests {
             ..config
         };
         assert_eq!(
-            normalize(input, config)["_meta"]["culprit"][""]["len"],
+            normalize(input, &config)["_meta"]["culprit"][""]["len"],
             json!(201)
         );
     }
@@ -285,7 +285,7 @@ mod tests {
         let input = json!({"foo": "bar", "release": ""});
         assert_eq!(
             pick(
-                normalize(input, config),
+                normalize(input, &config),
                 &["timestamp", "received", "release", "foo", "_meta"]
             ),
             json!({"timestamp": RECEIVED_AT, "received": RECEIVED_AT, "release": null,
@@ -313,7 +313,7 @@ mod tests {
         };
         let input = json!({"timestamp": "2023-12-01T00:00:00Z",
             "breadcrumbs": [{"timestamp": "2023-11-30T23:59:00Z"}]});
-        let output = normalize(input, config);
+        let output = normalize(input, &config);
         assert_eq!(
             output["breadcrumbs"]["values"][0]["timestamp"],
             json!(1704067140.0)
@@ -342,7 +342,7 @@ mod tests {
         let input = json!({"timestamp": RECEIVED_AT - 7230.0, "received": 1});
         assert_eq!(
             pick(
-                normalize(input, config),
+                normalize(input, &config),
                 &["timestamp", "received", "errors", "_meta"]
             ),
             json!({"timestamp": RECEIVED_AT - 30.0, "received": RECEIVED_AT,
@@ -360,19 +360,19 @@ mod tests {
         let config = NormalizationConfig::default();
         // normalization.md §13: `{"timestamp": -5}` is rejected.
         assert_eq!(
-            normalize(json!({"timestamp": -5}), config),
+            normalize(json!({"timestamp": -5}), &config),
             json!({"rejected": "invalid transaction event: timestamp is too stale"})
         );
         assert_eq!(
             normalize(
                 json!({"type": "transaction", "timestamp": 10, "start_timestamp": 20}),
-                config
+                &config
             ),
             json!({"rejected": "invalid transaction event: end timestamp is smaller than start timestamp"})
         );
         // Without a timestamp the received time is used, so only start_timestamp is missing.
         assert_eq!(
-            normalize(json!({"type": "transaction"}), config),
+            normalize(json!({"type": "transaction"}), &config),
             json!({"rejected":
                 "invalid transaction event: start_timestamp hard-required for transaction events"})
         );
@@ -383,7 +383,7 @@ mod tests {
         // §7.9 (step 24) and §10.2; output of StoreNormalizer 0.10.1 except that Sentry lists
         // the cookie error twice in `errors`.
         let input = json!({"request": {"method": "get x", "cookies": "bad"}});
-        let output = normalize(input, NormalizationConfig::default());
+        let output = normalize(input, &NormalizationConfig::default());
         assert_eq!(
             pick(output, &["request", "errors", "_meta"]),
             json!({"request": {"method": null, "cookies": []},
@@ -402,7 +402,7 @@ mod tests {
             "transaction_info": {"source": "url"}, "start_timestamp": 1704067100,
             "timestamp": 1704067190, "contexts": {"trace": {
                 "trace_id": "a".repeat(32), "span_id": "b".repeat(16)}}});
-        let output = normalize(input, NormalizationConfig::default());
+        let output = normalize(input, &NormalizationConfig::default());
         assert_eq!(
             pick(
                 output.clone(),
@@ -417,12 +417,12 @@ mod tests {
         let frames: Vec<_> = (0..251).map(|i| json!({"lineno": i + 1})).collect();
         let input = json!({"stacktrace": {"frames": frames}});
         let config = NormalizationConfig::default();
-        assert!(normalize(input.clone(), config).get("_meta").is_none());
+        assert!(normalize(input.clone(), &config).get("_meta").is_none());
         let config = NormalizationConfig {
             enable_trimming: true,
             ..config
         };
-        let output = normalize(input, config);
+        let output = normalize(input, &config);
         assert_eq!(
             output["_meta"],
             json!({"stacktrace": {"frames": {"": {"len": 251}}}})
@@ -438,6 +438,6 @@ mod tests {
             ..NormalizationConfig::default()
         };
         let input = json!({"type": "transaction", "timestamp": -5.0});
-        assert_eq!(normalize(input.clone(), config), input);
+        assert_eq!(normalize(input.clone(), &config), input);
     }
 }
