@@ -3,15 +3,13 @@
 //!
 //! Default attributes: `type` is recomputed (`transaction` and `feedback` stay, else `error`
 //! with an exception, `csp` with a `csp` body, else `default`); `project`, `key_id` and
-//! `version` are set from the configuration or cleared; `grouping_config` is cleared (the
-//! configuration cannot carry one yet); an unknown `platform` is removed (original kept, no
+//! `version` are set from the configuration or cleared, and so is `grouping_config`; an
+//! absent `sdk` is derived from the client string; an unknown `platform` is removed (original kept, no
 //! error) and `platform` defaults to `other`; `event_id` defaults to a random id, `logger` to
 //! `""`, `level` to `info` for transactions and `error` otherwise. A `java` logger is trimmed
 //! and shortened from the left to 64 characters, with its remark on the event root (§7.8).
-//!
-//! Not done yet: `sdk` from the client string (the configuration has no client string yet).
 
-use relay_event::schema::{Breadcrumb, Event, EventId, EventType, Level};
+use relay_event::schema::{Breadcrumb, ClientSdkInfo, Event, EventId, EventType, Level};
 use relay_event::{Annotated, Meta, Remark, RemarkType, Value};
 
 use crate::NormalizationConfig;
@@ -136,6 +134,19 @@ fn shorten_java_logger(logger: &mut Annotated<String>, root_meta: &mut Meta) {
     *text = shortened;
 }
 
+/// The `sdk` a client string names (§7.8): split at the first `/`, else at the first space;
+/// no separator, no sdk.
+fn sdk_from_client(client: &str) -> Option<ClientSdkInfo> {
+    let (name, version) = client
+        .split_once('/')
+        .or_else(|| client.split_once(' '))?;
+    Some(ClientSdkInfo {
+        name: Annotated::new(name.to_owned()),
+        version: Annotated::new(version.to_owned()),
+        ..ClientSdkInfo::default()
+    })
+}
+
 /// §7.8 (step 21).
 pub fn normalize_default_attributes(event: &mut Annotated<Event>, config: &NormalizationConfig) {
     let (Some(event), root_meta) = event.pair_mut() else {
@@ -150,7 +161,14 @@ pub fn normalize_default_attributes(event: &mut Annotated<Event>, config: &Norma
     event
         .version
         .set_value(config.protocol_version.map(|v| v.to_string()));
-    event.grouping_config.set_value(None);
+    event
+        .grouping_config
+        .set_value(config.grouping_config.clone());
+    if event.client_sdk.value().is_none() {
+        if let Some(sdk) = config.client.as_deref().and_then(sdk_from_client) {
+            event.client_sdk.set_value(Some(sdk));
+        }
+    }
 
     let platform = &mut event.platform;
     if platform
@@ -221,6 +239,27 @@ mod tests {
             run(json!({"type": "transaction"}), &config)["level"],
             json!("info")
         );
+    }
+
+    #[test]
+    fn sdk_from_the_client_string_and_grouping_config_from_the_project() {
+        let config = |client: &str| NormalizationConfig {
+            client: Some(client.to_owned()),
+            grouping_config: relay_event::from_json(json!({"id": "x"})).into_inner(),
+            ..NormalizationConfig::default()
+        };
+        // Oracle: StoreNormalizer(client=…, grouping_config={"id": "x"}).
+        let output = run(json!({}), &config("sentry.python/2.1.0"));
+        assert_eq!(
+            output["sdk"],
+            json!({"name": "sentry.python", "version": "2.1.0"})
+        );
+        assert_eq!(output["grouping_config"], json!({"id": "x"}));
+        let output = run(json!({}), &config("raven-js 3.0"));
+        assert_eq!(output["sdk"], json!({"name": "raven-js", "version": "3.0"}));
+        assert!(run(json!({}), &config("noseparator")).get("sdk").is_none());
+        let output = run(json!({"sdk": {"name": "own", "version": "1"}}), &config("a/b"));
+        assert_eq!(output["sdk"], json!({"name": "own", "version": "1"}));
     }
 
     #[test]

@@ -118,6 +118,11 @@ pub struct NormalizationConfig {
     /// The protocol version (`sentry_version`), written to `version` as a string (§7.8);
     /// `None` clears it.
     pub protocol_version: Option<u16>,
+    /// The client string of the request (`sentry_client`, e.g. `sentry.python/2.1.0`): an
+    /// event without `sdk` gets its name and version from it (§7.8).
+    pub client: Option<String>,
+    /// The project's `groupingConfig`, written to `grouping_config` (§7.8); `None` clears it.
+    pub grouping_config: Option<relay_event::Object<relay_event::Value>>,
 }
 
 impl NormalizationConfig {
