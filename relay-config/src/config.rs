@@ -28,7 +28,7 @@ use crate::substitution::{substitute_variables, EnvLookup, SubstitutionError};
 use crate::upstream::UpstreamDescriptor;
 use crate::values::{
     AuthReady, ConfigValues, EmitOutcomes, HealthConfig, HttpEncoding, LogFormat, LogLevel,
-    LoggingConfig, RelayInfo, RelayInstance, RelayMode, RelayModeParseError, SentryConfig,
+    LoggingConfig, NormalizationLevel, RelayInfo, RelayInstance, RelayMode, RelayModeParseError, SentryConfig,
 };
 
 /// Name of the main config file inside the config directory.
@@ -1160,6 +1160,11 @@ impl Config {
     /// The `processing` section (Kafka producers and topics read it whole).
     pub fn processing_config(&self) -> &ProcessingConfig {
         &self.values.processing
+    }
+
+    /// `normalization.level`: `full` also runs the steps that are not forward compatible.
+    pub fn normalization_level(&self) -> NormalizationLevel {
+        self.values.normalization.level
     }
 
     /// `processing.max_secs_in_future`: tolerance for timestamps in the future, in seconds.

@@ -6,6 +6,7 @@ pub mod ingest;
 pub mod internal_errors;
 #[cfg(feature = "processing")]
 pub mod metrics;
+pub mod normalization;
 pub mod outcomes;
 pub mod processing;
 pub mod projects;

@@ -112,11 +112,6 @@ impl ProcessingContext {
 
     /// `datascrubbingSettings.scrubIpAddresses`: client IPs must not be filled in.
     pub fn scrub_ip_addresses(&self) -> bool {
-        self.project
-            .raw_config
-            .get("datascrubbingSettings")
-            .and_then(|settings| settings.get("scrubIpAddresses"))
-            .and_then(Value::as_bool)
-            .unwrap_or(false)
+        self.project.normalization.scrub_ip_addresses
     }
 }

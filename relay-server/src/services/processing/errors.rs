@@ -14,6 +14,8 @@ use relay_kafka::messages::{
 };
 use relay_kafka::KafkaTopic;
 use relay_protocol::envelope::{AttachmentType, Item, ItemType};
+use relay_event::schema::Event;
+use relay_event::Annotated;
 use relay_protocol::{DataCategory, EventId};
 use serde_json::Value;
 
@@ -52,6 +54,9 @@ pub enum ErrorEventError {
     /// An inbound filter matched; the outcome comes from the filter.
     #[error("filtered by an inbound filter")]
     Filtered(Outcome),
+    /// Normalization rejected the event (`normalization.md` §4.3: a timestamp before 1970).
+    #[error("rejected by normalization: {0}")]
+    Normalization(DiscardReason),
 }
 
 impl ErrorEventError {
@@ -65,6 +70,7 @@ impl ErrorEventError {
             ErrorEventError::NoEventPayload => DiscardReason::NoEventPayload,
             ErrorEventError::MissingEventId => DiscardReason::InvalidEventId,
             ErrorEventError::Filtered(outcome) => return outcome.clone(),
+            ErrorEventError::Normalization(reason) => reason.clone(),
         };
         Outcome::Invalid(reason)
     }
@@ -174,7 +180,12 @@ fn process_unit(
         attachments: attachment_bytes(&unit, AttachmentType::Attachment),
     };
     event::finalize(context, &mut event, event_id, ingested);
-    stages::normalize_event(context, &mut event, kind);
+    let fully_normalized = unit.event_item.as_ref().is_some_and(Item::fully_normalized);
+    if let Err(reason) = stages::normalize_event(context, &mut event, kind, fully_normalized) {
+        let error = ErrorEventError::Normalization(reason);
+        reject_unit(managed, &unit, None, &error);
+        return Err(error);
+    }
     if let Err(outcome) = stages::filter_event(context, &event) {
         let error = ErrorEventError::Filtered(outcome);
         reject_unit(managed, &unit, None, &error);
@@ -201,19 +212,26 @@ fn process_unit(
         quantities.extend(report.quantities());
     }
     let mut request = StoreRequest::new(quantities);
-    if let Err(error) = build_messages(
-        context,
-        &mut request,
-        event_id,
-        &event,
-        kind,
-        &unit.attachments,
-        &user_report_payloads,
-    ) {
-        tracing::error!(
-            error = &error as &dyn std::error::Error,
-            "cannot encode error event messages"
-        );
+    let serialized = event::serialize_event(&event).map_err(ErrorEventError::Normalization);
+    let built = serialized.and_then(|event| {
+        build_messages(
+            context,
+            &mut request,
+            event_id,
+            event,
+            kind,
+            &unit.attachments,
+            &user_report_payloads,
+        )
+        .map_err(|error| {
+            tracing::error!(
+                error = &error as &dyn std::error::Error,
+                "cannot encode error event messages"
+            );
+            ErrorEventError::Normalization(DiscardReason::Internal)
+        })
+    });
+    if built.is_err() {
         for (category, quantity) in &request.quantities {
             managed.track(
                 Outcome::Invalid(DiscardReason::Internal),
@@ -231,7 +249,7 @@ fn build_messages(
     context: &ProcessingContext,
     request: &mut StoreRequest,
     event_id: EventId,
-    event: &EventObject,
+    event: Bytes,
     kind: EventKind,
     attachments: &[Item],
     user_reports: &[(&Item, Vec<u8>)],
@@ -283,7 +301,7 @@ fn build_messages(
         organization_id,
         project_id,
         event_id,
-        event::serialize_event(event),
+        event,
         start_time,
         context.client_addr,
         descriptors,
@@ -305,13 +323,13 @@ fn extract_event(
     context: &ProcessingContext,
     unit: &ErrorUnit,
     unreal_event: Option<EventObject>,
-) -> Result<(EventObject, EventKind, usize), ErrorEventError> {
+) -> Result<(Annotated<Event>, EventKind, usize), ErrorEventError> {
     if let Some(item) = &unit.event_item {
         let payload = item.payload_slice();
         return match item.ty() {
             ItemType::RawSecurity => {
                 let event = security::raw_security_to_event(context, item)?;
-                Ok((event, EventKind::Security, payload.len()))
+                Ok((event::from_object(event), EventKind::Security, payload.len()))
             }
             ItemType::Security => Ok((
                 event::parse_event(payload).map_err(ErrorEventError::InvalidEvent)?,
@@ -344,7 +362,7 @@ fn extract_event(
         if let Some(crash_type) = crash {
             write_crash_placeholder(&mut event, crash_type);
         }
-        return Ok((event, EventKind::Error, 0));
+        return Ok((event::from_object(event), EventKind::Error, 0));
     }
     let payload_attachment = unit
         .attachments
@@ -368,7 +386,7 @@ fn extract_event(
         None => {}
     }
     let raw_size = payload_attachment.map_or(0, Item::len);
-    Ok((event, EventKind::Error, raw_size))
+    Ok((event::from_object(event), EventKind::Error, raw_size))
 }
 
 /// A crash report becomes an event whose exception Sentry fills in from the attachment.

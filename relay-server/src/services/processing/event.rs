@@ -1,29 +1,35 @@
-//! The event payload of errors and transactions: parsing, finalization (`processing.md` §3.1
-//! "Finalization") and the light normalization this relay applies today.
+//! The event payload of errors and transactions in processing relays: finalization
+//! (`processing.md` §3.1 "Finalization") and full normalization (`normalization.md`, through
+//! [`crate::services::normalization`]) on the typed event model of `relay-event`.
 //!
-//! Finalization is exact: `event_id` from the envelope header, `_metrics`, `_dsc`, clock-drift
-//! correction. Normalization covers the fields Sentry's consumers rely on (`project`,
-//! `key_id`, `version`, `grouping_config`, `received`, `timestamp` bounds, defaults for
-//! `platform`, `level`, `logger`, `type`, SDK info from the envelope, `{{auto}}` IP, tags as
-//! pairs); the full field-level rules of `normalization.md` plug into
-//! [`super::stages::normalize_event`].
+//! Events that arrive as JSON are parsed straight into the model. Carriers that build an
+//! event from other data (raw security reports, Unreal archives, `event.payload` msgpack, form
+//! fields, crash placeholders) assemble an [`EventObject`] first and convert it once.
+//!
+//! The helpers at the end ([`parse_timestamp`], [`unix_seconds_value`], [`fill_auto_ip`]) serve
+//! the span-like items (replays, spans) that are still processed as JSON maps.
 
 use bytes::Bytes;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use relay_event::schema::{Event, EventId as EventIdValue, EventType};
+use relay_event::{Annotated, Object};
 use relay_protocol::envelope::TraceHeader;
 use relay_protocol::EventId;
 use serde_json::{Map, Value};
 
 use super::ProcessingContext;
 use crate::outcome::DiscardReason;
+use crate::services::normalization::{self, NormalizationDepth, RequestFacts};
 
-/// Clock drift below this is not corrected (`processing.md` §3.1).
-pub const MINIMUM_CLOCK_DRIFT: ChronoDuration = ChronoDuration::minutes(55);
+/// Clock drift below this is not corrected (`processing.md` §3.1); the same threshold as
+/// event normalization's (`normalization.md` §4.1).
+pub const MINIMUM_CLOCK_DRIFT: ChronoDuration =
+    ChronoDuration::seconds(relay_normalization::clock_drift::CLOCK_DRIFT_THRESHOLD_SECS);
 
 /// Placeholder that asks relay to fill in the client IP (events, sessions and spans).
 pub const AUTO_IP: &str = "{{auto}}";
 
-/// A parsed event payload.
+/// An event under construction, before it becomes the typed model (see the module docs).
 pub type EventObject = Map<String, Value>;
 
 /// `object[key]` as an object: created when missing, replacing a value of another type.
@@ -44,18 +50,19 @@ pub fn object_entry<'a>(
     }
 }
 
-/// Parses an event payload; it must be a JSON object.
-pub fn parse_event(payload: &[u8]) -> Result<EventObject, DiscardReason> {
-    match serde_json::from_slice::<Value>(payload) {
-        Ok(Value::Object(event)) => Ok(event),
-        Ok(_) | Err(_) => Err(DiscardReason::InvalidJson),
-    }
+/// Parses an event payload (a JSON object) into the model.
+pub fn parse_event(payload: &[u8]) -> Result<Annotated<Event>, DiscardReason> {
+    normalization::parse_event(payload)
 }
 
-/// Serializes the processed event for the `event` message.
-pub fn serialize_event(event: &EventObject) -> Bytes {
-    // Serializing a `Map<String, Value>` cannot fail: keys are strings, numbers are finite.
-    serde_json::to_vec(event).map_or_else(|_| Bytes::new(), Bytes::from)
+/// Converts an assembled event into the model (leniently, like a parsed payload).
+pub fn from_object(event: EventObject) -> Annotated<Event> {
+    relay_event::from_json(Value::Object(event))
+}
+
+/// Serializes the processed event, `_meta` included, for the `event` message.
+pub fn serialize_event(event: &Annotated<Event>) -> Result<Bytes, DiscardReason> {
+    normalization::serialize_event(event)
 }
 
 /// Sizes recorded in `_metrics` (`processing.md` §3.1).
@@ -67,52 +74,44 @@ pub struct IngestedBytes {
     pub attachments: usize,
 }
 
-/// Finalization: `event_id`, `_metrics`, `_dsc`, clock drift.
+/// Finalization: `event_id` from the envelope, `_metrics`, `_dsc`. The clock-drift correction
+/// of finalization runs as the first step of normalization (it needs the same `sent_at`).
 pub fn finalize(
     context: &ProcessingContext,
-    event: &mut EventObject,
+    event: &mut Annotated<Event>,
     event_id: EventId,
     ingested: IngestedBytes,
 ) {
-    event.insert("event_id".into(), Value::String(event_id.to_string()));
+    let event = event.get_or_insert_with(Event::default);
+    event.event_id = Annotated::new(EventIdValue(event_id.0));
 
-    let mut metrics = match event.remove("_metrics") {
-        Some(Value::Object(metrics)) => metrics,
-        _ => Map::new(),
+    let mut metrics = match event.metrics.take() {
+        Some(relay_event::Value::Object(metrics)) => metrics,
+        _ => Object::new(),
     };
-    metrics.insert("bytes.ingested.event".into(), ingested.event.into());
-    if ingested.minidump > 0 {
-        metrics.insert(
-            "bytes.ingested.event.minidump".into(),
-            ingested.minidump.into(),
-        );
+    let sizes = [
+        ("bytes.ingested.event", ingested.event),
+        ("bytes.ingested.event.minidump", ingested.minidump),
+        (
+            "bytes.ingested.event.applecrashreport",
+            ingested.apple_crash_report,
+        ),
+        ("bytes.ingested.event.attachment", ingested.attachments),
+    ];
+    for (index, (key, bytes)) in sizes.into_iter().enumerate() {
+        // The event size is always written, the others only when there is something.
+        if index == 0 || bytes > 0 {
+            let bytes = u64::try_from(bytes).unwrap_or(u64::MAX);
+            metrics.insert(key.to_owned(), Annotated::new(relay_event::Value::U64(bytes)));
+        }
     }
-    if ingested.apple_crash_report > 0 {
-        metrics.insert(
-            "bytes.ingested.event.applecrashreport".into(),
-            ingested.apple_crash_report.into(),
-        );
-    }
-    if ingested.attachments > 0 {
-        metrics.insert(
-            "bytes.ingested.event.attachment".into(),
-            ingested.attachments.into(),
-        );
-    }
-    event.insert("_metrics".into(), Value::Object(metrics));
+    event.metrics = Annotated::new(relay_event::Value::Object(metrics));
 
     if let Some(TraceHeader::Valid(dsc)) = &context.headers.trace {
         let mut serialized = Vec::new();
         dsc.serialize_into(&mut serialized);
         if let Ok(dsc) = serde_json::from_slice::<Value>(&serialized) {
-            event.insert("_dsc".into(), dsc);
-        }
-    }
-
-    if let Some(sent_at) = context.headers.sent_at {
-        let drift = context.received_at - sent_at;
-        if drift.abs() >= MINIMUM_CLOCK_DRIFT {
-            shift_timestamps(event, drift);
+            event.dsc = relay_event::annotated_from_json(dsc);
         }
     }
 }
@@ -126,139 +125,44 @@ pub enum EventKind {
     Security,
 }
 
-/// The light normalization (see the module docs).
-pub fn normalize(context: &ProcessingContext, event: &mut EventObject, kind: EventKind) {
-    let received = context.received_at;
-    match kind {
-        EventKind::Transaction => {
-            event.insert("type".into(), "transaction".into());
-        }
-        EventKind::Feedback => {
-            event.insert("type".into(), "feedback".into());
-        }
-        EventKind::Security => {
-            event.entry("type").or_insert_with(|| "csp".into());
-        }
-        EventKind::Error => {
-            let inferred = if event.contains_key("exception") {
-                "error"
-            } else {
-                "default"
-            };
-            let keep = event.get("type").and_then(Value::as_str).is_some_and(|ty| {
-                matches!(
-                    ty,
-                    "error"
-                        | "default"
-                        | "csp"
-                        | "hpkp"
-                        | "expectct"
-                        | "expectstaple"
-                        | "nel"
-                        | "generic"
-                )
-            });
-            if !keep {
-                event.insert("type".into(), inferred.into());
-            }
-        }
-    }
-
-    normalize_timestamps(context, event, received);
-    event.insert("received".into(), unix_seconds_value(received));
-    event.insert("project".into(), context.project_id().0.into());
-    if let Some(key_id) = context.key_id() {
-        event.insert("key_id".into(), Value::String(key_id.to_string()));
-    }
-    event.insert(
-        "version".into(),
-        Value::String(context.headers.version.unwrap_or(7).to_string()),
-    );
-    if let Some(grouping) = context.project.raw_config.get("groupingConfig") {
-        event.insert("grouping_config".into(), grouping.clone());
-    }
-    event
-        .entry("platform")
-        .or_insert_with(|| Value::String("other".into()));
-    let default_level = if kind == EventKind::Transaction {
-        "info"
-    } else {
-        "error"
-    };
-    match event.get("level") {
-        Some(Value::String(_)) => {}
-        _ => {
-            event.insert("level".into(), default_level.into());
-        }
-    }
-    event
-        .entry("logger")
-        .or_insert_with(|| Value::String(String::new()));
-    if !event.contains_key("sdk") {
-        if let Some((name, version)) = context.client().and_then(|client| client.split_once('/')) {
-            event.insert(
-                "sdk".into(),
-                serde_json::json!({"name": name, "version": version}),
-            );
-        }
-    }
-    fill_auto_ip(context, event);
-    normalize_tags(event);
-}
-
-/// `timestamp` defaults to the receive time; out of [received − retention,
-/// received + max_secs_in_future] everything is shifted so `timestamp` equals the receive
-/// time, recording an event error.
-fn normalize_timestamps(
+/// Full normalization (`normalization.md`) of a processing relay, after the event type the
+/// carrier dictates is forced (`transaction`, `feedback`; the others are inferred, §7.8).
+///
+/// Skipped for an event a trusted relay already normalized fully (`fully_normalized` item
+/// header), unless this relay's `normalization.level` is `full` (`processing.md` §3.1).
+/// `Err` rejects the event (`invalid_transaction`).
+pub fn normalize(
     context: &ProcessingContext,
-    event: &mut EventObject,
-    received: DateTime<Utc>,
-) {
-    let Some(timestamp) = event.get("timestamp").and_then(parse_timestamp) else {
-        event.insert("timestamp".into(), unix_seconds_value(received));
-        return;
-    };
-    let oldest = received - ChronoDuration::days(i64::from(context.event_retention()));
-    let newest = received + ChronoDuration::seconds(i64::from(context.config.max_secs_in_future()));
-    let error = if timestamp < oldest {
-        "past_timestamp"
-    } else if timestamp > newest {
-        "future_timestamp"
-    } else {
-        event.insert("timestamp".into(), unix_seconds_value(timestamp));
-        return;
-    };
-    shift_timestamps(event, received - timestamp);
-    let errors = event
-        .entry("errors")
-        .or_insert_with(|| Value::Array(Vec::new()));
-    if let Value::Array(errors) = errors {
-        errors.push(serde_json::json!({
-            "type": error,
-            "name": "timestamp",
-            "value": unix_seconds_value(timestamp),
-        }));
-    }
-}
-
-/// Shifts `timestamp` and `start_timestamp` (and span timestamps) by `delta`.
-fn shift_timestamps(event: &mut EventObject, delta: ChronoDuration) {
-    for key in ["timestamp", "start_timestamp"] {
-        shift_field(event, key, delta);
-    }
-    if let Some(Value::Array(spans)) = event.get_mut("spans") {
-        for span in spans.iter_mut().filter_map(Value::as_object_mut) {
-            for key in ["timestamp", "start_timestamp"] {
-                shift_field(span, key, delta);
-            }
+    event: &mut Annotated<Event>,
+    kind: EventKind,
+    fully_normalized: bool,
+) -> Result<(), DiscardReason> {
+    if let Some(event) = event.value_mut() {
+        match kind {
+            EventKind::Transaction => event.ty = Annotated::new(EventType::Transaction),
+            EventKind::Feedback => event.ty = Annotated::new(EventType::UserReportV2),
+            EventKind::Error | EventKind::Security => {}
         }
     }
-}
-
-fn shift_field(object: &mut EventObject, key: &str, delta: ChronoDuration) {
-    if let Some(timestamp) = object.get(key).and_then(parse_timestamp) {
-        object.insert(key.into(), unix_seconds_value(timestamp + delta));
+    let already_normalized = fully_normalized
+        && context.trusted_sender
+        && context.config.normalization_level() != relay_config::NormalizationLevel::Full;
+    if already_normalized {
+        return Ok(());
     }
+    let request = RequestFacts {
+        headers: &context.headers,
+        received_at: context.received_at,
+        client_addr: context.client_addr,
+        scoping: &context.scoping,
+    };
+    let config = normalization::normalization_config(
+        &context.config,
+        &context.project,
+        &request,
+        NormalizationDepth::Full,
+    );
+    normalization::normalize_event(event, &config)
 }
 
 /// A timestamp as unix seconds (number) or RFC 3339 (string, `Z` optional).
@@ -310,41 +214,6 @@ pub fn fill_auto_ip(context: &ProcessingContext, event: &mut EventObject) {
     }
 }
 
-/// Tags as `[[key, value], …]` (objects are converted, non-string values stringified).
-fn normalize_tags(event: &mut EventObject) {
-    let Some(tags) = event.get_mut("tags") else {
-        return;
-    };
-    let pairs: Vec<Value> = match tags {
-        Value::Object(object) => object
-            .iter()
-            .filter_map(|(key, value)| {
-                tag_value(value).map(|value| serde_json::json!([key, value]))
-            })
-            .collect(),
-        Value::Array(entries) => entries
-            .iter()
-            .filter_map(|entry| {
-                let pair = entry.as_array()?;
-                let key = pair.first()?.as_str()?;
-                let value = tag_value(pair.get(1)?)?;
-                Some(serde_json::json!([key, value]))
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
-    *tags = Value::Array(pairs);
-}
-
-fn tag_value(value: &Value) -> Option<String> {
-    match value {
-        Value::String(text) => Some(text.clone()),
-        Value::Number(number) => Some(number.to_string()),
-        Value::Bool(flag) => Some(flag.to_string()),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -365,13 +234,5 @@ mod tests {
             Some(expected)
         );
         assert_eq!(parse_timestamp(&serde_json::json!(null)), None);
-    }
-
-    #[test]
-    fn tags_become_pairs() {
-        let mut event: EventObject =
-            serde_json::from_str(r#"{"tags":{"a":"b","n":1,"x":null}}"#).unwrap();
-        normalize_tags(&mut event);
-        assert_eq!(event["tags"], serde_json::json!([["a", "b"], ["n", "1"]]));
     }
 }

@@ -357,8 +357,8 @@ fn process_replay_event(context: &ProcessingContext, payload: &[u8]) -> Result<B
     normalize_timestamps(context, &mut replay)?;
     event::fill_auto_ip(context, &mut replay);
     normalize_user_agent_and_geo(context, &mut replay);
-    stages::filter_event(context, &replay).map_err(ReplayError::Filtered)?;
-    stages::scrub_event(context, &mut replay);
+    stages::filter_replay_event(context, &replay).map_err(ReplayError::Filtered)?;
+    stages::scrub_replay_event(context, &mut replay);
     // Serializing a JSON map cannot really fail; if it did, the scrubbed event is unusable,
     // which is what the scrubber-failure reason says.
     serde_json::to_vec(&replay)

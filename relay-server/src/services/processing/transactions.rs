@@ -7,11 +7,14 @@ use bytes::Bytes;
 use relay_kafka::messages::{unix_seconds_or_now, EventMessage, ProfileMessage};
 use relay_kafka::KafkaTopic;
 use relay_protocol::envelope::{Item, ItemType};
+use relay_event::schema::contexts::ProfileContext;
+use relay_event::schema::{Context, Contexts, Event, EventId as EventIdValue};
+use relay_event::Annotated;
 use relay_protocol::DataCategory;
 use serde_json::Value;
 
 use super::attachments::push_individual_attachment;
-use super::event::{self, parse_timestamp, EventKind, EventObject, IngestedBytes};
+use super::event::{self, EventKind, EventObject, IngestedBytes};
 use super::{spans, stages, trace_attachments, ProcessingContext, ProcessingOutput, StoreRequest};
 use crate::managed::ManagedEnvelope;
 use crate::outcome::{DiscardReason, FilterStatKey, Outcome};
@@ -117,14 +120,6 @@ pub fn process(
             return;
         }
     };
-    if !is_valid_transaction(&event) {
-        reject_all(
-            managed,
-            profile.as_ref(),
-            TransactionError::InvalidTransaction.outcome(),
-        );
-        return;
-    }
 
     // The profile travels only if it parses; its id is linked from the transaction.
     let profile = profile.and_then(|profile| match parse_profile(&profile) {
@@ -145,7 +140,21 @@ pub fn process(
         ..IngestedBytes::default()
     };
     event::finalize(context, &mut event, event_id, ingested);
-    stages::normalize_event(context, &mut event, EventKind::Transaction);
+    // Timestamps and the trace context are validated here (`normalization.md` §5).
+    let normalized = stages::normalize_event(
+        context,
+        &mut event,
+        EventKind::Transaction,
+        transaction.fully_normalized(),
+    );
+    if let Err(reason) = normalized {
+        let error = match reason {
+            DiscardReason::InvalidTransaction => TransactionError::InvalidTransaction,
+            other => TransactionError::InvalidPayload(other),
+        };
+        reject_all(managed, profile.as_ref(), error.outcome());
+        return;
+    }
     if let Err(outcome) = stages::filter_event(context, &event) {
         reject_all(managed, profile.as_ref(), outcome);
         return;
@@ -153,8 +162,29 @@ pub fn process(
     stages::scrub_event(context, &mut event);
     let performance_issues = context.has_feature(FEATURE_PERFORMANCE_ISSUES_SPANS);
     if performance_issues {
-        event.insert("_performance_issues_spans".into(), Value::Bool(true));
+        if let Some(event) = event.value_mut() {
+            event.performance_issues_spans = Annotated::new(relay_event::Value::Bool(true));
+        }
     }
+    let payload = match event::serialize_event(&event) {
+        Ok(payload) => payload,
+        Err(reason) => {
+            reject_all(managed, profile.as_ref(), Outcome::Invalid(reason));
+            return;
+        }
+    };
+    // Span extraction still reads the transaction as a JSON map.
+    let event: EventObject = match serde_json::from_slice(&payload) {
+        Ok(event) => event,
+        Err(_) => {
+            reject_all(
+                managed,
+                profile.as_ref(),
+                Outcome::Invalid(DiscardReason::Internal),
+            );
+            return;
+        }
+    };
 
     // Spans (incl. the segment) are extracted and produced before the transaction; they
     // account for the span categories themselves.
@@ -188,7 +218,8 @@ pub fn process(
             quantities.extend(attachment.quantities());
         }
         let mut request = StoreRequest::new(quantities);
-        if let Err(error) = push_transaction(context, &mut request, event_id, &event, &attachments)
+        if let Err(error) =
+            push_transaction(context, &mut request, event_id, payload, &attachments)
         {
             tracing::error!(
                 error = &error as &dyn std::error::Error,
@@ -215,7 +246,7 @@ fn push_transaction(
     context: &ProcessingContext,
     request: &mut StoreRequest,
     event_id: relay_protocol::EventId,
-    event: &EventObject,
+    event: Bytes,
     attachments: &[Item],
 ) -> Result<(), relay_kafka::MessageEncodeError> {
     for item in attachments {
@@ -225,7 +256,7 @@ fn push_transaction(
         context.organization_id(),
         context.project_id(),
         event_id,
-        event::serialize_event(event),
+        event,
         unix_seconds_or_now(context.received_at),
         context.client_addr,
         Vec::new(),
@@ -258,34 +289,6 @@ pub fn push_profile(
     }
 }
 
-/// A transaction needs `start_timestamp` ≤ `timestamp` and a trace context with ids.
-fn is_valid_transaction(event: &EventObject) -> bool {
-    let start = event.get("start_timestamp").and_then(parse_timestamp);
-    let end = event.get("timestamp").and_then(parse_timestamp);
-    let (Some(start), Some(end)) = (start, end) else {
-        return false;
-    };
-    if end < start {
-        return false;
-    }
-    let trace = event
-        .get("contexts")
-        .and_then(|contexts| contexts.get("trace"));
-    let is_hex = |value: Option<&Value>, length: usize| {
-        value
-            .and_then(Value::as_str)
-            .is_some_and(|text| text.len() == length && text.bytes().all(|b| b.is_ascii_hexdigit()))
-    };
-    let trace_id = trace.and_then(|trace| trace.get("trace_id"));
-    let span_id = trace.and_then(|trace| trace.get("span_id"));
-    // Trace ids may be hyphenated UUIDs; they are normalized to 32 hex characters.
-    let trace_id_ok = is_hex(trace_id, 32)
-        || trace_id
-            .and_then(Value::as_str)
-            .is_some_and(|text| uuid::Uuid::parse_str(text).is_ok());
-    trace_id_ok && is_hex(span_id, 16)
-}
-
 /// Parses the profile far enough to learn its id; `Err` when it is not JSON.
 fn parse_profile(profile: &Item) -> Result<Option<String>, TransactionError> {
     let value: Value = serde_json::from_slice(profile.payload_slice())
@@ -298,14 +301,28 @@ fn parse_profile(profile: &Item) -> Result<Option<String>, TransactionError> {
     Ok(id)
 }
 
-/// Writes `contexts.profile.profile_id` so the transaction links to its profile.
-fn link_profile(event: &mut EventObject, profile_id: &str) {
-    let contexts = event::object_entry(event, "contexts");
-    let profile = event::object_entry(contexts, "profile");
-    profile.insert("profile_id".into(), Value::String(profile_id.to_owned()));
-    profile
-        .entry("type")
-        .or_insert_with(|| Value::String("profile".into()));
+/// Writes `contexts.profile.profile_id` so the transaction links to its profile; an id that
+/// is not a UUID links nothing.
+fn link_profile(event: &mut Annotated<Event>, profile_id: &str) {
+    let Ok(profile_id) = uuid::Uuid::parse_str(profile_id) else {
+        return;
+    };
+    let profile_id = Annotated::new(EventIdValue(profile_id));
+    let event = event.get_or_insert_with(Event::default);
+    let contexts = event.contexts.get_or_insert_with(Contexts::default);
+    let entry = contexts
+        .0
+        .entry("profile".to_owned())
+        .or_insert_with(Annotated::empty);
+    match entry.value_mut() {
+        Some(Context::Profile(profile)) => profile.profile_id = profile_id,
+        _ => {
+            *entry = Annotated::new(Context::Profile(Box::new(ProfileContext {
+                profile_id,
+                ..ProfileContext::default()
+            })))
+        }
+    }
 }
 
 #[cfg(test)]

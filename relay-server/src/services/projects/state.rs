@@ -172,6 +172,42 @@ pub struct ProjectState {
     pub config: ProjectConfig,
     /// `config` exactly as received.
     pub raw_config: Map<String, Value>,
+    /// What event normalization reads from `config`, converted once per state instead of
+    /// once per event.
+    pub normalization: ProjectNormalization,
+}
+
+/// The keys of a project config that event normalization reads (project-config.md, the
+/// "Normalization" row of the consumers table), in the form `relay-normalization` takes.
+#[derive(Clone, Debug, Default)]
+pub struct ProjectNormalization {
+    /// `groupingConfig`, copied verbatim into every event's `grouping_config`.
+    pub grouping_config: Option<relay_event::Object<relay_event::Value>>,
+    /// `datascrubbingSettings.scrubIpAddresses`: client IPs must not be filled in.
+    pub scrub_ip_addresses: bool,
+}
+
+impl ProjectNormalization {
+    /// Reads the normalization keys of a (sanitized) `config`; a key of the wrong shape is
+    /// treated as absent.
+    fn from_config(config: &Map<String, Value>) -> ProjectNormalization {
+        let grouping_config = match config.get("groupingConfig") {
+            Some(grouping @ Value::Object(_)) => {
+                relay_event::from_json::<relay_event::Object<relay_event::Value>>(grouping.clone())
+                    .into_inner()
+            }
+            _ => None,
+        };
+        let scrub_ip_addresses = config
+            .get("datascrubbingSettings")
+            .and_then(|settings| settings.get("scrubIpAddresses"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        ProjectNormalization {
+            grouping_config,
+            scrub_ip_addresses,
+        }
+    }
 }
 
 impl ProjectState {
@@ -194,6 +230,7 @@ impl ProjectState {
             public_keys: raw.public_keys,
             upstream: raw.upstream,
             config,
+            normalization: ProjectNormalization::from_config(&raw_config),
             raw_config,
         })
     }
