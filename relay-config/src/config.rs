@@ -28,7 +28,8 @@ use crate::substitution::{substitute_variables, EnvLookup, SubstitutionError};
 use crate::upstream::UpstreamDescriptor;
 use crate::values::{
     AuthReady, ConfigValues, EmitOutcomes, HealthConfig, HttpEncoding, LogFormat, LogLevel,
-    LoggingConfig, NormalizationLevel, RelayInfo, RelayInstance, RelayMode, RelayModeParseError, SentryConfig,
+    LoggingConfig, NormalizationLevel, RelayInfo, RelayInstance, RelayMode, RelayModeParseError,
+    SentryConfig,
 };
 
 /// Name of the main config file inside the config directory.

@@ -75,7 +75,7 @@ impl ServiceState {
             projects.clone(),
             shutdown.clone(),
         );
-        let forwarding = Forwarding::new(config.clone(), sink, upstream.clone());
+        let forwarding = Forwarding::new(config.clone(), sink, upstream.clone())?;
         let destination = match store {
             #[cfg(feature = "processing")]
             Some(store) => {

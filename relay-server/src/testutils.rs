@@ -330,7 +330,7 @@ pub fn directory_forwarding(
     let upstream =
         UpstreamHandle::start(upstream_config, shutdown.clone()).expect("upstream handle starts");
     let sink = DirectorySink::new(directory.to_path_buf()).expect("output directory");
-    Forwarding::new(config, EnvelopeSink::Directory(sink), upstream)
+    Forwarding::new(config, EnvelopeSink::Directory(sink), upstream).expect("forwarding starts")
 }
 
 /// The envelope files a directory sink wrote below `directory`, sorted by name (empty when

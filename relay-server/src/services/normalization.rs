@@ -17,7 +17,7 @@ use std::net::IpAddr;
 
 use bytes::Bytes;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
-use relay_config::{Config, NormalizationLevel, RelayMode};
+use relay_config::{Config, NormalizationLevel};
 use relay_event::schema::Event;
 use relay_event::{Annotated, ProcessingAction, Timestamp};
 use relay_normalization::NormalizationConfig;
@@ -39,18 +39,11 @@ pub enum NormalizationDepth {
 impl NormalizationDepth {
     /// The depth of this relay: full when processing or configured `full`.
     pub fn of(config: &Config) -> NormalizationDepth {
-        if config.processing_enabled() || config.normalization_level() == NormalizationLevel::Full
-        {
+        if config.processing_enabled() || config.normalization_level() == NormalizationLevel::Full {
             NormalizationDepth::Full
         } else {
             NormalizationDepth::ForwardCompatible
         }
-    }
-
-    /// Whether a relay in `config`'s mode normalizes events at all (proxy and static relays
-    /// forward them untouched).
-    pub fn normalizes_events(config: &Config) -> bool {
-        config.mode() == RelayMode::Managed
     }
 }
 
@@ -208,13 +201,13 @@ mod tests {
         assert_eq!(start.0.timestamp(), 1_704_067_200 - 5 * 86_400);
         assert_eq!(end.0.timestamp(), 1_704_067_200 + 60);
 
-        let forward = knobs(&relay_config, &project, NormalizationDepth::ForwardCompatible);
-        assert!(!forward.removes_other() && !forward.emits_event_errors());
-        let default_project = knobs(
+        let forward = knobs(
             &relay_config,
-            &project_default(),
-            NormalizationDepth::Full,
+            &project,
+            NormalizationDepth::ForwardCompatible,
         );
+        assert!(!forward.removes_other() && !forward.emits_event_errors());
+        let default_project = knobs(&relay_config, &project_default(), NormalizationDepth::Full);
         assert!(default_project.infer_ip_address);
         assert_eq!(default_project.max_secs_in_past, Some(90 * 86_400));
     }
@@ -248,7 +241,9 @@ mod tests {
 
     #[test]
     fn invalid_transactions_are_rejected_as_invalid_transaction() {
-        let mut event = parse_event(br#"{"type": "transaction", "timestamp": 10, "start_timestamp": 20}"#).unwrap();
+        let mut event =
+            parse_event(br#"{"type": "transaction", "timestamp": 10, "start_timestamp": 20}"#)
+                .unwrap();
         let config = NormalizationConfig::default();
         assert_eq!(
             normalize_event(&mut event, &config),

@@ -7,3 +7,4 @@ pub mod encoding;
 pub mod multipart;
 pub mod origin;
 pub mod relay_envelope;
+pub mod worker_pool;

@@ -81,7 +81,6 @@ impl Destination {
                 forwarding.wait_for_admission(max_queued, timeout).await
             }
             #[cfg(feature = "processing")]
-            #[cfg(feature = "processing")]
             Destination::Processing { pipeline, .. } => {
                 pipeline.wait_for_admission(max_queued, timeout).await
             }
@@ -93,21 +92,20 @@ impl Destination {
         match self {
             Destination::Forwarding(forwarding) => forwarding.toggle_dequeue(),
             #[cfg(feature = "processing")]
-            #[cfg(feature = "processing")]
             Destination::Processing { pipeline, .. } => pipeline.toggle_dequeue(),
         }
     }
 
     /// Graceful shutdown, after the HTTP servers stopped and the buffers drained: the
     /// processing pipeline runs what it still holds and flushes its producers (at most
-    /// `timeout`). Forwarding needs nothing: the upstream queue was drained before. Blocks
-    /// the calling thread.
+    /// `timeout`); forwarding stops its event normalizers (the buffers drained, so they hold
+    /// nothing unless the drain timed out). Blocks the calling thread.
     pub fn stop(
         &self,
         #[cfg_attr(not(feature = "processing"), allow(unused_variables))] timeout: Duration,
     ) {
         match self {
-            Destination::Forwarding(_) => {}
+            Destination::Forwarding(forwarding) => forwarding.stop(),
             #[cfg(feature = "processing")]
             Destination::Processing { pipeline, .. } => pipeline.stop(timeout),
         }
@@ -117,7 +115,7 @@ impl Destination {
     /// produce its last messages first).
     pub fn needs_stop(&self) -> bool {
         match self {
-            Destination::Forwarding(_) => false,
+            Destination::Forwarding(forwarding) => forwarding.needs_stop(),
             #[cfg(feature = "processing")]
             Destination::Processing { .. } => true,
         }
@@ -126,7 +124,6 @@ impl Destination {
     fn forwarding(&self) -> &Forwarding {
         match self {
             Destination::Forwarding(forwarding) => forwarding,
-            #[cfg(feature = "processing")]
             #[cfg(feature = "processing")]
             Destination::Processing { forwarding, .. } => forwarding,
         }

@@ -440,7 +440,11 @@ mod tests {
         let files = setup.written(1).await;
         assert_eq!(files.len(), 1);
         let written = std::fs::read_to_string(&files[0]).unwrap();
-        assert!(written.contains(r#"{"message":"hello"}"#), "{written}");
+        // A managed relay normalizes the event before forwarding it (`message` → `logentry`).
+        assert!(
+            written.contains(r#""logentry":{"formatted":"hello"}"#),
+            "{written}"
+        );
         assert!(drain_outcomes(&mut outcomes).is_empty());
     }
 

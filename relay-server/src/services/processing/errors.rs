@@ -8,14 +8,14 @@
 //! profile processors).
 
 use bytes::Bytes;
+use relay_event::schema::Event;
+use relay_event::Annotated;
 use relay_kafka::messages::{
     normalize_user_report, prepare_attachment, unix_seconds_or_now, AttachmentDescriptor,
     AttachmentInlining, EventMessage, UserReportMessage,
 };
 use relay_kafka::KafkaTopic;
 use relay_protocol::envelope::{AttachmentType, Item, ItemType};
-use relay_event::schema::Event;
-use relay_event::Annotated;
 use relay_protocol::{DataCategory, EventId};
 use serde_json::Value;
 
@@ -329,7 +329,11 @@ fn extract_event(
         return match item.ty() {
             ItemType::RawSecurity => {
                 let event = security::raw_security_to_event(context, item)?;
-                Ok((event::from_object(event), EventKind::Security, payload.len()))
+                Ok((
+                    event::from_object(event),
+                    EventKind::Security,
+                    payload.len(),
+                ))
             }
             ItemType::Security => Ok((
                 event::parse_event(payload).map_err(ErrorEventError::InvalidEvent)?,

@@ -102,7 +102,10 @@ pub fn finalize(
         // The event size is always written, the others only when there is something.
         if index == 0 || bytes > 0 {
             let bytes = u64::try_from(bytes).unwrap_or(u64::MAX);
-            metrics.insert(key.to_owned(), Annotated::new(relay_event::Value::U64(bytes)));
+            metrics.insert(
+                key.to_owned(),
+                Annotated::new(relay_event::Value::U64(bytes)),
+            );
         }
     }
     event.metrics = Annotated::new(relay_event::Value::Object(metrics));

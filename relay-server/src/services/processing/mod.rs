@@ -1,7 +1,7 @@
 //! The processing pipeline of a processing relay (`processing.md` §2–§3).
 //!
 //! An envelope of an enabled project that passed the project checks is handed to
-//! [`ProcessingService::submit`]. It is queued for the bounded [`pool::WorkerPool`] (CPU-heavy
+//! [`ProcessingService::submit`]. It is queued for the bounded [`WorkerPool`](crate::utils::worker_pool::WorkerPool) (CPU-heavy
 //! work never runs on the HTTP reactor threads); a worker runs the processors in the fixed
 //! order of §2, each taking the items it understands out of the envelope, and the resulting
 //! [`StoreRequest`]s are produced to Kafka (or the topic files of the embedded default).
@@ -34,8 +34,6 @@ pub mod logs;
 pub mod metric_buckets;
 #[cfg(feature = "processing")]
 pub mod output;
-#[cfg(feature = "processing")]
-pub mod pool;
 #[cfg(feature = "processing")]
 pub mod profiles;
 #[cfg(feature = "processing")]

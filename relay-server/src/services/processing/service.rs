@@ -9,7 +9,7 @@ use relay_protocol::envelope::ItemType;
 
 use super::output::{self, ProcessingOutput, StoreRequest};
 use super::{
-    attachments, check_ins, errors, logs, metric_buckets, pool, profiles, replays, sessions, spans,
+    attachments, check_ins, errors, logs, metric_buckets, profiles, replays, sessions, spans,
     trace_attachments, trace_metrics, transactions, user_reports, ProcessingContext,
 };
 
@@ -19,6 +19,7 @@ use crate::services::metrics::MetricsHandle;
 use crate::services::projects::ProjectState;
 use crate::services::store::{Delivery, StoreSink};
 use crate::utils::budget::BufferPermit;
+use crate::utils::worker_pool::WorkerPool;
 
 /// Name prefix of the worker threads.
 const WORKER_THREAD_NAME: &str = "relay-processor";
@@ -38,7 +39,7 @@ pub struct ProcessingService {
 }
 
 struct ServiceInner {
-    pool: pool::WorkerPool<ProcessingJob>,
+    pool: WorkerPool<ProcessingJob>,
     store: StoreSink,
     dequeue: Arc<DequeueGate>,
     /// Signalled whenever a worker finished an envelope (room in the queue).
@@ -108,7 +109,7 @@ impl ProcessingService {
             runtime: tokio::runtime::Handle::current(),
             room: Arc::clone(&room),
         };
-        let pool = pool::WorkerPool::start(
+        let pool = WorkerPool::start(
             WORKER_THREAD_NAME,
             config.max_thread_count(),
             config.spool_max_buffered_envelopes().max(1),

@@ -4,12 +4,12 @@
 //! `profiles` with header `sampled: true`.
 
 use bytes::Bytes;
-use relay_kafka::messages::{unix_seconds_or_now, EventMessage, ProfileMessage};
-use relay_kafka::KafkaTopic;
-use relay_protocol::envelope::{Item, ItemType};
 use relay_event::schema::contexts::ProfileContext;
 use relay_event::schema::{Context, Contexts, Event, EventId as EventIdValue};
 use relay_event::Annotated;
+use relay_kafka::messages::{unix_seconds_or_now, EventMessage, ProfileMessage};
+use relay_kafka::KafkaTopic;
+use relay_protocol::envelope::{Item, ItemType};
 use relay_protocol::DataCategory;
 use serde_json::Value;
 
@@ -218,8 +218,7 @@ pub fn process(
             quantities.extend(attachment.quantities());
         }
         let mut request = StoreRequest::new(quantities);
-        if let Err(error) =
-            push_transaction(context, &mut request, event_id, payload, &attachments)
+        if let Err(error) = push_transaction(context, &mut request, event_id, payload, &attachments)
         {
             tracing::error!(
                 error = &error as &dyn std::error::Error,
