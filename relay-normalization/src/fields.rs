@@ -26,7 +26,13 @@ use crate::{
 pub fn normalize_fields(event: &mut Annotated<Event>, config: &NormalizationConfig) {
     let client_ip = config.client_ip.filter(|_| config.infer_ip_address);
     if let Some(event) = event.value_mut() {
-        transactions::normalize_transaction(event);
+        let tx_rules = config.transaction_name_rules.as_deref();
+        let tx_rules = tx_rules.map_or(&[][..], Vec::as_slice);
+        transactions::normalize_transaction_with_rules(
+            event,
+            tx_rules,
+            config.received_at_or_now(),
+        );
         defaults::normalize_security_report_logger(event);
         user::normalize_security_report_ip(event, client_ip);
         user::normalize_ip_address(event, client_ip);

@@ -50,6 +50,7 @@ pub mod schema;
 pub mod stacktrace;
 pub mod tags;
 pub mod timestamps;
+pub mod transaction_name_rules;
 pub mod transaction_validation;
 pub mod transactions;
 pub mod trimming;
@@ -118,6 +119,10 @@ pub struct NormalizationConfig {
     /// The protocol version (`sentry_version`), written to `version` as a string (§7.8);
     /// `None` clears it.
     pub protocol_version: Option<u16>,
+    /// The project's `txNameRules` (project-config.md §2), applied to sanitized transaction
+    /// names in §7 step 2 ([`transaction_name_rules`]); `None`: no rules.
+    pub transaction_name_rules:
+        Option<std::sync::Arc<Vec<transaction_name_rules::TransactionNameRule>>>,
 }
 
 impl NormalizationConfig {
@@ -129,6 +134,11 @@ impl NormalizationConfig {
     /// Whether the `errors` list is emitted.
     pub fn emits_event_errors(&self) -> bool {
         self.emit_event_errors.unwrap_or(!self.is_renormalize)
+    }
+
+    /// `received_at`, or now when it is not set.
+    pub fn received_at_or_now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.received_at.map_or_else(chrono::Utc::now, |t| t.0)
     }
 
     /// The knobs of validation, with `received_at` resolved (`None` means now).
