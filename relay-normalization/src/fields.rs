@@ -18,8 +18,8 @@ use relay_event::Annotated;
 
 use crate::NormalizationConfig;
 use crate::{
-    contexts, defaults, exceptions, logentry, release, request, stacktrace, tags, transactions,
-    user,
+    contexts, defaults, exceptions, logentry, measurements, release, request, stacktrace, tags,
+    transactions, user,
 };
 
 /// Runs the implemented §7 steps in order (the caller skips them when renormalizing).
@@ -45,6 +45,7 @@ pub fn normalize_fields(event: &mut Annotated<Event>, config: &NormalizationConf
         tags::remove_device_class_tag(event);
         stacktrace::normalize_stacktraces(event);
         exceptions::normalize_exceptions(event);
+        measurements::normalize_measurements(event, config.measurements.as_deref());
     }
     defaults::normalize_default_attributes(event, config);
     if let Some(event) = event.value_mut() {

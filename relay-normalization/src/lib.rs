@@ -43,6 +43,7 @@ pub mod fields;
 pub mod frame_limits;
 pub mod legacy;
 pub mod logentry;
+pub mod measurements;
 pub mod release;
 pub mod remove_other;
 pub mod request;
@@ -123,6 +124,9 @@ pub struct NormalizationConfig {
     /// names in §7 step 2 ([`transaction_name_rules`]); `None`: no rules.
     pub transaction_name_rules:
         Option<std::sync::Arc<Vec<transaction_name_rules::TransactionNameRule>>>,
+    /// The project's and global `measurements` configs combined (§7 step 18,
+    /// [`measurements`]); `None`: only the config-free part of step 18 runs.
+    pub measurements: Option<std::sync::Arc<measurements::CombinedMeasurementsConfig>>,
 }
 
 impl NormalizationConfig {

@@ -66,3 +66,102 @@ fn tx_name_rules_after_identifier_scrubbing() {
         json!({"": {"rem": [["/users/*/orders/*/**", "s"]], "val": "/users/me/orders/abc"}})
     );
 }
+
+fn with_measurements(measurements: Value) -> Value {
+    let mut event = transaction("foo", "route");
+    event["measurements"] = measurements;
+    event
+}
+
+fn measurements_of(out: &Value) -> Value {
+    json!({"measurements": out["measurements"], "_meta": out["_meta"]["measurements"]})
+}
+
+#[test]
+fn measurements_config_free_part_matches_the_oracle() {
+    // (input, StoreNormalizer 0.10.1 output of `measurements` and `_meta.measurements`).
+    let cases = [
+        (
+            json!({"app.start.warm": {"value": 1000}, "app_start_cold": {"value": 180001},
+                "time_to_initial_display": {"value": 180000},
+                "time_to_full_display": {"value": 200000, "unit": "second"}}),
+            // The oracle also adds `app.vitals.start.value` (step 19, not part of step 18).
+            json!({"measurements": {
+                "app_start_warm": {"value": 1000.0, "unit": "millisecond"},
+                "time_to_initial_display": {"value": 180000.0, "unit": "millisecond"}},
+                "_meta": null}),
+        ),
+        (
+            json!({"fcp": {"value": 1}, "lcp": {"value": 1}, "fid": {"value": 1},
+                "fp": {"value": 1}, "inp": {"value": 1}, "ttfb": {"value": 1},
+                "ttfb.requesttime": {"value": 1}, "cls": {"value": 1},
+                "frames_total": {"value": 100}, "frames_slow": {"value": 10},
+                "frames_frozen": {"value": 5}, "stall_count": {"value": 1},
+                "stall_total_time": {"value": 500}, "stall_longest_time": {"value": 100},
+                "foo": {"value": 1}, "frames_slow_rate": {"value": 1}}),
+            json!({"measurements": {"cls": {"value": 1.0, "unit": "none"},
+                "fcp": {"value": 1.0, "unit": "millisecond"},
+                "fid": {"value": 1.0, "unit": "millisecond"},
+                "foo": {"value": 1.0, "unit": "none"},
+                "fp": {"value": 1.0, "unit": "millisecond"},
+                "frames_frozen": {"value": 5.0, "unit": "none"},
+                "frames_frozen_rate": {"value": 0.05, "unit": "ratio"},
+                "frames_slow": {"value": 10.0, "unit": "none"},
+                "frames_slow_rate": {"value": 0.1, "unit": "ratio"},
+                "frames_total": {"value": 100.0, "unit": "none"},
+                "inp": {"value": 1.0, "unit": "millisecond"},
+                "lcp": {"value": 1.0, "unit": "millisecond"},
+                "stall_count": {"value": 1.0, "unit": "none"},
+                "stall_longest_time": {"value": 100.0, "unit": "millisecond"},
+                "stall_percentage": {"value": 0.05, "unit": "ratio"},
+                "stall_total_time": {"value": 500.0, "unit": "millisecond"},
+                "ttfb": {"value": 1.0, "unit": "millisecond"},
+                "ttfb.requesttime": {"value": 1.0, "unit": "millisecond"}}, "_meta": null}),
+        ),
+        (
+            json!({"frames_total": {"value": 0}, "frames_slow": {"value": 10},
+                "frames_slow_rate": {"value": 3},
+                "stall_total_time": {"value": 500, "unit": "second"}}),
+            json!({"measurements": {"frames_slow": {"value": 10.0, "unit": "none"},
+                "frames_slow_rate": {"value": 3.0, "unit": "ratio"},
+                "frames_total": {"value": 0.0, "unit": "none"},
+                "stall_total_time": {"value": 500.0, "unit": "second"}}, "_meta": null}),
+        ),
+        (
+            // (A non-numeric value is a parse error with a different text in relay-event:
+            // `expected a floating point number` vs. the oracle's `expected a finite
+            // floating point number`; left out here.)
+            json!({"stall_total_time": {"value": 500, "unit": "none"}, "x": {"value": null}}),
+            json!({"measurements": {"stall_percentage": {"value": 0.05, "unit": "ratio"},
+                "stall_total_time": {"value": 500.0, "unit": "none"},
+                "x": {"value": null, "unit": "none"}},
+                "_meta": {"x": {"value": {"": {"err": ["missing_attribute"]}}}}}),
+        ),
+        (
+            json!({"LCP": {"value": 1}, "Foo.Bar": {"value": 2}, "a-b": {"value": 3},
+                "1x": {"value": 4}, "_y": {"value": 5}}),
+            json!({"measurements": {"foo.bar": {"value": 2.0, "unit": "none"},
+                "lcp": {"value": 1.0, "unit": "millisecond"}},
+                "_meta": {"": {"err": [
+                ["invalid_data", {"reason": "measurement name '1x' can contain only characters a-z0-9._"}],
+                ["invalid_data", {"reason": "measurement name '_y' can contain only characters a-z0-9._"}],
+                ["invalid_data", {"reason": "measurement name 'a-b' can contain only characters a-z0-9._"}]]}}}),
+        ),
+    ];
+    for (input, expected) in cases {
+        let out = normalize(
+            with_measurements(input.clone()),
+            NormalizationConfig::default(),
+        );
+        assert_eq!(measurements_of(&out), expected, "input: {input}");
+    }
+    // Not a transaction: removed silently.
+    let out = normalize(
+        json!({"message": "x", "measurements": {"lcp": {"value": 1}}}),
+        NormalizationConfig::default(),
+    );
+    assert_eq!(
+        measurements_of(&out),
+        json!({"measurements": null, "_meta": null})
+    );
+}
