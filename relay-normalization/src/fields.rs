@@ -18,8 +18,8 @@ use relay_event::Annotated;
 
 use crate::NormalizationConfig;
 use crate::{
-    contexts, defaults, exceptions, logentry, measurements, release, request, stacktrace, tags,
-    transactions, user,
+    contexts, defaults, exceptions, exclusive_time, logentry, measurements, release, request,
+    stacktrace, tags, transactions, user,
 };
 
 /// Runs the implemented §7 steps in order (the caller skips them when renormalizing).
@@ -51,5 +51,8 @@ pub fn normalize_fields(event: &mut Annotated<Event>, config: &NormalizationConf
     if let Some(event) = event.value_mut() {
         request::normalize_request(event);
         contexts::normalize_contexts(event);
+        if config.normalize_spans {
+            exclusive_time::compute_exclusive_time(event);
+        }
     }
 }

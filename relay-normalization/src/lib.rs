@@ -39,6 +39,7 @@ pub mod contexts;
 pub mod defaults;
 pub mod event_errors;
 pub mod exceptions;
+pub mod exclusive_time;
 pub mod fields;
 pub mod frame_limits;
 pub mod legacy;
@@ -127,6 +128,10 @@ pub struct NormalizationConfig {
     /// The project's and global `measurements` configs combined (§7 step 18,
     /// [`measurements`]); `None`: only the config-free part of step 18 runs.
     pub measurements: Option<std::sync::Arc<measurements::CombinedMeasurementsConfig>>,
+    /// Span normalization of transactions (normalization.md §1.1, §7 step 27): for now the
+    /// exclusive time of spans ([`exclusive_time`]). Off by default (as in
+    /// `StoreNormalizer`), on in the server pipeline.
+    pub normalize_spans: bool,
 }
 
 impl NormalizationConfig {

@@ -165,3 +165,20 @@ fn measurements_config_free_part_matches_the_oracle() {
         json!({"measurements": null, "_meta": null})
     );
 }
+
+#[test]
+fn transaction_with_ten_spans_matches_the_oracle() {
+    // Nested, overlapping, overhanging and orphaned spans plus web-vital and custom
+    // measurements; the expected output is StoreNormalizer 0.10.1's with `normalize_spans`.
+    let input: Value =
+        serde_json::from_str(include_str!("fixtures/transaction_10_spans.input.json"))
+            .unwrap_or_default();
+    let expected: Value =
+        serde_json::from_str(include_str!("fixtures/transaction_10_spans.oracle.json"))
+            .unwrap_or_default();
+    let config = NormalizationConfig {
+        normalize_spans: true,
+        ..Default::default()
+    };
+    assert_eq!(normalize(input, config), expected);
+}
