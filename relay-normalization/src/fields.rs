@@ -18,8 +18,8 @@ use relay_event::Annotated;
 
 use crate::NormalizationConfig;
 use crate::{
-    contexts, defaults, exceptions, exclusive_time, logentry, measurements, release, request,
-    stacktrace, tags, transactions, user,
+    breakdowns, contexts, defaults, exceptions, exclusive_time, logentry, measurements, release,
+    request, stacktrace, tags, transactions, user,
 };
 
 /// Runs the implemented §7 steps in order (the caller skips them when renormalizing).
@@ -46,6 +46,10 @@ pub fn normalize_fields(event: &mut Annotated<Event>, config: &NormalizationConf
         stacktrace::normalize_stacktraces(event);
         exceptions::normalize_exceptions(event);
         measurements::normalize_measurements(event, config.measurements.as_deref());
+        // Step 20: performance score, AI costs, breakdowns (each only with its config).
+        if let Some(breakdowns) = config.breakdowns.as_deref() {
+            breakdowns::normalize_breakdowns(event, breakdowns);
+        }
     }
     defaults::normalize_default_attributes(event, config);
     if let Some(event) = event.value_mut() {

@@ -34,6 +34,7 @@
 
 #![warn(missing_docs)]
 
+pub mod breakdowns;
 pub mod clock_drift;
 pub mod contexts;
 pub mod defaults;
@@ -132,6 +133,8 @@ pub struct NormalizationConfig {
     /// exclusive time of spans ([`exclusive_time`]). Off by default (as in
     /// `StoreNormalizer`), on in the server pipeline.
     pub normalize_spans: bool,
+    /// The project's `breakdownsV2` (§7 step 20, [`breakdowns`]); `None`: no breakdowns.
+    pub breakdowns: Option<std::sync::Arc<breakdowns::BreakdownsConfig>>,
 }
 
 impl NormalizationConfig {
