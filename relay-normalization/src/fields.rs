@@ -18,8 +18,8 @@ use relay_event::Annotated;
 
 use crate::NormalizationConfig;
 use crate::{
-    breakdowns, contexts, defaults, exceptions, exclusive_time, logentry, measurements, release,
-    request, stacktrace, tags, transactions, user,
+    breakdowns, contexts, defaults, exceptions, exclusive_time, logentry, measurements,
+    performance_score, release, request, stacktrace, tags, transactions, user,
 };
 
 /// Runs the implemented §7 steps in order (the caller skips them when renormalizing).
@@ -47,6 +47,9 @@ pub fn normalize_fields(event: &mut Annotated<Event>, config: &NormalizationConf
         exceptions::normalize_exceptions(event);
         measurements::normalize_measurements(event, config.measurements.as_deref());
         // Step 20: performance score, AI costs, breakdowns (each only with its config).
+        if let Some(performance_score) = config.performance_score.as_deref() {
+            performance_score::compute_performance_score(event, performance_score);
+        }
         if let Some(breakdowns) = config.breakdowns.as_deref() {
             breakdowns::normalize_breakdowns(event, breakdowns);
         }

@@ -46,9 +46,11 @@ pub mod frame_limits;
 pub mod legacy;
 pub mod logentry;
 pub mod measurements;
+pub mod performance_score;
 pub mod release;
 pub mod remove_other;
 pub mod request;
+pub mod rule_condition;
 pub mod schema;
 pub mod stacktrace;
 pub mod tags;
@@ -135,6 +137,9 @@ pub struct NormalizationConfig {
     pub normalize_spans: bool,
     /// The project's `breakdownsV2` (§7 step 20, [`breakdowns`]); `None`: no breakdowns.
     pub breakdowns: Option<std::sync::Arc<breakdowns::BreakdownsConfig>>,
+    /// The project's `performanceScore` (§7 step 20, [`performance_score`]); `None`: no
+    /// scores.
+    pub performance_score: Option<std::sync::Arc<performance_score::PerformanceScoreConfig>>,
 }
 
 impl NormalizationConfig {
