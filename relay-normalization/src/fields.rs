@@ -18,7 +18,7 @@ use relay_event::Annotated;
 
 use crate::NormalizationConfig;
 use crate::{
-    breakdowns, contexts, defaults, exceptions, exclusive_time, logentry, measurements,
+    ai_costs, breakdowns, contexts, defaults, exceptions, exclusive_time, logentry, measurements,
     performance_score, release, request, stacktrace, tags, transactions, user,
 };
 
@@ -49,6 +49,9 @@ pub fn normalize_fields(event: &mut Annotated<Event>, config: &NormalizationConf
         // Step 20: performance score, AI costs, breakdowns (each only with its config).
         if let Some(performance_score) = config.performance_score.as_deref() {
             performance_score::compute_performance_score(event, performance_score);
+        }
+        if let Some(metadata) = config.ai_model_metadata.as_deref() {
+            ai_costs::enrich_ai_costs(event, metadata);
         }
         if let Some(breakdowns) = config.breakdowns.as_deref() {
             breakdowns::normalize_breakdowns(event, breakdowns);

@@ -34,6 +34,7 @@
 
 #![warn(missing_docs)]
 
+pub mod ai_costs;
 pub mod breakdowns;
 pub mod clock_drift;
 pub mod contexts;
@@ -140,6 +141,8 @@ pub struct NormalizationConfig {
     /// The project's `performanceScore` (§7 step 20, [`performance_score`]); `None`: no
     /// scores.
     pub performance_score: Option<std::sync::Arc<performance_score::PerformanceScoreConfig>>,
+    /// The global `aiModelMetadata` (§7 step 20, [`ai_costs`]); `None`: no AI costs.
+    pub ai_model_metadata: Option<std::sync::Arc<ai_costs::AiModelMetadata>>,
 }
 
 impl NormalizationConfig {
