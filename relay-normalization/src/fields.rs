@@ -28,10 +28,13 @@ pub fn normalize_fields(event: &mut Annotated<Event>, config: &NormalizationConf
     if let Some(event) = event.value_mut() {
         let tx_rules = config.transaction_name_rules.as_deref();
         let tx_rules = tx_rules.map_or(&[][..], Vec::as_slice);
+        let span_op_defaults = config.span_op_defaults.as_deref();
+        let received_at = config.received_at_or_now();
         transactions::normalize_transaction_with_rules(
             event,
             tx_rules,
-            config.received_at_or_now(),
+            span_op_defaults,
+            received_at,
         );
         defaults::normalize_security_report_logger(event);
         user::normalize_security_report_ip(event, client_ip);

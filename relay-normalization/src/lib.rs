@@ -53,6 +53,7 @@ pub mod remove_other;
 pub mod request;
 pub mod rule_condition;
 pub mod schema;
+pub mod span_op_defaults;
 pub mod stacktrace;
 pub mod tags;
 pub mod timestamps;
@@ -143,6 +144,9 @@ pub struct NormalizationConfig {
     pub performance_score: Option<std::sync::Arc<performance_score::PerformanceScoreConfig>>,
     /// The global `aiModelMetadata` (§7 step 20, [`ai_costs`]); `None`: no AI costs.
     pub ai_model_metadata: Option<std::sync::Arc<ai_costs::AiModelMetadata>>,
+    /// The global `spanOpDefaults` (§7 step 2, [`span_op_defaults`]); `None`: spans without
+    /// op get `default`.
+    pub span_op_defaults: Option<std::sync::Arc<span_op_defaults::SpanOpDefaults>>,
 }
 
 impl NormalizationConfig {
