@@ -1,17 +1,19 @@
 //! The field normalization steps of normalization.md §7 that are implemented, in the order of
-//! §7 (step numbers in parentheses): transaction names and span ops without project or global
-//! rules (2), security reports (3), IP addresses (4, §7.1), release (6), environment (7), user
-//! (8), logentry (9, §7.2), breadcrumbs (11), dist (12), tags (13, §7.3), removal of
-//! client-sent `device.class` tags (14), stack traces (15, §7.4), exceptions (16, §7.5),
-//! default attributes (21, §7.8), request (24, §7.9), the forced trace context (25, §7.10) and
-//! contexts (26, §7.10) without `raw_description` parsing.
+//! §7 (step numbers in parentheses): transaction names with the project's `txNameRules` and
+//! span ops with the global span-op default rules (2), security reports (3), IP addresses (4,
+//! §7.1), release (6), environment (7), user (8), logentry (9, §7.2), breadcrumbs (11), dist
+//! (12), tags (13, §7.3), removal of client-sent `device.class` tags (14), stack traces (15,
+//! §7.4), exceptions (16, §7.5), measurements with the measurements config (18), performance
+//! score, AI costs and breakdowns (20, each only with its config), default attributes (21,
+//! §7.8), request (24, §7.9), the forced trace context (25, §7.10), contexts (26, §7.10)
+//! without `raw_description` parsing, and the exclusive time of spans (27, with
+//! `normalize_spans`).
 //!
-//! Not implemented yet: span conventions (1), the `txNameRules` and global span-op rules of
-//! step 2, the security-report request headers (3), GeoIP (5), debug image types (10), the
-//! device class itself (14, §7.6), user agent → contexts (17, §7.7), measurements (18), app
-//! start (19), performance score, AI costs, breakdowns (20), trace data tags (22), replay
-//! context (23), the `raw_description` parsing of step 26 (§7.10), span normalization (27,
-//! 28), client sample rate (29), and the mechanism `meta` names of §7.5.
+//! Not implemented yet: span conventions (1), the security-report request headers (3), GeoIP
+//! (5), debug image types (10), the device class itself (14, §7.6), user agent → contexts (17,
+//! §7.7), app start (19), trace data tags (22), replay context (23), the `raw_description`
+//! parsing of step 26 (§7.10), the DSC-derived span data and app-start spans of step 27, span
+//! enrichment (28), client sample rate (29), and the mechanism `meta` names of §7.5.
 
 use relay_event::schema::Event;
 use relay_event::Annotated;

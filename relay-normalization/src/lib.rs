@@ -14,7 +14,7 @@
 //! | §5 | transaction checks; may reject | [`transaction_validation`] | not renormalizing |
 //! | §6.1, §2 | legacy conversions and parse-time aliases | [`legacy`] | always |
 //! | §6.2 | schema checks: `trim_whitespace`, `nonempty`, characters, `required` | [`schema`] | not renormalizing |
-//! | §7 | field steps 2 (partly), 3, 4, 6–9, 11–16 (partly), 21, 24–26 (26 partly) | [`fields`] and the modules it lists | not renormalizing |
+//! | §7 | field steps 2, 3 (partly), 4, 6–9, 11–16 (partly), 18, 20, 21, 24–26 (26 partly), 27 (partly) | [`fields`] and the modules it lists | not renormalizing |
 //! | §8.3 | stack frame limits: frame count and frame-data slimming | [`frame_limits`] | [`NormalizationConfig::enable_trimming`] |
 //! | §8.1, §8.2 | trimming: string limits and databag budgets | [`trimming`] | [`NormalizationConfig::enable_trimming`] |
 //! | §9 | removal of unknown attributes | [`remove_other`] | [`NormalizationConfig::remove_other`] (default: not renormalizing) |
@@ -25,9 +25,19 @@
 //! These steps of normalization.md are not part of this crate yet; [`normalize_event`] leaves
 //! the event as they would find it:
 //!
-//! * the field steps of §7 listed as not implemented in [`fields`], among them the
-//!   `txNameRules` of transaction names (step 2), GeoIP (5), the device class (§7.6), user
-//!   agent → contexts (§7.7) and the `raw_description` parsing of contexts (§7.10).
+//! * the field steps of §7 listed as not implemented in [`fields`], among them GeoIP (5), the
+//!   device class (§7.6), user agent → contexts (§7.7), app start (19), the `raw_description`
+//!   parsing of contexts (§7.10) and the DSC-derived span data and app-start spans of span
+//!   normalization (27).
+//!
+//! The project and global config parts that normalization needs are typed here, deserialized
+//! from the config JSON (project-config.md §2, §5) by the server and passed in through
+//! [`NormalizationConfig`]: [`transaction_name_rules::TransactionNameRule`] (`txNameRules`),
+//! [`measurements::MeasurementsConfig`] (project and global `measurements`, combined into
+//! [`measurements::CombinedMeasurementsConfig`]), [`breakdowns::BreakdownsConfig`]
+//! (`breakdownsV2`), [`performance_score::PerformanceScoreConfig`] (`performanceScore`),
+//! [`ai_costs::AiModelMetadata`] (global `aiModelMetadata`) and
+//! [`span_op_defaults::SpanOpDefaults`] (global `spanOpDefaults`).
 //!
 //! The step modules can also be used on their own: each exposes its processor, to be run with
 //! [`relay_event::process_value`] from [`ProcessingState::root`].
@@ -81,8 +91,9 @@ pub use validation::{validate_event, ValidationConfig};
 /// The knobs of normalization (normalization.md §1.1) that the implemented steps use.
 ///
 /// The knobs of the steps that are not implemented yet (client string, grouping config,
-/// user-agent normalization, client sample rate, replay id, span normalization, GeoIP; see the
-/// crate docs) are not part of it yet.
+/// user-agent normalization, client sample rate, replay id, GeoIP; see the crate docs) are not
+/// part of it yet. The config-dependent steps run only when their config is set (`None`: the
+/// step does not run).
 #[derive(Clone, Debug, Default)]
 pub struct NormalizationConfig {
     /// Renormalize an already normalized event (normalization.md §12): skips the schema

@@ -182,3 +182,79 @@ fn transaction_with_ten_spans_matches_the_oracle() {
     };
     assert_eq!(normalize(input, config), expected);
 }
+
+#[test]
+fn all_transaction_configs_together() {
+    // The 10-span transaction with every config: the StoreNormalizer output (spans,
+    // exclusive times) stays the same, the config-dependent steps add to it.
+    let input: Value =
+        serde_json::from_str(include_str!("fixtures/transaction_10_spans.input.json"))
+            .unwrap_or_default();
+    let measurements: relay_normalization::measurements::MeasurementsConfig =
+        serde_json::from_value(json!({"builtinMeasurements": [
+            {"name": "lcp", "unit": "millisecond"}, {"name": "fcp", "unit": "millisecond"},
+            {"name": "cls", "unit": "none"}], "maxCustomMeasurements": 5}))
+        .unwrap_or_default();
+    let global: relay_normalization::measurements::MeasurementsConfig =
+        serde_json::from_value(json!({"maxCustomMeasurements": 0})).unwrap_or_default();
+    let config = NormalizationConfig {
+        normalize_spans: true,
+        measurements: relay_normalization::measurements::CombinedMeasurementsConfig::new(
+            Some(&measurements),
+            Some(&global),
+            Some(200),
+        )
+        .map(Arc::new),
+        breakdowns: serde_json::from_value(json!({"span_ops": {"type": "spanOperations",
+            "matches": ["http", "db", "resource", "browser"]}}))
+        .ok()
+        .map(Arc::new),
+        performance_score: serde_json::from_value(json!({"profiles": [{"name": "Pageload",
+            "version": "2.0", "scoreComponents": [
+                {"measurement": "fcp", "weight": 0.15, "p10": 900, "p50": 1600},
+                {"measurement": "lcp", "weight": 0.3, "p10": 1200, "p50": 2400},
+                {"measurement": "cls", "weight": 0.15, "p10": 0.1, "p50": 0.25}],
+            "condition": {"op": "eq", "name": "event.contexts.trace.op",
+                "value": "pageload"}}]}))
+        .ok()
+        .map(Arc::new),
+        ..Default::default()
+    };
+    let out = normalize(input, config);
+    let expected: Value =
+        serde_json::from_str(include_str!("fixtures/transaction_10_spans.oracle.json"))
+            .unwrap_or_default();
+    assert_eq!(out["spans"], expected["spans"]);
+    assert_eq!(out["contexts"]["trace"], expected["contexts"]["trace"]);
+
+    let ms = |v: f64| json!({"value": v, "unit": "millisecond"});
+    assert_eq!(
+        out["breakdowns"],
+        json!({"span_ops": {"ops.browser": ms(250.0), "ops.db": ms(4250.0),
+            "ops.http": ms(3500.0), "ops.resource": ms(4000.0), "total.time": ms(12000.0)}})
+    );
+    // The stricter global limit (0) removes the custom measurement.
+    assert!(out["measurements"].get("custom.metric").is_none());
+    assert_eq!(
+        out["_meta"]["measurements"][""],
+        json!({"err": [["invalid_data", {"reason": "too many measurements: 0"}]],
+            "val": {"custom.metric": {"value": 3.0, "unit": "none"}}})
+    );
+    // Scores (independently computed with Python's math.erf).
+    for (name, value) in [
+        ("score.ratio.fcp", 0.7391658153933758),
+        ("score.weight.fcp", 0.25),
+        ("score.weight.lcp", 0.5),
+        ("score.lcp", 0.25),
+        ("score.total", 0.6597914538483439),
+    ] {
+        let actual = out["measurements"][name]["value"]
+            .as_f64()
+            .unwrap_or(f64::NAN);
+        assert!((actual - value).abs() < 1e-12, "{name}: {actual}");
+    }
+    assert_eq!(
+        out["contexts"]["performance_score"],
+        json!({"score_profile_version": "2.0", "type": "performance_score"})
+    );
+}
