@@ -258,3 +258,26 @@ fn all_transaction_configs_together() {
         json!({"score_profile_version": "2.0", "type": "performance_score"})
     );
 }
+
+#[test]
+fn random_transactions_match_the_oracle() {
+    // [input, StoreNormalizer 0.10.1 output with `normalize_spans`] pairs made by
+    // fixtures/gen_transactions_random.py (random span trees and measurements; without
+    // app-start measurements, whose step 19 is not implemented, and without invalid
+    // measurement names, whose `errors` entries the oracle lists twice).
+    let cases: Vec<(Value, Value)> =
+        serde_json::from_str(include_str!("fixtures/transactions_random.oracle.json"))
+            .unwrap_or_default();
+    assert_eq!(cases.len(), 30);
+    let config = NormalizationConfig {
+        normalize_spans: true,
+        ..Default::default()
+    };
+    for (input, expected) in cases {
+        let mut output = normalize(input.clone(), config.clone());
+        if let Some(object) = output.as_object_mut() {
+            object.remove("event_id");
+        }
+        assert_eq!(output, expected, "input: {input}");
+    }
+}
