@@ -281,3 +281,21 @@ fn random_transactions_match_the_oracle() {
         assert_eq!(output, expected, "input: {input}");
     }
 }
+
+#[test]
+fn invalid_measurement_names_are_listed_twice_in_errors_like_the_oracle() {
+    let mut input = transaction("foo", "route");
+    input["measurements"] = json!({"lcp": {"value": 1}, "x-y": {"value": 1},
+        "a b": {"value": 2}, "z": {"value": null}});
+    let out = normalize(input, NormalizationConfig::default());
+    // StoreNormalizer 0.10.1 output.
+    let name_error = |name: &str| {
+        json!({"type": "invalid_data", "name": "measurements",
+            "reason": format!("measurement name '{name}' can contain only characters a-z0-9._")})
+    };
+    assert_eq!(
+        out["errors"],
+        json!([name_error("a b"), name_error("x-y"), name_error("a b"), name_error("x-y"),
+            {"type": "missing_attribute", "name": "measurements.z.value"}])
+    );
+}
