@@ -5,7 +5,7 @@
 //! For every span of a transaction whose op starts with `gen_ai.` or `ai.` and whose data
 //! names a model (`gen_ai.response.model`, else `gen_ai.request.model`) with costs in the
 //! config (an exact key first, else the first glob key in key order; `*` matches any run of
-//! characters), the costs in USD are written into the span data, using the token counts of the
+//! characters, `?` one), the costs in USD are written into the span data, using the token counts of the
 //! attribute conventions (<https://getsentry.github.io/relay/relay_conventions/attributes/>):
 //!
 //! * `gen_ai.cost.input_tokens` = (input − cached − cache-write tokens) × `inputPerToken` +
@@ -29,6 +29,8 @@ use std::collections::BTreeMap;
 use relay_event::schema::{Event, EventType};
 use relay_event::{Annotated, Object, Value};
 use serde::{Deserialize, Serialize};
+
+use crate::glob::wildcard_match;
 
 /// Costs per token of a model, in USD.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -70,14 +72,6 @@ pub struct AiModelMetadata {
     pub models: BTreeMap<String, ModelMetadata>,
 }
 
-fn glob_match(pattern: &[char], text: &[char]) -> bool {
-    match pattern.split_first() {
-        None => text.is_empty(),
-        Some(('*', rest)) => (0..=text.len()).any(|n| glob_match(rest, &text[n..])),
-        Some((c, rest)) => text.first() == Some(c) && glob_match(rest, &text[1..]),
-    }
-}
-
 impl AiModelMetadata {
     /// Parses the global config's `aiModelMetadata` value; a malformed value gives `None`
     /// (the enrichment is off), as in Sentry's Relay.
@@ -90,10 +84,9 @@ impl AiModelMetadata {
         if let Some(metadata) = self.models.get(model) {
             return metadata.costs.as_ref();
         }
-        let text: Vec<char> = model.chars().collect();
         self.models
             .iter()
-            .find(|(glob, _)| glob_match(&glob.chars().collect::<Vec<_>>(), &text))
+            .find(|(glob, _)| wildcard_match(glob, model))
             .and_then(|(_, metadata)| metadata.costs.as_ref())
     }
 }

@@ -54,6 +54,7 @@ pub mod exceptions;
 pub mod exclusive_time;
 pub mod fields;
 pub mod frame_limits;
+mod glob;
 pub mod legacy;
 pub mod logentry;
 pub mod measurements;

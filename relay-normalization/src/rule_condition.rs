@@ -16,6 +16,8 @@
 use relay_event::{to_json, Annotated, IntoValue};
 use serde::{Deserialize, Serialize};
 
+use crate::glob::wildcard_match;
+
 /// Options of `eq`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -144,15 +146,6 @@ pub fn lookup<'a>(
     Some(current)
 }
 
-fn glob_match(pattern: &[char], text: &[char]) -> bool {
-    match pattern.split_first() {
-        None => text.is_empty(),
-        Some(('*', rest)) => (0..=text.len()).any(|n| glob_match(rest, &text[n..])),
-        Some(('?', rest)) => !text.is_empty() && glob_match(rest, &text[1..]),
-        Some((c, rest)) => text.first() == Some(c) && glob_match(rest, &text[1..]),
-    }
-}
-
 fn compare(
     field: Option<&serde_json::Value>,
     value: &serde_json::Value,
@@ -213,11 +206,7 @@ impl RuleCondition {
                 let Some(serde_json::Value::String(text)) = lookup(root, kind, name) else {
                     return false;
                 };
-                let text: Vec<char> = text.chars().collect();
-                value.iter().any(|glob| {
-                    let pattern: Vec<char> = glob.chars().collect();
-                    glob_match(&pattern, &text)
-                })
+                value.iter().any(|glob| wildcard_match(glob, text))
             }
             RuleCondition::And { inner } => inner.iter().all(|c| c.matches_value(root, kind)),
             RuleCondition::Or { inner } => inner.iter().any(|c| c.matches_value(root, kind)),

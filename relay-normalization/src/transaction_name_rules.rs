@@ -87,50 +87,73 @@ fn tokenize(pattern: &str) -> Vec<Token> {
     tokens
 }
 
-/// Matches `tokens` against `text` (as chars with byte offsets) and returns the byte ranges
-/// matched by each single `*`, in order. Backtracking, depth-bounded by the pattern length.
-fn match_tokens(
+/// The largest `tokens × text` table [`match_captures`] builds; longer names do not match
+/// (transaction names are far shorter in practice).
+const MAX_MATCH_CELLS: usize = 4_000_000;
+
+/// Matches `tokens` against `text` (chars with their byte offsets, `end` the total length)
+/// and returns the byte ranges matched by each single `*`, in order, each wildcard matching
+/// as much as possible from left to right (like a backtracking regex).
+///
+/// `ok[i][j]` (whether `tokens[i..]` matches `text[j..]`) is filled backwards, then the
+/// captures are read off walking forwards: O(tokens × text) time and memory, no recursion,
+/// so hostile names or patterns cannot blow up time or stack.
+fn match_captures(
     tokens: &[Token],
     text: &[(usize, char)],
     end: usize,
-    captures: &mut Vec<(usize, usize)>,
-) -> bool {
-    let Some((&token, rest)) = tokens.split_first() else {
-        return text.is_empty();
-    };
-    let offset = |i: usize| text.get(i).map_or(end, |(o, _)| *o);
-    match token {
-        Token::Literal(c) => {
-            text.first().is_some_and(|(_, t)| *t == c)
-                && match_tokens(rest, &text[1..], end, captures)
-        }
-        Token::Any => {
-            text.first().is_some_and(|(_, t)| *t != '/')
-                && match_tokens(rest, &text[1..], end, captures)
-        }
-        Token::Star | Token::DoubleStar => {
-            // The longest run this wildcard may cover.
-            let limit = match token {
-                Token::Star => text
-                    .iter()
-                    .position(|(_, c)| *c == '/')
-                    .unwrap_or(text.len()),
-                _ => text.len(),
+) -> Option<Vec<(usize, usize)>> {
+    let (t, n) = (tokens.len(), text.len());
+    if (t + 1).saturating_mul(n + 1) > MAX_MATCH_CELLS {
+        return None;
+    }
+    let width = n + 1;
+    let mut ok = vec![false; (t + 1) * width];
+    ok[t * width + n] = true;
+    for i in (0..t).rev() {
+        for j in (0..=n).rev() {
+            let here = text.get(j).map(|(_, c)| *c);
+            let next_token = ok[(i + 1) * width + j];
+            let consume = |same_token: bool| {
+                let row = if same_token { i } else { i + 1 };
+                j < n && ok[row * width + j + 1]
             };
-            // Greedy: prefer the longest match, as a regex `[^/]*` / `.*` would.
-            for n in (0..=limit).rev() {
-                let mark = captures.len();
-                if token == Token::Star {
-                    captures.push((offset(0), offset(n)));
-                }
-                if match_tokens(rest, &text[n..], end, captures) {
-                    return true;
-                }
-                captures.truncate(mark);
-            }
-            false
+            ok[i * width + j] = match tokens[i] {
+                Token::Literal(c) => here == Some(c) && consume(false),
+                Token::Any => here.is_some_and(|c| c != '/') && consume(false),
+                Token::Star => next_token || (here.is_some_and(|c| c != '/') && consume(true)),
+                Token::DoubleStar => next_token || consume(true),
+            };
         }
     }
+    if !ok[0] {
+        return None;
+    }
+    let offset = |j: usize| text.get(j).map_or(end, |(o, _)| *o);
+    let mut captures = Vec::new();
+    let mut j = 0;
+    for (i, token) in tokens.iter().enumerate() {
+        let next = (i + 1) * width;
+        match token {
+            Token::Literal(_) | Token::Any => j += 1,
+            Token::Star | Token::DoubleStar => {
+                let limit = match token {
+                    Token::Star => text[j..]
+                        .iter()
+                        .position(|(_, c)| *c == '/')
+                        .map_or(n, |p| j + p),
+                    _ => n,
+                };
+                // `ok[i][j]` holds, so some k in j..=limit continues the match.
+                let k = (j..=limit).rev().find(|&k| ok[next + k]).unwrap_or(j);
+                if *token == Token::Star {
+                    captures.push((offset(j), offset(k)));
+                }
+                j = k;
+            }
+        }
+    }
+    Some(captures)
 }
 
 impl TransactionNameRule {
@@ -151,15 +174,7 @@ impl TransactionNameRule {
             name.to_owned()
         };
         let chars: Vec<(usize, char)> = subject.char_indices().collect();
-        let mut captures = Vec::new();
-        if !match_tokens(
-            &tokenize(&self.pattern),
-            &chars,
-            subject.len(),
-            &mut captures,
-        ) {
-            return None;
-        }
+        let captures = match_captures(&tokenize(&self.pattern), &chars, subject.len())?;
         let mut result = String::with_capacity(subject.len());
         let mut position = 0;
         for (start, end) in captures {
@@ -279,6 +294,9 @@ mod tests {
         );
         let r = rule("/a/**", Some(":id"));
         assert_eq!(r.apply("/a/1/2").as_deref(), Some("/a/1/2"));
+        // Many wildcards against a long name: memoized, not exponential.
+        let r = rule(&format!("{}x", "**a".repeat(30)), None);
+        assert_eq!(r.apply(&"a".repeat(3000)), None);
         let r = rule("/ü?/*/**", None);
         assert_eq!(r.apply("/üx/ä/q").as_deref(), Some("/üx/*/q"));
         let unknown = TransactionNameRule {
