@@ -17,8 +17,8 @@
 //!
 //! Config-dependent part (only with a [`CombinedMeasurementsConfig`], before the derived
 //! measurements are computed, so these never count as custom): in name order, a measurement
-//! is removed when its name is not a valid metric name, when name and unit together are longer
-//! than [`CombinedMeasurementsConfig::max_name_and_unit_len`], when it is a built-in one with a
+//! is removed when name and unit together are longer than
+//! [`CombinedMeasurementsConfig::max_name_and_unit_len`], when it is a built-in one with a
 //! negative value that does not allow negatives, when it is a built-in one with another unit
 //! (silently), or when it is custom (not built-in) and the custom limit is already used up.
 //! Every removed measurement is listed in the measurements object's `val` (an object by
@@ -224,9 +224,8 @@ pub fn normalize_measurements(event: &mut Event, config: Option<&CombinedMeasure
                 return true;
             };
             let unit = m.unit.value().map_or("none", String::as_str);
-            let reason = if !is_valid_name(name) {
-                Some(Some(format!("invalid measurement name: \"{name}\"")))
-            } else if config
+            // Names are already valid here (checked above, without config).
+            let reason = if config
                 .max_name_and_unit_len
                 .is_some_and(|max| name.len() + unit.len() > max)
             {
