@@ -3,8 +3,9 @@
 //! `{"profiles": [{"name", "scoreComponents": [{"measurement", "weight", "p10", "p50",
 //! "optional"?}], "condition", "version"?}]}`.
 //!
-//! The first profile whose `condition` matches the event ([`crate::rule_condition`]; a profile
-//! without a condition never matches) is applied, if the event has measurements:
+//! The first profile whose `condition` matches the event ([`crate::rule_condition`], evaluated
+//! without the event's spans; a profile without a condition never matches) is applied, if the
+//! event has measurements:
 //!
 //! * the weights of all components, except optional ones whose measurement is missing, are
 //!   summed; if the sum is 0 nothing is written;
@@ -122,7 +123,11 @@ pub fn compute_performance_score(event: &mut Event, config: &PerformanceScoreCon
     if event.ty.value() != Some(&EventType::Transaction) || event.measurements.value().is_none() {
         return;
     }
+    // Profile conditions look at event fields, never at spans; leaving the spans out keeps the
+    // JSON form of a large transaction cheap.
+    let spans = std::mem::take(&mut event.spans);
     let json = to_json_form(event);
+    event.spans = spans;
     let Some(profile) = config.profiles.iter().find(|p| {
         p.condition
             .as_ref()
