@@ -299,3 +299,53 @@ fn invalid_measurement_names_are_listed_twice_in_errors_like_the_oracle() {
             {"type": "missing_attribute", "name": "measurements.z.value"}])
     );
 }
+
+#[test]
+fn global_configs_hook_in_at_their_steps() {
+    // Span-op defaults run in step 2, so the breakdowns of step 20 see the derived op; AI
+    // costs (step 20) are written into the span data.
+    let mut input = transaction("foo", "route");
+    let span = |id: &str, data: Value| {
+        json!({"span_id": id, "trace_id": "a".repeat(32), "parent_span_id": "b".repeat(16),
+            "start_timestamp": 1704067101.0, "timestamp": 1704067102.5, "data": data})
+    };
+    input["spans"] = json!([
+        span("c".repeat(16).as_str(), json!({"db.system": "postgresql"})),
+        span(
+            "d".repeat(16).as_str(),
+            json!({"gen_ai.request.model": "gpt-4o-mini",
+            "gen_ai.usage.input_tokens": 10, "gen_ai.usage.output_tokens": 5})
+        ),
+    ]);
+    input["spans"][1]["op"] = json!("gen_ai.chat");
+    let config = NormalizationConfig {
+        span_op_defaults: Some(Arc::new(
+            relay_normalization::span_op_defaults::SpanOpDefaults::from_global_config_value(
+                &json!({"rules": [{"condition": {"op": "eq", "name": "span.data.db\\.system",
+                    "value": "postgresql"}, "value": "db"}]}),
+            ),
+        )),
+        ai_model_metadata:
+            relay_normalization::ai_costs::AiModelMetadata::from_global_config_value(
+                &json!({"version": 1, "models": {"gpt-4o*": {"costs": {"inputPerToken": 1.0,
+                "outputPerToken": 2.0, "outputReasoningPerToken": 0.0,
+                "inputCachedPerToken": 0.0, "inputCacheWritePerToken": 0.0}}}}),
+            )
+            .map(Arc::new),
+        breakdowns: serde_json::from_value(json!({"span_ops": {"type": "spanOperations",
+            "matches": ["db"]}}))
+        .ok()
+        .map(Arc::new),
+        ..Default::default()
+    };
+    let out = normalize(input, config);
+    assert_eq!(out["spans"][0]["op"], json!("db"));
+    assert_eq!(
+        out["breakdowns"]["span_ops"]["ops.db"],
+        json!({"value": 1500.0, "unit": "millisecond"})
+    );
+    assert_eq!(
+        out["spans"][1]["data"]["gen_ai.cost.total_tokens"],
+        json!(20.0)
+    );
+}
