@@ -74,7 +74,7 @@ fn entry(path: &str, error: &Error, original: Option<&Value>) -> EventProcessing
 impl Processor for EventErrorsProcessor {
     fn before_process<T: ProcessValue>(
         &mut self,
-        _value: Option<&T>,
+        value: Option<&T>,
         meta: &mut Meta,
         state: &ProcessingState<'_>,
     ) -> ProcessingResult {
@@ -82,13 +82,24 @@ impl Processor for EventErrorsProcessor {
             return Ok(());
         }
         let path = state.path().to_string();
-        for (position, error) in meta.errors().iter().enumerate() {
-            let original = if position == 0 {
-                meta.original_value()
-            } else {
-                None
-            };
-            self.errors.push(entry(&path, error, original));
+        // `StoreNormalizer` 0.10.1 lists the errors on an existing top-level `measurements` or
+        // `breakdowns` object twice (e.g. invalid measurement names, §7 step 18), as if the
+        // wrapper and the object inside it were visited with the same meta; kept for
+        // wire-compatible `errors` lists.
+        let passes = if value.is_some() && matches!(path.as_str(), "measurements" | "breakdowns") {
+            2
+        } else {
+            1
+        };
+        for _ in 0..passes {
+            for (position, error) in meta.errors().iter().enumerate() {
+                let original = if position == 0 {
+                    meta.original_value()
+                } else {
+                    None
+                };
+                self.errors.push(entry(&path, error, original));
+            }
         }
         Ok(())
     }

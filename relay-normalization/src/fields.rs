@@ -1,32 +1,43 @@
 //! The field normalization steps of normalization.md §7 that are implemented, in the order of
-//! §7 (step numbers in parentheses): transaction names and span ops without project or global
-//! rules (2), security reports (3), IP addresses (4, §7.1), release (6), environment (7), user
-//! (8), logentry (9, §7.2), breadcrumbs (11), dist (12), tags (13, §7.3), removal of
-//! client-sent `device.class` tags (14), stack traces (15, §7.4), exceptions (16, §7.5),
-//! default attributes (21, §7.8), request (24, §7.9), the forced trace context (25, §7.10) and
-//! contexts (26, §7.10) without `raw_description` parsing.
+//! §7 (step numbers in parentheses): transaction names with the project's `txNameRules` and
+//! span ops with the global span-op default rules (2), security reports (3), IP addresses (4,
+//! §7.1), release (6), environment (7), user (8), logentry (9, §7.2), breadcrumbs (11), dist
+//! (12), tags (13, §7.3), removal of client-sent `device.class` tags (14), stack traces (15,
+//! §7.4), exceptions (16, §7.5), measurements with the measurements config (18), performance
+//! score, AI costs and breakdowns (20, each only with its config), default attributes (21,
+//! §7.8), request (24, §7.9), the forced trace context (25, §7.10), contexts (26, §7.10)
+//! without `raw_description` parsing, and the exclusive time of spans (27, with
+//! `normalize_spans`).
 //!
-//! Not implemented yet: span conventions (1), the `txNameRules` and global span-op rules of
-//! step 2, the security-report request headers (3), GeoIP (5), debug image types (10), the
-//! device class itself (14, §7.6), user agent → contexts (17, §7.7), measurements (18), app
-//! start (19), performance score, AI costs, breakdowns (20), trace data tags (22), replay
-//! context (23), the `raw_description` parsing of step 26 (§7.10), span normalization (27,
-//! 28), client sample rate (29), and the mechanism `meta` names of §7.5.
+//! Not implemented yet: span conventions (1), the security-report request headers (3), GeoIP
+//! (5), debug image types (10), the device class itself (14, §7.6), user agent → contexts (17,
+//! §7.7), app start (19), trace data tags (22), replay context (23), the `raw_description`
+//! parsing of step 26 (§7.10), the DSC-derived span data and app-start spans of step 27, span
+//! enrichment (28), client sample rate (29), and the mechanism `meta` names of §7.5.
 
 use relay_event::schema::Event;
 use relay_event::Annotated;
 
 use crate::NormalizationConfig;
 use crate::{
-    contexts, defaults, exceptions, logentry, release, request, stacktrace, tags, transactions,
-    user,
+    ai_costs, breakdowns, contexts, defaults, exceptions, exclusive_time, logentry, measurements,
+    performance_score, release, request, stacktrace, tags, transactions, user,
 };
 
 /// Runs the implemented §7 steps in order (the caller skips them when renormalizing).
 pub fn normalize_fields(event: &mut Annotated<Event>, config: &NormalizationConfig) {
     let client_ip = config.client_ip.filter(|_| config.infer_ip_address);
     if let Some(event) = event.value_mut() {
-        transactions::normalize_transaction(event);
+        let tx_rules = config.transaction_name_rules.as_deref();
+        let tx_rules = tx_rules.map_or(&[][..], Vec::as_slice);
+        let span_op_defaults = config.span_op_defaults.as_deref();
+        let received_at = config.received_at_or_now();
+        transactions::normalize_transaction_with_rules(
+            event,
+            tx_rules,
+            span_op_defaults,
+            received_at,
+        );
         defaults::normalize_security_report_logger(event);
         user::normalize_security_report_ip(event, client_ip);
         user::normalize_ip_address(event, client_ip);
@@ -39,10 +50,24 @@ pub fn normalize_fields(event: &mut Annotated<Event>, config: &NormalizationConf
         tags::remove_device_class_tag(event);
         stacktrace::normalize_stacktraces(event);
         exceptions::normalize_exceptions(event);
+        measurements::normalize_measurements(event, config.measurements.as_deref());
+        // Step 20: performance score, AI costs, breakdowns (each only with its config).
+        if let Some(performance_score) = config.performance_score.as_deref() {
+            performance_score::compute_performance_score(event, performance_score);
+        }
+        if let Some(metadata) = config.ai_model_metadata.as_deref() {
+            ai_costs::enrich_ai_costs(event, metadata);
+        }
+        if let Some(breakdowns) = config.breakdowns.as_deref() {
+            breakdowns::normalize_breakdowns(event, breakdowns);
+        }
     }
     defaults::normalize_default_attributes(event, config);
     if let Some(event) = event.value_mut() {
         request::normalize_request(event);
         contexts::normalize_contexts(event);
+        if config.normalize_spans {
+            exclusive_time::compute_exclusive_time(event);
+        }
     }
 }

@@ -14,7 +14,7 @@
 //! | §5 | transaction checks; may reject | [`transaction_validation`] | not renormalizing |
 //! | §6.1, §2 | legacy conversions and parse-time aliases | [`legacy`] | always |
 //! | §6.2 | schema checks: `trim_whitespace`, `nonempty`, characters, `required` | [`schema`] | not renormalizing |
-//! | §7 | field steps 2 (partly), 3, 4, 6–9, 11–16 (partly), 21, 24–26 (26 partly) | [`fields`] and the modules it lists | not renormalizing |
+//! | §7 | field steps 2, 3 (partly), 4, 6–9, 11–16 (partly), 18, 20, 21, 24–26 (26 partly), 27 (partly) | [`fields`] and the modules it lists | not renormalizing |
 //! | §8.3 | stack frame limits: frame count and frame-data slimming | [`frame_limits`] | [`NormalizationConfig::enable_trimming`] |
 //! | §8.1, §8.2 | trimming: string limits and databag budgets | [`trimming`] | [`NormalizationConfig::enable_trimming`] |
 //! | §9 | removal of unknown attributes | [`remove_other`] | [`NormalizationConfig::remove_other`] (default: not renormalizing) |
@@ -25,31 +25,50 @@
 //! These steps of normalization.md are not part of this crate yet; [`normalize_event`] leaves
 //! the event as they would find it:
 //!
-//! * the field steps of §7 listed as not implemented in [`fields`], among them the
-//!   `txNameRules` of transaction names (step 2), GeoIP (5), the device class (§7.6), user
-//!   agent → contexts (§7.7) and the `raw_description` parsing of contexts (§7.10).
+//! * the field steps of §7 listed as not implemented in [`fields`], among them GeoIP (5), the
+//!   device class (§7.6), user agent → contexts (§7.7), app start (19), the `raw_description`
+//!   parsing of contexts (§7.10) and the DSC-derived span data and app-start spans of span
+//!   normalization (27).
+//!
+//! The project and global config parts that normalization needs are typed here, deserialized
+//! from the config JSON (project-config.md §2, §5) by the server and passed in through
+//! [`NormalizationConfig`]: [`transaction_name_rules::TransactionNameRule`] (`txNameRules`),
+//! [`measurements::MeasurementsConfig`] (project and global `measurements`, combined into
+//! [`measurements::CombinedMeasurementsConfig`]), [`breakdowns::BreakdownsConfig`]
+//! (`breakdownsV2`), [`performance_score::PerformanceScoreConfig`] (`performanceScore`),
+//! [`ai_costs::AiModelMetadata`] (global `aiModelMetadata`) and
+//! [`span_op_defaults::SpanOpDefaults`] (global `spanOpDefaults`).
 //!
 //! The step modules can also be used on their own: each exposes its processor, to be run with
 //! [`relay_event::process_value`] from [`ProcessingState::root`].
 
 #![warn(missing_docs)]
 
+pub mod ai_costs;
+pub mod breakdowns;
 pub mod clock_drift;
 pub mod contexts;
 pub mod defaults;
 pub mod event_errors;
 pub mod exceptions;
+pub mod exclusive_time;
 pub mod fields;
 pub mod frame_limits;
+mod glob;
 pub mod legacy;
 pub mod logentry;
+pub mod measurements;
+pub mod performance_score;
 pub mod release;
 pub mod remove_other;
 pub mod request;
+pub mod rule_condition;
 pub mod schema;
+pub mod span_op_defaults;
 pub mod stacktrace;
 pub mod tags;
 pub mod timestamps;
+pub mod transaction_name_rules;
 pub mod transaction_validation;
 pub mod transactions;
 pub mod trimming;
@@ -73,8 +92,9 @@ pub use validation::{validate_event, ValidationConfig};
 /// The knobs of normalization (normalization.md §1.1) that the implemented steps use.
 ///
 /// The knobs of the steps that are not implemented yet (client string, grouping config,
-/// user-agent normalization, client sample rate, replay id, span normalization, GeoIP; see the
-/// crate docs) are not part of it yet.
+/// user-agent normalization, client sample rate, replay id, GeoIP; see the crate docs) are not
+/// part of it yet. The config-dependent steps run only when their config is set (`None`: the
+/// step does not run).
 #[derive(Clone, Debug, Default)]
 pub struct NormalizationConfig {
     /// Renormalize an already normalized event (normalization.md §12): skips the schema
@@ -123,6 +143,27 @@ pub struct NormalizationConfig {
     pub client: Option<String>,
     /// The project's `groupingConfig`, written to `grouping_config` (§7.8); `None` clears it.
     pub grouping_config: Option<relay_event::Object<relay_event::Value>>,
+    /// The project's `txNameRules` (project-config.md §2), applied to sanitized transaction
+    /// names in §7 step 2 ([`transaction_name_rules`]); `None`: no rules.
+    pub transaction_name_rules:
+        Option<std::sync::Arc<Vec<transaction_name_rules::TransactionNameRule>>>,
+    /// The project's and global `measurements` configs combined (§7 step 18,
+    /// [`measurements`]); `None`: only the config-free part of step 18 runs.
+    pub measurements: Option<std::sync::Arc<measurements::CombinedMeasurementsConfig>>,
+    /// Span normalization of transactions (normalization.md §1.1, §7 step 27): for now the
+    /// exclusive time of spans ([`exclusive_time`]). Off by default (as in
+    /// `StoreNormalizer`), on in the server pipeline.
+    pub normalize_spans: bool,
+    /// The project's `breakdownsV2` (§7 step 20, [`breakdowns`]); `None`: no breakdowns.
+    pub breakdowns: Option<std::sync::Arc<breakdowns::BreakdownsConfig>>,
+    /// The project's `performanceScore` (§7 step 20, [`performance_score`]); `None`: no
+    /// scores.
+    pub performance_score: Option<std::sync::Arc<performance_score::PerformanceScoreConfig>>,
+    /// The global `aiModelMetadata` (§7 step 20, [`ai_costs`]); `None`: no AI costs.
+    pub ai_model_metadata: Option<std::sync::Arc<ai_costs::AiModelMetadata>>,
+    /// The global `spanOpDefaults` (§7 step 2, [`span_op_defaults`]); `None`: spans without
+    /// op get `default`.
+    pub span_op_defaults: Option<std::sync::Arc<span_op_defaults::SpanOpDefaults>>,
 }
 
 impl NormalizationConfig {
@@ -134,6 +175,11 @@ impl NormalizationConfig {
     /// Whether the `errors` list is emitted.
     pub fn emits_event_errors(&self) -> bool {
         self.emit_event_errors.unwrap_or(!self.is_renormalize)
+    }
+
+    /// `received_at`, or now when it is not set.
+    pub fn received_at_or_now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.received_at.map_or_else(chrono::Utc::now, |t| t.0)
     }
 
     /// The knobs of validation, with `received_at` resolved (`None` means now).

@@ -1,6 +1,5 @@
 //! Transaction names and span ops (normalization.md §7 step 2), for events of type
-//! `transaction` only, without the project's transaction-name rules (`txNameRules`, not part
-//! of [`crate::NormalizationConfig`]) and without global span-op rules:
+//! `transaction` only:
 //!
 //! * a missing or empty `transaction` becomes `<unlabeled transaction>`;
 //! * a missing `transaction_info.source` becomes `unknown`, unless the name contains `/` and
@@ -12,11 +11,17 @@
 //!   original name as `val`; a result of just `*` is not applied. A segment with two or more
 //!   consecutive digits is `int`; otherwise one holding a UUID is `uuid`, a run of 40 hex
 //!   digits `sha1`, of 32 `md5`, a `0x` hex number `hex`. (Dates always contain consecutive
-//!   digits, so they are reported as `int`, as `StoreNormalizer` 0.10.1 does.)
-//! * the trace context's `op` defaults to `default`, and so does every span's `op`.
+//!   digits, so they are reported as `int`, as `StoreNormalizer` 0.10.1 does.) Then the
+//!   project's transaction-name rules (`txNameRules`, [`crate::transaction_name_rules`]) are
+//!   applied to the scrubbed name;
+//! * the trace context's `op` defaults to `default`; a span without `op` gets one from the
+//!   global span-op default rules ([`crate::span_op_defaults`]) or `default`.
 
 use relay_event::schema::{Context, Event, EventType};
 use relay_event::{Annotated, Remark, RemarkType, Value};
+
+use crate::span_op_defaults::SpanOpDefaults;
+use crate::transaction_name_rules::{self, TransactionNameRule};
 
 /// The name of a transaction without one.
 pub const UNLABELED: &str = "<unlabeled transaction>";
@@ -201,8 +206,21 @@ pub fn scrub_identifiers(name: &mut Annotated<String>) {
     meta.set_original_value(Some(original));
 }
 
-/// Step 2 on a transaction event.
+/// Step 2 on a transaction event, without transaction-name rules.
 pub fn normalize_transaction(event: &mut Event) {
+    normalize_transaction_with_rules(event, &[], None, chrono::Utc::now());
+}
+
+/// Step 2 on a transaction event: after identifier scrubbing, a sanitized name is renamed by
+/// the first of `rules` active at `received_at` that matches
+/// ([`crate::transaction_name_rules`]); spans without op get one from `span_op_defaults`
+/// ([`crate::span_op_defaults`]) or `default`.
+pub fn normalize_transaction_with_rules(
+    event: &mut Event,
+    rules: &[TransactionNameRule],
+    span_op_defaults: Option<&SpanOpDefaults>,
+    received_at: chrono::DateTime<chrono::Utc>,
+) {
     if event.ty.value() != Some(&EventType::Transaction) {
         return;
     }
@@ -225,6 +243,7 @@ pub fn normalize_transaction(event: &mut Event) {
         .is_none_or(|s| s == "url" || s == "sanitized");
     if sanitize {
         scrub_identifiers(&mut event.transaction);
+        transaction_name_rules::apply_to_transaction(&mut event.transaction, rules, received_at);
     }
     let source = if sanitize {
         "sanitized".to_owned()
@@ -246,7 +265,10 @@ pub fn normalize_transaction(event: &mut Event) {
     }
     if let Some(spans) = event.spans.value_mut() {
         for span in spans.iter_mut().filter_map(|s| s.value_mut().as_mut()) {
-            span.op.get_or_insert_with(|| "default".to_owned());
+            if span.op.value().is_none() {
+                let op = span_op_defaults.map_or_else(|| "default".to_owned(), |d| d.infer(span));
+                span.op.set_value(Some(op));
+            }
         }
     }
 }

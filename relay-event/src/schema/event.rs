@@ -266,8 +266,10 @@ pub struct Event {
     #[metastructure(max_bytes = 819200)]
     pub spans: Annotated<Array<Span>>,
     /// Measurements of a transaction.
+    #[metastructure(skip_serialization = "empty")]
     pub measurements: Annotated<Measurements>,
     /// Breakdowns of a transaction.
+    #[metastructure(skip_serialization = "empty")]
     pub breakdowns: Annotated<Breakdowns>,
     /// Scraping attempts of JavaScript sources.
     // TODO(schema): scraping attempts (next batch).
