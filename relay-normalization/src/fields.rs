@@ -18,8 +18,8 @@ use relay_event::Annotated;
 
 use crate::NormalizationConfig;
 use crate::{
-    contexts, defaults, exceptions, logentry, release, request, stacktrace, tags, transactions,
-    user,
+    contexts, defaults, exceptions, geo, logentry, release, request, stacktrace, tags,
+    transactions, user,
 };
 
 /// Runs the implemented §7 steps in order (the caller skips them when renormalizing).
@@ -30,6 +30,10 @@ pub fn normalize_fields(event: &mut Annotated<Event>, config: &NormalizationConf
         defaults::normalize_security_report_logger(event);
         user::normalize_security_report_ip(event, client_ip);
         user::normalize_ip_address(event, client_ip);
+        if let Some(lookup) = &config.geoip_lookup {
+            // The raw client IP: §7 step 5 does not depend on IP inference.
+            geo::normalize_user_geo(event, lookup, config.client_ip);
+        }
         release::normalize_release_and_environment(event);
         user::normalize_user(event);
         logentry::normalize_logentry(event);

@@ -41,6 +41,7 @@ pub mod event_errors;
 pub mod exceptions;
 pub mod fields;
 pub mod frame_limits;
+pub mod geo;
 pub mod legacy;
 pub mod logentry;
 pub mod release;
@@ -118,6 +119,9 @@ pub struct NormalizationConfig {
     /// The protocol version (`sentry_version`), written to `version` as a string (§7.8);
     /// `None` clears it.
     pub protocol_version: Option<u16>,
+    /// The GeoIP database for `user.geo` (§7 step 5); `None`: no location (as in
+    /// `StoreNormalizer`). The server opens `relay_config::Config::geoip_path` once.
+    pub geoip_lookup: Option<std::sync::Arc<geo::GeoIpLookup>>,
 }
 
 impl NormalizationConfig {
@@ -428,6 +432,37 @@ mod tests {
             json!({"stacktrace": {"frames": {"": {"len": 251}}}})
         );
         assert_eq!(output["stacktrace"]["frames"][50]["lineno"], json!(52));
+    }
+
+    #[test]
+    fn geoip_step_is_wired_and_uses_the_raw_client_ip() {
+        use geo::testutils::{build_test_database, TestGeoRecord};
+        let database = build_test_database(&[(
+            "2.125.160.0/24",
+            TestGeoRecord::new("GB", "United Kingdom", "England", "Boxford"),
+        )])
+        .unwrap();
+        let config = NormalizationConfig {
+            geoip_lookup: Some(std::sync::Arc::new(
+                geo::GeoIpLookup::from_bytes(database).unwrap(),
+            )),
+            client_ip: "2.125.160.216".parse().ok(),
+            ..NormalizationConfig::default()
+        };
+        // IP inference is off: `ip_address` stays `{{auto}}`, yet the client IP is located.
+        let output = normalize(json!({"user": {"ip_address": "{{auto}}"}}), &config);
+        assert_eq!(
+            output["user"],
+            json!({"ip_address": "{{auto}}", "sentry_user": "ip:{{auto}}", "geo": {
+                "country_code": "GB", "city": "Boxford", "subdivision": "England",
+                "region": "United Kingdom"}})
+        );
+        // Renormalizing runs no field steps.
+        let config = NormalizationConfig {
+            is_renormalize: true,
+            ..config
+        };
+        assert_eq!(normalize(json!({}), &config).get("user"), None);
     }
 
     #[test]
