@@ -44,6 +44,7 @@ pub mod frame_limits;
 pub mod geo;
 pub mod legacy;
 pub mod logentry;
+pub mod mechanism;
 pub mod release;
 pub mod remove_other;
 pub mod request;
