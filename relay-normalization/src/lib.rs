@@ -14,7 +14,7 @@
 //! | §5 | transaction checks; may reject | [`transaction_validation`] | not renormalizing |
 //! | §6.1, §2 | legacy conversions and parse-time aliases | [`legacy`] | always |
 //! | §6.2 | schema checks: `trim_whitespace`, `nonempty`, characters, `required` | [`schema`] | not renormalizing |
-//! | §7 | field steps 2 (partly), 3, 4, 6–9, 11–16 (partly), 21, 24–26 (26 partly) | [`fields`] and the modules it lists | not renormalizing |
+//! | §7 | field steps 2 (partly), 3–9, 11–16 (14 partly), 19, 21–26 (26 partly), 29 | [`fields`] and the modules it lists | not renormalizing |
 //! | §8.3 | stack frame limits: frame count and frame-data slimming | [`frame_limits`] | [`NormalizationConfig::enable_trimming`] |
 //! | §8.1, §8.2 | trimming: string limits and databag budgets | [`trimming`] | [`NormalizationConfig::enable_trimming`] |
 //! | §9 | removal of unknown attributes | [`remove_other`] | [`NormalizationConfig::remove_other`] (default: not renormalizing) |
@@ -26,17 +26,20 @@
 //! the event as they would find it:
 //!
 //! * the field steps of §7 listed as not implemented in [`fields`], among them the
-//!   `txNameRules` of transaction names (step 2), GeoIP (5), the device class (§7.6), user
-//!   agent → contexts (§7.7) and the `raw_description` parsing of contexts (§7.10).
+//!   `txNameRules` of transaction names (step 2), debug image types (10), the device class
+//!   (§7.6), user agent → contexts (§7.7), measurements (18) and the `raw_description`
+//!   parsing of contexts (§7.10).
 //!
 //! The step modules can also be used on their own: each exposes its processor, to be run with
 //! [`relay_event::process_value`] from [`ProcessingState::root`].
 
 #![warn(missing_docs)]
 
+pub mod app_start;
 pub mod clock_drift;
 pub mod contexts;
 pub mod defaults;
+pub mod dsc_context;
 pub mod event_errors;
 pub mod exceptions;
 pub mod fields;
@@ -49,9 +52,11 @@ pub mod release;
 pub mod remove_other;
 pub mod request;
 pub mod schema;
+pub mod security_report;
 pub mod stacktrace;
 pub mod tags;
 pub mod timestamps;
+pub mod trace_tags;
 pub mod transaction_validation;
 pub mod transactions;
 pub mod trimming;
@@ -75,8 +80,7 @@ pub use validation::{validate_event, ValidationConfig};
 /// The knobs of normalization (normalization.md §1.1) that the implemented steps use.
 ///
 /// The knobs of the steps that are not implemented yet (client string, grouping config,
-/// user-agent normalization, client sample rate, replay id, span normalization, GeoIP; see the
-/// crate docs) are not part of it yet.
+/// user-agent normalization, span normalization; see the crate docs) are not part of it yet.
 #[derive(Clone, Debug, Default)]
 pub struct NormalizationConfig {
     /// Renormalize an already normalized event (normalization.md §12): skips the schema
@@ -123,6 +127,16 @@ pub struct NormalizationConfig {
     /// The GeoIP database for `user.geo` (§7 step 5); `None`: no location (as in
     /// `StoreNormalizer`). The server opens `relay_config::Config::geoip_path` once.
     pub geoip_lookup: Option<std::sync::Arc<geo::GeoIpLookup>>,
+    /// The `User-Agent` and client hints of the submitting request, recorded in the request
+    /// headers of CSP reports (§7 step 3; `StoreNormalizer`'s `user_agent` and
+    /// `client_hints`); `None`: nothing recorded.
+    pub submitter_headers: Option<security_report::SubmitterHeaders>,
+    /// The replay id of the trace (the server takes the DSC's `replay_id`): becomes
+    /// `contexts.replay` (§7 step 23); `None` leaves the event's replay context alone.
+    pub replay_id: Option<relay_event::schema::EventId>,
+    /// The client's sample rate (the server takes the DSC's `sample_rate`): becomes
+    /// `contexts.trace.client_sample_rate` (§7 step 29); `None` clears it.
+    pub client_sample_rate: Option<f64>,
 }
 
 impl NormalizationConfig {
@@ -464,6 +478,63 @@ mod tests {
             ..config
         };
         assert_eq!(normalize(json!({}), &config).get("user"), None);
+    }
+
+    #[test]
+    fn knob_steps_are_wired_in_order() {
+        // §7 steps 3, 22, 23, 29; StoreNormalizer 0.10.1 with `user_agent`,
+        // `client_sample_rate` and `replay_id`.
+        let config = NormalizationConfig {
+            submitter_headers: Some(security_report::SubmitterHeaders {
+                user_agent: Some("UA".to_owned()),
+                ..Default::default()
+            }),
+            client_sample_rate: Some(0.25),
+            replay_id: Some(relay_event::schema::EventId(
+                "a0df9022835246eeb317dbd739ccd059".parse().unwrap(),
+            )),
+            ..NormalizationConfig::default()
+        };
+        let input = json!({"event_id": "52df9022835246eeb317dbd739ccd059",
+            "csp": {"effective_directive": "script-src"},
+            "contexts": {"trace": {"data": {"browser.web_vital.lcp.element": "img"}}}});
+        assert_eq!(
+            pick(
+                normalize(input, &config),
+                &["request", "tags", "contexts", "logger"]
+            ),
+            json!({"request": {"headers": [["User-Agent", "UA"]]},
+                "tags": [["lcp.element", "img"]],
+                "contexts": {
+                    "replay": {"replay_id": "a0df9022835246eeb317dbd739ccd059",
+                        "type": "replay"},
+                    "trace": {"trace_id": "52df9022835246eeb317dbd739ccd059",
+                        "span_id": "52df9022835246ee", "status": "unknown",
+                        "client_sample_rate": 0.25,
+                        "data": {"browser.web_vital.lcp.element": "img"}, "type": "trace"}},
+                "logger": "csp"})
+        );
+        // §7 steps 19 then 22: their tags follow the event's.
+        let input = json!({"type": "transaction", "transaction": "Main",
+            "start_timestamp": 1704067100, "timestamp": 1704067190,
+            "contexts": {"trace": {"trace_id": "a".repeat(32), "span_id": "b".repeat(16),
+                "op": "ui.load", "data": {"browser.web_vital.lcp.size": 10}}},
+            "measurements": {"app_start_cold": {"value": 100, "unit": "millisecond"}},
+            "tags": {"a": "b"}});
+        assert_eq!(
+            pick(
+                normalize(input, &NormalizationConfig::default()),
+                &["tags", "measurements", "contexts"]
+            ),
+            json!({"tags": [["a", "b"], ["app.vitals.start.type", "cold"], ["lcp.size", "10"]],
+                "measurements": {
+                    "app.vitals.start.value": {"value": 100.0, "unit": "millisecond"},
+                    "app_start_cold": {"value": 100.0, "unit": "millisecond"}},
+                "contexts": {"trace": {"trace_id": "a".repeat(32), "span_id": "b".repeat(16),
+                    "op": "ui.load", "status": "unknown", "data": {
+                        "app.vitals.start.screen": "Main", "browser.web_vital.lcp.size": 10},
+                    "type": "trace"}}})
+        );
     }
 
     #[test]
