@@ -326,6 +326,44 @@ mod tests {
     }
 
     #[test]
+    fn the_python_script_writes_the_same_bytes() {
+        // scripts/make-test-geoip.py serves the integration tests; it must agree with this
+        // writer. Skipped where there is no python3.
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("py.mmdb");
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/make-test-geoip.py");
+        let status = std::process::Command::new("python3")
+            .arg(script)
+            .arg(&out)
+            .args([
+                "2.125.160.0/24=GB,United Kingdom,England,Boxford",
+                "2001:db8::/32=AT,Austria,Vienna,Vienna",
+                "10.1.0.0/16=US,,,",
+                "10.1.2.0/24=,,,Inner",
+            ])
+            .status();
+        let Ok(status) = status else {
+            eprintln!("python3 not found: skipped");
+            return;
+        };
+        assert!(status.success());
+        let expected = build_test_database(&[
+            (
+                "2.125.160.0/24",
+                TestGeoRecord::new("GB", "United Kingdom", "England", "Boxford"),
+            ),
+            (
+                "2001:db8::/32",
+                TestGeoRecord::new("AT", "Austria", "Vienna", "Vienna"),
+            ),
+            ("10.1.0.0/16", TestGeoRecord::new("US", "", "", "")),
+            ("10.1.2.0/24", TestGeoRecord::new("", "", "", "Inner")),
+        ])
+        .unwrap();
+        assert_eq!(std::fs::read(&out).unwrap(), expected);
+    }
+
+    #[test]
     fn nested_networks_split_the_outer_one() {
         let database = build_test_database(&[
             (
