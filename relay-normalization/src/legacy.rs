@@ -13,7 +13,9 @@
 //! * breadcrumb `ty` → `type` (the modern key wins);
 //! * debug images of type `apple` become `macho` images (`name` → `code_file`, `uuid` →
 //!   `debug_id`; `arch`, `image_addr`, `image_size`, `image_vmaddr` and unknown attributes
-//!   carried over, `cpu_type` and `cpu_subtype` dropped);
+//!   carried over, `cpu_type` and `cpu_subtype` dropped); other native images take the
+//!   legacy `name` as `code_file` and `id` as `debug_id` unless those are present (the alias
+//!   is dropped either way);
 //! * tag keys: spaces become `-`, then trimmed; tag values trimmed (§7.3 step 1, "at parse
 //!   time", so before the schema checks see them);
 //! * `user.ip_address` must be an IP address or `{{auto}}`, otherwise it becomes `null` with
@@ -35,7 +37,7 @@ pub fn convert_legacy(event: &mut Annotated<Event>) {
     convert_interface_aliases(event);
     convert_message(event);
     convert_breadcrumb_types(event);
-    convert_apple_debug_images(event);
+    convert_debug_images(event);
     fix_tags(event);
     validate_ip_address(event);
 }
@@ -116,7 +118,7 @@ fn convert_breadcrumb_types(event: &mut Event) {
     }
 }
 
-fn convert_apple_debug_images(event: &mut Event) {
+fn convert_debug_images(event: &mut Event) {
     let Some(debug_meta) = event.debug_meta.value_mut() else {
         return;
     };
@@ -124,6 +126,21 @@ fn convert_apple_debug_images(event: &mut Event) {
         return;
     };
     for image in images.iter_mut() {
+        if let Some(DebugImage::Native(_, native)) = image.value_mut() {
+            // Parse-time aliases of native images (StoreNormalizer 0.10.1): `name` for
+            // `code_file`, `id` for `debug_id`; the modern key wins, the alias goes either way.
+            for (alias, field) in [
+                ("name", &mut native.code_file),
+                ("id", &mut native.debug_id),
+            ] {
+                if let Some(value) = native.other.remove(alias) {
+                    if field.value().is_none() && field.meta().is_empty() {
+                        *field = String::from_value(value);
+                    }
+                }
+            }
+            continue;
+        }
         let Some(DebugImage::Apple(apple)) = image.value_mut() else {
             continue;
         };
@@ -242,6 +259,22 @@ mod tests {
                 "_meta": {"debug_meta": {"images": {"0": {"image_size": {"": {"err": [[
                     "invalid_data", {"reason": "expected an unsigned integer"}]],
                     "val": "big"}}}}}}})
+        );
+    }
+
+    #[test]
+    fn native_image_aliases() {
+        // StoreNormalizer 0.10.1 (with remove_other off); `sourcemap` has no aliases.
+        let id = "ed72b7e0-7d1c-4ba6-a6e4-91c1a6a2dd3e";
+        assert_eq!(
+            convert(json!({"debug_meta": {"images": [
+                {"type": "elf", "name": "/n", "id": id},
+                {"type": "elf", "name": "/n", "code_file": "/c", "debug_id": id},
+                {"type": "sourcemap", "name": "/n", "debug_id": id}]}})),
+            json!({"debug_meta": {"images": [
+                {"code_file": "/n", "debug_id": id, "type": "elf"},
+                {"code_file": "/c", "debug_id": id, "type": "elf"},
+                {"debug_id": id, "name": "/n", "type": "sourcemap"}]}})
         );
     }
 
