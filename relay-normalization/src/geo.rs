@@ -21,7 +21,7 @@
 //!
 //! # Test databases
 //!
-//! Tests create the databases they read. In Rust, [`testutils`] (with `cfg(test)` or the
+//! Tests create the databases they read. In Rust, `geo::testutils` (with `cfg(test)` or the
 //! `test-utils` feature) writes one:
 //!
 //! ```ignore
