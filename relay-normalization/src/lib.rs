@@ -14,7 +14,7 @@
 //! | §5 | transaction checks; may reject | [`transaction_validation`] | not renormalizing |
 //! | §6.1, §2 | legacy conversions and parse-time aliases | [`legacy`] | always |
 //! | §6.2 | schema checks: `trim_whitespace`, `nonempty`, characters, `required` | [`schema`] | not renormalizing |
-//! | §7 | field steps 2 (partly), 3–16 (14 partly), 19, 21–26 (26 partly), 29 | [`fields`] and the modules it lists | not renormalizing |
+//! | §7 | field steps 1, 2 (partly), 3–16 (14 partly), 19, 21–26 (26 partly), 29 | [`fields`] and the modules it lists | not renormalizing |
 //! | §8.3 | stack frame limits: frame count and frame-data slimming | [`frame_limits`] | [`NormalizationConfig::enable_trimming`] |
 //! | §8.1, §8.2 | trimming: string limits and databag budgets | [`trimming`] | [`NormalizationConfig::enable_trimming`] |
 //! | §9 | removal of unknown attributes | [`remove_other`] | [`NormalizationConfig::remove_other`] (default: not renormalizing) |
@@ -54,6 +54,7 @@ pub mod remove_other;
 pub mod request;
 pub mod schema;
 pub mod security_report;
+pub mod span_conventions;
 pub mod stacktrace;
 pub mod tags;
 pub mod timestamps;
@@ -81,7 +82,7 @@ pub use validation::{validate_event, ValidationConfig};
 /// The knobs of normalization (normalization.md §1.1) that the implemented steps use.
 ///
 /// The knobs of the steps that are not implemented yet (client string, grouping config,
-/// user-agent normalization, span normalization; see the crate docs) are not part of it yet.
+/// user-agent normalization; see the crate docs) are not part of it yet.
 #[derive(Clone, Debug, Default)]
 pub struct NormalizationConfig {
     /// Renormalize an already normalized event (normalization.md §12): skips the schema
@@ -138,6 +139,9 @@ pub struct NormalizationConfig {
     /// The client's sample rate (the server takes the DSC's `sample_rate`): becomes
     /// `contexts.trace.client_sample_rate` (§7 step 29); `None` clears it.
     pub client_sample_rate: Option<f64>,
+    /// Span normalization (`StoreNormalizer`'s `normalize_spans`; on in the server): rewrites
+    /// deprecated span-data attribute names of transactions (§7 step 1). Off by default.
+    pub normalize_spans: bool,
 }
 
 impl NormalizationConfig {
