@@ -52,9 +52,8 @@ fn normalize_data(data: &mut Object<Value>) {
         };
         let value = data.get(&key).and_then(|value| value.value()).cloned();
         if let Some(value) = value {
-            if !data.contains_key(&replacement) {
-                data.insert(replacement, Annotated::new(value));
-            }
+            data.entry(replacement)
+                .or_insert_with(|| Annotated::new(value));
         }
         if status == Status::Normalize {
             if let Some(attribute) = data.get_mut(&key) {
