@@ -2094,6 +2094,12 @@ relay:
         .unwrap();
         assert!(config.accept_unknown_items());
         assert_eq!(config.geoip_path(), Some(PathBuf::from("new.mmdb")));
+        // Both set: `geoip.path` wins over the legacy key.
+        let config = Config::from_yaml_str(
+            "processing:\n  geoip_path: legacy.mmdb\ngeoip:\n  path: new.mmdb\n",
+        )
+        .unwrap();
+        assert_eq!(config.geoip_path(), Some(PathBuf::from("new.mmdb")));
     }
 
     #[test]

@@ -583,7 +583,8 @@ impl Default for ObjectstoreConfig {
 pub struct ProcessingConfig {
     /// Whether this relay processes (writes to Kafka). Only valid in managed mode.
     pub enabled: bool,
-    /// Legacy location of `geoip.path`.
+    /// Legacy location of `geoip.path`, used only when `geoip.path` is not set (see
+    /// [`crate::Config::geoip_path`]).
     pub geoip_path: Option<PathBuf>,
     /// Tolerance for timestamps in the future, in seconds.
     pub max_secs_in_future: u32,

@@ -574,7 +574,8 @@ pub struct NormalizationConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct GeoIpConfig {
-    /// MaxMind database for IP geolocation.
+    /// MaxMind database (GeoIP2/GeoLite2 City `.mmdb`) for the `user.geo` of events; wins over
+    /// the legacy `processing.geoip_path` (see [`crate::Config::geoip_path`]).
     pub path: Option<PathBuf>,
 }
 

@@ -110,6 +110,8 @@ fn expected_differences() -> BTreeMap<&'static str, Vec<&'static str>> {
                 ".breadcrumbs.values.1.level",
                 ".breadcrumbs.values.2.timestamp",
                 ".breadcrumbs.values.2.data",
+                ".debug_meta.images.3.image_size",
+                ".debug_meta.images.4.image_size",
                 ".exception.values.3.mechanism.description",
                 ".logentry.formatted",
                 ".sdk.integrations",

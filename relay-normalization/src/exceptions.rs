@@ -8,12 +8,12 @@
 //!   `["missing_attribute", {"attribute": "type or value"}]`.
 //! * A mechanism `help_link` must start with `http://` or `https://`, else it is removed
 //!   (original kept) with `expected http URL`.
-//!
-//! Not done yet: filling `mechanism.meta` errno / signal / mach exception names from the OS
-//! tables of §7.5.
+//! * The missing names of `mechanism.meta` are filled from the OS tables ([`crate::mechanism`]).
 
 use relay_event::schema::{Event, Exception};
 use relay_event::{Annotated, Error, ErrorKind, JsonLenientString, Value};
+
+use crate::mechanism::{self, OsHint};
 
 fn is_word_char(c: char) -> bool {
     c.is_alphanumeric() || c == '_'
@@ -26,7 +26,7 @@ fn split_type_and_value(value: &str) -> Option<(String, String)> {
     valid.then(|| (ty.to_owned(), rest.trim().to_owned()))
 }
 
-fn normalize_exception(annotated: &mut Annotated<Exception>) {
+fn normalize_exception(annotated: &mut Annotated<Exception>, os: Option<OsHint>) {
     let Some(exception) = annotated.value_mut() else {
         return;
     };
@@ -59,11 +59,15 @@ fn normalize_exception(annotated: &mut Annotated<Exception>) {
             link.meta_mut().add_error(Error::expected("http URL"));
             link.meta_mut().set_original_value(original);
         }
+        if let Some(meta) = mechanism.meta.value_mut() {
+            mechanism::normalize_mechanism_meta(meta, os);
+        }
     }
 }
 
 /// Step 16.
 pub fn normalize_exceptions(event: &mut Event) {
+    let os = OsHint::from_event(event);
     let Some(values) = event
         .exceptions
         .value_mut()
@@ -80,7 +84,7 @@ pub fn normalize_exceptions(event: &mut Event) {
         }
     }
     for exception in values.iter_mut() {
-        normalize_exception(exception);
+        normalize_exception(exception, os);
     }
 }
 

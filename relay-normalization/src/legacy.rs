@@ -12,7 +12,10 @@
 //!   `logentry.formatted`; precedence `logentry` > `sentry.interfaces.Message` > `message`;
 //! * breadcrumb `ty` → `type` (the modern key wins);
 //! * debug images of type `apple` become `macho` images (`name` → `code_file`, `uuid` →
-//!   `debug_id`, everything else carried over);
+//!   `debug_id`; `arch`, `image_addr`, `image_size`, `image_vmaddr` and unknown attributes
+//!   carried over, `cpu_type` and `cpu_subtype` dropped); other native images take the
+//!   legacy `name` as `code_file` and `id` as `debug_id` unless those are present (the alias
+//!   is dropped either way);
 //! * tag keys: spaces become `-`, then trimmed; tag values trimmed (§7.3 step 1, "at parse
 //!   time", so before the schema checks see them);
 //! * `user.ip_address` must be an IP address or `{{auto}}`, otherwise it becomes `null` with
@@ -21,7 +24,8 @@
 use std::net::IpAddr;
 
 use relay_event::schema::{
-    Breadcrumb, Contexts, Event, Exception, LogEntry, Request, Stacktrace, Template, User, Values,
+    Breadcrumb, Contexts, DebugImage, Event, Exception, LogEntry, NativeDebugImage, Request,
+    Stacktrace, Template, User, Values,
 };
 use relay_event::{Annotated, Error, FromValue, Object, Value};
 
@@ -33,7 +37,7 @@ pub fn convert_legacy(event: &mut Annotated<Event>) {
     convert_interface_aliases(event);
     convert_message(event);
     convert_breadcrumb_types(event);
-    convert_apple_debug_images(event);
+    convert_debug_images(event);
     fix_tags(event);
     validate_ip_address(event);
 }
@@ -114,7 +118,7 @@ fn convert_breadcrumb_types(event: &mut Event) {
     }
 }
 
-fn convert_apple_debug_images(event: &mut Event) {
+fn convert_debug_images(event: &mut Event) {
     let Some(debug_meta) = event.debug_meta.value_mut() else {
         return;
     };
@@ -122,23 +126,38 @@ fn convert_apple_debug_images(event: &mut Event) {
         return;
     };
     for image in images.iter_mut() {
-        let Some(Value::Object(object)) = image.value_mut() else {
+        if let Some(DebugImage::Native(_, native)) = image.value_mut() {
+            // Parse-time aliases of native images (StoreNormalizer 0.10.1): `name` for
+            // `code_file`, `id` for `debug_id`; the modern key wins, the alias goes either way.
+            for (alias, field) in [
+                ("name", &mut native.code_file),
+                ("id", &mut native.debug_id),
+            ] {
+                if let Some(value) = native.other.remove(alias) {
+                    if field.value().is_none() && field.meta().is_empty() {
+                        *field = String::from_value(value);
+                    }
+                }
+            }
+            continue;
+        }
+        let Some(DebugImage::Apple(apple)) = image.value_mut() else {
             continue;
         };
-        let is_apple = object
-            .get("type")
-            .and_then(|ty| ty.value())
-            .and_then(Value::as_str)
-            == Some("apple");
-        if !is_apple {
-            continue;
-        }
-        object.insert("type".to_owned(), Annotated::new(Value::from("macho")));
-        for (old, new) in [("name", "code_file"), ("uuid", "debug_id")] {
-            if let Some(value) = object.remove(old) {
-                object.insert(new.to_owned(), value);
-            }
-        }
+        // `cpu_type` and `cpu_subtype` have no place in a macho image (StoreNormalizer drops
+        // them); everything else keeps its value and meta.
+        let apple = std::mem::take(&mut **apple);
+        let native = NativeDebugImage {
+            code_file: apple.name,
+            debug_id: apple.uuid,
+            arch: apple.arch,
+            image_addr: apple.image_addr,
+            image_size: apple.image_size,
+            image_vmaddr: apple.image_vmaddr,
+            other: apple.other,
+            ..NativeDebugImage::default()
+        };
+        image.set_value(Some(DebugImage::Native("macho", Box::new(native))));
     }
 }
 
@@ -233,10 +252,29 @@ mod tests {
         assert_eq!(
             convert(json!({"breadcrumbs": [{"ty": "http"}],
                 "debug_meta": {"images": [{"type": "apple", "name": "/a", "uuid": "u",
-                    "arch": "arm64", "x": 1}]}})),
+                    "arch": "arm64", "cpu_type": 1, "image_size": "big", "x": 1}]}})),
             json!({"breadcrumbs": {"values": [{"type": "http"}]},
-                "debug_meta": {"images": [{"arch": "arm64", "code_file": "/a",
-                    "debug_id": "u", "type": "macho", "x": 1}]}})
+                "debug_meta": {"images": [{"code_file": "/a", "debug_id": "u",
+                    "arch": "arm64", "image_size": null, "x": 1, "type": "macho"}]},
+                "_meta": {"debug_meta": {"images": {"0": {"image_size": {"": {"err": [[
+                    "invalid_data", {"reason": "expected an unsigned integer"}]],
+                    "val": "big"}}}}}}})
+        );
+    }
+
+    #[test]
+    fn native_image_aliases() {
+        // StoreNormalizer 0.10.1 (with remove_other off); `sourcemap` has no aliases.
+        let id = "ed72b7e0-7d1c-4ba6-a6e4-91c1a6a2dd3e";
+        assert_eq!(
+            convert(json!({"debug_meta": {"images": [
+                {"type": "elf", "name": "/n", "id": id},
+                {"type": "elf", "name": "/n", "code_file": "/c", "debug_id": id},
+                {"type": "sourcemap", "name": "/n", "debug_id": id}]}})),
+            json!({"debug_meta": {"images": [
+                {"code_file": "/n", "debug_id": id, "type": "elf"},
+                {"code_file": "/c", "debug_id": id, "type": "elf"},
+                {"debug_id": id, "name": "/n", "type": "sourcemap"}]}})
         );
     }
 

@@ -14,7 +14,7 @@
 //! | §5 | transaction checks; may reject | [`transaction_validation`] | not renormalizing |
 //! | §6.1, §2 | legacy conversions and parse-time aliases | [`legacy`] | always |
 //! | §6.2 | schema checks: `trim_whitespace`, `nonempty`, characters, `required` | [`schema`] | not renormalizing |
-//! | §7 | field steps 2, 3 (partly), 4, 6–9, 11–16 (partly), 18, 20, 21, 24–26 (26 partly), 27 (partly) | [`fields`] and the modules it lists | not renormalizing |
+//! | §7 | field steps 1–16 (14 partly), 18–27 (26 and 27 partly), 29 | [`fields`] and the modules it lists | not renormalizing |
 //! | §8.3 | stack frame limits: frame count and frame-data slimming | [`frame_limits`] | [`NormalizationConfig::enable_trimming`] |
 //! | §8.1, §8.2 | trimming: string limits and databag budgets | [`trimming`] | [`NormalizationConfig::enable_trimming`] |
 //! | §9 | removal of unknown attributes | [`remove_other`] | [`NormalizationConfig::remove_other`] (default: not renormalizing) |
@@ -25,10 +25,9 @@
 //! These steps of normalization.md are not part of this crate yet; [`normalize_event`] leaves
 //! the event as they would find it:
 //!
-//! * the field steps of §7 listed as not implemented in [`fields`], among them GeoIP (5), the
-//!   device class (§7.6), user agent → contexts (§7.7), app start (19), the `raw_description`
-//!   parsing of contexts (§7.10) and the DSC-derived span data and app-start spans of span
-//!   normalization (27).
+//! * the field steps of §7 listed as not implemented in [`fields`]: the device class
+//!   (§7.6), user agent → contexts (§7.7), the `raw_description` parsing of contexts (§7.10)
+//!   and the DSC-derived span data and app-start spans of span normalization (27).
 //!
 //! The project and global config parts that normalization needs are typed here, deserialized
 //! from the config JSON (project-config.md §2, §5) by the server and passed in through
@@ -45,29 +44,37 @@
 #![warn(missing_docs)]
 
 pub mod ai_costs;
+pub mod app_start;
 pub mod breakdowns;
 pub mod clock_drift;
 pub mod contexts;
+pub mod debug_images;
 pub mod defaults;
+pub mod dsc_context;
 pub mod event_errors;
 pub mod exceptions;
 pub mod exclusive_time;
 pub mod fields;
 pub mod frame_limits;
+pub mod geo;
 mod glob;
 pub mod legacy;
 pub mod logentry;
 pub mod measurements;
+pub mod mechanism;
 pub mod performance_score;
 pub mod release;
 pub mod remove_other;
 pub mod request;
 pub mod rule_condition;
 pub mod schema;
+pub mod security_report;
+pub mod span_conventions;
 pub mod span_op_defaults;
 pub mod stacktrace;
 pub mod tags;
 pub mod timestamps;
+pub mod trace_tags;
 pub mod transaction_name_rules;
 pub mod transaction_validation;
 pub mod transactions;
@@ -92,9 +99,9 @@ pub use validation::{validate_event, ValidationConfig};
 /// The knobs of normalization (normalization.md §1.1) that the implemented steps use.
 ///
 /// The knobs of the steps that are not implemented yet (client string, grouping config,
-/// user-agent normalization, client sample rate, replay id, GeoIP; see the crate docs) are not
-/// part of it yet. The config-dependent steps run only when their config is set (`None`: the
-/// step does not run).
+/// The knobs of the steps that are not implemented yet (user-agent normalization; see the
+/// crate docs) are not part of it yet. The config-dependent steps run only when their config
+/// is set (`None`: the step does not run).
 #[derive(Clone, Debug, Default)]
 pub struct NormalizationConfig {
     /// Renormalize an already normalized event (normalization.md §12): skips the schema
@@ -150,8 +157,9 @@ pub struct NormalizationConfig {
     /// The project's and global `measurements` configs combined (§7 step 18,
     /// [`measurements`]); `None`: only the config-free part of step 18 runs.
     pub measurements: Option<std::sync::Arc<measurements::CombinedMeasurementsConfig>>,
-    /// Span normalization of transactions (normalization.md §1.1, §7 step 27): for now the
-    /// exclusive time of spans ([`exclusive_time`]). Off by default (as in
+    /// Span normalization (normalization.md §1.1; `StoreNormalizer`'s `normalize_spans`):
+    /// rewrites deprecated span-data attribute names of transactions (§7 step 1) and computes
+    /// the exclusive time of spans (§7 step 27, [`exclusive_time`]). Off by default (as in
     /// `StoreNormalizer`), on in the server pipeline.
     pub normalize_spans: bool,
     /// The project's `breakdownsV2` (§7 step 20, [`breakdowns`]); `None`: no breakdowns.
@@ -164,6 +172,19 @@ pub struct NormalizationConfig {
     /// The global `spanOpDefaults` (§7 step 2, [`span_op_defaults`]); `None`: spans without
     /// op get `default`.
     pub span_op_defaults: Option<std::sync::Arc<span_op_defaults::SpanOpDefaults>>,
+    /// The GeoIP database for `user.geo` (§7 step 5); `None`: no location (as in
+    /// `StoreNormalizer`). The server opens `relay_config::Config::geoip_path` once.
+    pub geoip_lookup: Option<std::sync::Arc<geo::GeoIpLookup>>,
+    /// The `User-Agent` and client hints of the submitting request, recorded in the request
+    /// headers of CSP reports (§7 step 3; `StoreNormalizer`'s `user_agent` and
+    /// `client_hints`); `None`: nothing recorded.
+    pub submitter_headers: Option<security_report::SubmitterHeaders>,
+    /// The replay id of the trace (the server takes the DSC's `replay_id`): becomes
+    /// `contexts.replay` (§7 step 23); `None` leaves the event's replay context alone.
+    pub replay_id: Option<relay_event::schema::EventId>,
+    /// The client's sample rate (the server takes the DSC's `sample_rate`): becomes
+    /// `contexts.trace.client_sample_rate` (§7 step 29); `None` clears it.
+    pub client_sample_rate: Option<f64>,
 }
 
 impl NormalizationConfig {
@@ -479,6 +500,94 @@ mod tests {
             json!({"stacktrace": {"frames": {"": {"len": 251}}}})
         );
         assert_eq!(output["stacktrace"]["frames"][50]["lineno"], json!(52));
+    }
+
+    #[test]
+    fn geoip_step_is_wired_and_uses_the_raw_client_ip() {
+        use geo::testutils::{build_test_database, TestGeoRecord};
+        let database = build_test_database(&[(
+            "2.125.160.0/24",
+            TestGeoRecord::new("GB", "United Kingdom", "England", "Boxford"),
+        )])
+        .unwrap();
+        let config = NormalizationConfig {
+            geoip_lookup: Some(std::sync::Arc::new(
+                geo::GeoIpLookup::from_bytes(database).unwrap(),
+            )),
+            client_ip: "2.125.160.216".parse().ok(),
+            ..NormalizationConfig::default()
+        };
+        // IP inference is off: `ip_address` stays `{{auto}}`, yet the client IP is located.
+        let output = normalize(json!({"user": {"ip_address": "{{auto}}"}}), &config);
+        assert_eq!(
+            output["user"],
+            json!({"ip_address": "{{auto}}", "sentry_user": "ip:{{auto}}", "geo": {
+                "country_code": "GB", "city": "Boxford", "subdivision": "England",
+                "region": "United Kingdom"}})
+        );
+        // Renormalizing runs no field steps.
+        let config = NormalizationConfig {
+            is_renormalize: true,
+            ..config
+        };
+        assert_eq!(normalize(json!({}), &config).get("user"), None);
+    }
+
+    #[test]
+    fn knob_steps_are_wired_in_order() {
+        // §7 steps 3, 22, 23, 29; StoreNormalizer 0.10.1 with `user_agent`,
+        // `client_sample_rate` and `replay_id`.
+        let config = NormalizationConfig {
+            submitter_headers: Some(security_report::SubmitterHeaders {
+                user_agent: Some("UA".to_owned()),
+                ..Default::default()
+            }),
+            client_sample_rate: Some(0.25),
+            replay_id: Some(relay_event::schema::EventId(
+                "a0df9022835246eeb317dbd739ccd059".parse().unwrap(),
+            )),
+            ..NormalizationConfig::default()
+        };
+        let input = json!({"event_id": "52df9022835246eeb317dbd739ccd059",
+            "csp": {"effective_directive": "script-src"},
+            "contexts": {"trace": {"data": {"browser.web_vital.lcp.element": "img"}}}});
+        assert_eq!(
+            pick(
+                normalize(input, &config),
+                &["request", "tags", "contexts", "logger"]
+            ),
+            json!({"request": {"headers": [["User-Agent", "UA"]]},
+                "tags": [["lcp.element", "img"]],
+                "contexts": {
+                    "replay": {"replay_id": "a0df9022835246eeb317dbd739ccd059",
+                        "type": "replay"},
+                    "trace": {"trace_id": "52df9022835246eeb317dbd739ccd059",
+                        "span_id": "52df9022835246ee", "status": "unknown",
+                        "client_sample_rate": 0.25,
+                        "data": {"browser.web_vital.lcp.element": "img"}, "type": "trace"}},
+                "logger": "csp"})
+        );
+        // §7 steps 19 then 22: their tags follow the event's.
+        let input = json!({"type": "transaction", "transaction": "Main",
+            "start_timestamp": 1704067100, "timestamp": 1704067190,
+            "contexts": {"trace": {"trace_id": "a".repeat(32), "span_id": "b".repeat(16),
+                "op": "ui.load", "data": {"browser.web_vital.lcp.size": 10}}},
+            "measurements": {"app_start_cold": {"value": 100, "unit": "millisecond"}},
+            "tags": {"a": "b"}});
+        assert_eq!(
+            pick(
+                normalize(input, &NormalizationConfig::default()),
+                &["tags", "measurements", "contexts"]
+            ),
+            json!({"tags": [["a", "b"], ["app.vitals.start.type", "cold"], ["lcp.size", "10"]],
+                "measurements": {
+                    "app.vitals.start.value": {"value": 100.0, "unit": "millisecond"},
+                    "app_start_cold": {"value": 100.0, "unit": "millisecond"}},
+                "contexts": {"trace": {"trace_id": "a".repeat(32), "span_id": "b".repeat(16),
+                    "op": "ui.load", "status": "unknown", "data": {
+                        "app.vitals.start.screen": "Main", "browser.web_vital.lcp.size": 10},
+                    "type": "trace"}}})
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Small helpers shared by the field steps.
 
-use relay_event::schema::{Event, Stacktrace};
-use relay_event::{Annotated, IntoValue, Value};
+use relay_event::schema::{Event, Stacktrace, TagEntry, Tags};
+use relay_event::{Annotated, IntoValue, LenientString, Value};
 
 /// The original value of a removed struct as it was sent: its JSON form without the `null`
 /// fields that the typed model adds for absent attributes.
@@ -48,5 +48,23 @@ pub(crate) fn for_each_stacktrace(
                 f(&mut thread.raw_stacktrace);
             }
         }
+    }
+}
+
+/// Appends the tag `key` = `value` unless a tag with that key exists (§7.3 item 6: steps 19
+/// and 22 add tags after the tag step). Creates `tags` if needed, keeping its meta.
+pub(crate) fn add_tag_if_absent(event: &mut Event, key: &str, value: String) {
+    let tags = event.tags.get_or_insert_with(Tags::default);
+    let exists = tags.iter().any(|entry| {
+        entry
+            .value()
+            .and_then(|entry| entry.0.value())
+            .is_some_and(|k| k.as_str() == key)
+    });
+    if !exists {
+        tags.push(Annotated::new(TagEntry(
+            Annotated::new(LenientString(key.to_owned())),
+            Annotated::new(LenientString(value)),
+        )));
     }
 }

@@ -9,8 +9,8 @@
 //! removes those (normalization.md §7, step 10). PII (pii.md): `code_file`, `debug_file`
 //! `maybe`. Addresses and identifiers are kept as the strings the SDK sent.
 //!
-//! `DebugMeta::images` itself stays an array of untyped values for now (relay-normalization
-//! edits it as values); [`DebugImage::from_value`] / [`IntoValue`] convert between the two.
+//! A non-object image is `invalid_data` `expected an object` with its original value (as in
+//! Sentry's normalizer).
 
 use crate::{
     invalid_type, Annotated, Array, FromValue, IntoValue, Meta, MetaMap, Object, ProcessValue,
@@ -23,11 +23,8 @@ pub struct DebugMeta {
     /// Information about the system SDK (e.g. iOS SDK).
     pub sdk_info: Annotated<SystemSdkInfo>,
     /// Debug images loaded into the process.
-    // TODO(schema): the DebugImage union (apple, macho, elf, pe, …; next batch).
-    // TODO(schema): switch to `Array<DebugImage>` together with relay-normalization's
-    // legacy conversion of `apple` images.
     #[metastructure(skip_serialization = "empty")]
-    pub images: Annotated<Array<Value>>,
+    pub images: Annotated<Array<DebugImage>>,
     /// Unknown attributes.
     #[metastructure(additional_properties)]
     pub other: Object<Value>,
@@ -179,12 +176,12 @@ impl DebugImage {
     }
 }
 
-/// A non-object image is `invalid_data` `expected a debug image` with its original value.
+/// A non-object image is `invalid_data` `expected an object` with its original value.
 impl FromValue for DebugImage {
     fn from_value(value: Annotated<Value>) -> Annotated<Self> {
         let (mut object, meta) = match value {
             Annotated(Some(Value::Object(object)), meta) => (object, meta),
-            Annotated(Some(other), meta) => return invalid_type(other, meta, "a debug image"),
+            Annotated(Some(other), meta) => return invalid_type(other, meta, "an object"),
             Annotated(None, meta) => return Annotated(None, meta),
         };
         let ty = object
@@ -310,21 +307,6 @@ impl ProcessValue for DebugImage {
     }
 }
 
-impl DebugMeta {
-    /// The images parsed as typed [`DebugImage`]s (a missing or invalid list is empty).
-    pub fn typed_images(&self) -> Array<DebugImage> {
-        self.images
-            .value()
-            .map(|images| {
-                images
-                    .iter()
-                    .map(|image| DebugImage::from_value(image.clone()))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -348,7 +330,7 @@ mod tests {
         assert_eq!(to_json(&meta).ok(), Some(input.clone()));
         let images = meta
             .value()
-            .map(DebugMeta::typed_images)
+            .and_then(|meta| meta.images.value().cloned())
             .unwrap_or_default();
         let types: Vec<_> = images
             .iter()

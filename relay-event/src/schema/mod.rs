@@ -12,8 +12,8 @@
 //! `Annotated<Value>` (or `Object<Value>`) with a `TODO(schema)` note, namely
 //! the security reports (`csp`, `hpkp`, `expectct`, `expectstaple`), request cookies and
 //! query string, stack trace `registers` and the internal `_metrics` / `_dsc` /
-//! `_performance_issues_spans`. Debug images have their typed union ([`DebugImage`]), but
-//! `debug_meta.images` still holds untyped values (see [`DebugMeta::typed_images`]).
+//! `_performance_issues_spans`. Debug images are typed by their `type` ([`DebugImage`]);
+//! their identifiers (`debug_id`, `uuid`) are still plain strings.
 
 mod breadcrumb;
 pub mod contexts;
