@@ -10,6 +10,7 @@ use crate::services::forwarding::sink::{DirectorySink, EnvelopeSink, UpstreamSin
 use crate::services::forwarding::Forwarding;
 use crate::services::health::HealthCheck;
 use crate::services::ingest::{Destination, IngestService};
+use crate::services::normalization::NormalizationResources;
 use crate::services::outcomes::start_outcome_aggregator;
 use crate::services::projects::redis_source::RedisProjectSource;
 use crate::services::projects::{fetch, ProjectCache};
@@ -75,12 +76,24 @@ impl ServiceState {
             projects.clone(),
             shutdown.clone(),
         );
-        let forwarding = Forwarding::new(config.clone(), sink, upstream.clone())?;
+        let normalization = NormalizationResources::load(&config, projects.clone())?;
+        let forwarding = Forwarding::new(
+            config.clone(),
+            sink,
+            upstream.clone(),
+            normalization.clone(),
+        )?;
         let destination = match store {
             #[cfg(feature = "processing")]
-            Some(store) => {
-                start_processing(&config, store, &outcomes, &projects, &shutdown, forwarding)?
-            }
+            Some(store) => start_processing(
+                &config,
+                store,
+                &outcomes,
+                &projects,
+                &shutdown,
+                forwarding,
+                normalization,
+            )?,
             _ => Destination::Forwarding(forwarding),
         };
         let ingest = IngestService::start(
@@ -135,6 +148,7 @@ fn start_processing(
     projects: &ProjectCache,
     shutdown: &ShutdownHandle,
     forwarding: Forwarding,
+    normalization: NormalizationResources,
 ) -> anyhow::Result<Destination> {
     use crate::services::metrics::{sessions_eap_rate, start_metrics_aggregator};
     let metrics = start_metrics_aggregator(
@@ -144,8 +158,12 @@ fn start_processing(
         shutdown.clone(),
         sessions_eap_rate(projects.clone()),
     );
-    let pipeline =
-        crate::services::processing::ProcessingService::start(config.clone(), store, metrics)?;
+    let pipeline = crate::services::processing::ProcessingService::start(
+        config.clone(),
+        store,
+        metrics,
+        normalization,
+    )?;
     Ok(Destination::Processing {
         pipeline,
         forwarding,

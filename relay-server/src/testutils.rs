@@ -330,7 +330,13 @@ pub fn directory_forwarding(
     let upstream =
         UpstreamHandle::start(upstream_config, shutdown.clone()).expect("upstream handle starts");
     let sink = DirectorySink::new(directory.to_path_buf()).expect("output directory");
-    Forwarding::new(config, EnvelopeSink::Directory(sink), upstream).expect("forwarding starts")
+    Forwarding::new(
+        config,
+        EnvelopeSink::Directory(sink),
+        upstream,
+        crate::services::normalization::NormalizationResources::default(),
+    )
+    .expect("forwarding starts")
 }
 
 /// The envelope files a directory sink wrote below `directory`, sorted by name (empty when

@@ -12,20 +12,58 @@
 //!
 //! Proxy relays never normalize. Everything here is CPU work without I/O: callers run it on a
 //! worker pool, never on the HTTP reactor threads.
+//!
+//! [`NormalizationResources`] holds what outlives a request: the GeoIP database (opened once
+//! at startup; a broken `geoip.path` stops startup with the reason) and the parsed global
+//! config (through the project cache, which receives it).
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use relay_config::{Config, NormalizationLevel};
 use relay_event::schema::Event;
 use relay_event::{Annotated, ProcessingAction, Timestamp};
+use relay_normalization::geo::{GeoIpError, GeoIpLookup};
+use relay_normalization::measurements::CombinedMeasurementsConfig;
+use relay_normalization::security_report::SubmitterHeaders;
 use relay_normalization::NormalizationConfig;
-use relay_protocol::envelope::EnvelopeHeaders;
+use relay_protocol::envelope::{EnvelopeHeaders, TraceHeader};
 use relay_quotas::Scoping;
 
 use crate::outcome::DiscardReason;
-use crate::services::projects::ProjectState;
+use crate::services::projects::{ProjectCache, ProjectState};
+
+/// The longest metric name the metrics aggregator accepts; measurement names are limited
+/// so that their metric names fit (`normalization.md` §7 step 18).
+const MAX_METRIC_NAME_LENGTH: usize = 200;
+
+/// What normalization needs beyond one request and one project; cheap to clone. The
+/// default has no GeoIP database and no global config (tests, tools).
+#[derive(Clone, Default)]
+pub struct NormalizationResources {
+    geoip: Option<Arc<GeoIpLookup>>,
+    projects: Option<ProjectCache>,
+}
+
+impl NormalizationResources {
+    /// Opens the GeoIP database of `geoip.path` (or `processing.geoip_path`), if configured.
+    pub fn load(config: &Config, projects: ProjectCache) -> Result<Self, GeoIpError> {
+        let geoip = match config.geoip_path() {
+            Some(path) => {
+                let lookup = GeoIpLookup::open(&path)?;
+                tracing::info!(path = %path.display(), "GeoIP database loaded");
+                Some(Arc::new(lookup))
+            }
+            None => None,
+        };
+        Ok(NormalizationResources {
+            geoip,
+            projects: Some(projects),
+        })
+    }
+}
 
 /// How much of normalization a relay runs on the events it handles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,12 +115,32 @@ fn transaction_range(config: &Config, received_at: DateTime<Utc>) -> (Timestamp,
 /// The knobs of the server pipeline (`normalization.md` §1.1, the last column).
 pub fn normalization_config(
     config: &Config,
+    resources: &NormalizationResources,
     project: &ProjectState,
     request: &RequestFacts<'_>,
     depth: NormalizationDepth,
 ) -> NormalizationConfig {
     let full = depth == NormalizationDepth::Full;
     let retention_days = u64::from(project.config.event_retention_days());
+    let global = resources
+        .projects
+        .as_ref()
+        .map(ProjectCache::global_normalization)
+        .unwrap_or_default();
+    let project_normalization = &project.normalization;
+    let dsc = match &request.headers.trace {
+        Some(TraceHeader::Valid(dsc)) => Some(dsc),
+        _ => None,
+    };
+    let hints = &request.headers.client_hints;
+    let submitter_headers = SubmitterHeaders {
+        user_agent: request.headers.user_agent.clone(),
+        sec_ch_ua_platform: hints.sec_ch_ua_platform.clone(),
+        sec_ch_ua_platform_version: hints.sec_ch_ua_platform_version.clone(),
+        sec_ch_ua: hints.sec_ch_ua.clone(),
+        sec_ch_ua_model: hints.sec_ch_ua_model.clone(),
+    };
+    let has_submitter_headers = submitter_headers.user_agent.is_some() || !hints.is_empty();
     NormalizationConfig {
         is_renormalize: false,
         enable_trimming: true,
@@ -99,7 +157,25 @@ pub fn normalization_config(
         key_id: request.scoping.key_id,
         protocol_version: request.headers.version,
         client: request.headers.client.clone(),
-        grouping_config: project.normalization.grouping_config.clone(),
+        grouping_config: project_normalization.grouping_config.clone(),
+        transaction_name_rules: project_normalization.transaction_name_rules.clone(),
+        measurements: CombinedMeasurementsConfig::new(
+            project_normalization.measurements.as_ref(),
+            global.measurements.as_ref(),
+            Some(MAX_METRIC_NAME_LENGTH),
+        )
+        .map(Arc::new),
+        normalize_spans: true,
+        breakdowns: project_normalization.breakdowns.clone(),
+        performance_score: project_normalization.performance_score.clone(),
+        ai_model_metadata: global.ai_model_metadata.clone(),
+        span_op_defaults: global.span_op_defaults.clone(),
+        geoip_lookup: resources.geoip.clone(),
+        submitter_headers: has_submitter_headers.then_some(submitter_headers),
+        replay_id: dsc
+            .and_then(|dsc| dsc.replay_id)
+            .map(relay_event::schema::EventId),
+        client_sample_rate: dsc.and_then(|dsc| dsc.sample_rate),
     }
 }
 
@@ -163,9 +239,11 @@ mod tests {
         project: &ProjectState,
         depth: NormalizationDepth,
     ) -> NormalizationConfig {
-        let mut headers = EnvelopeHeaders::default();
-        headers.client = Some("sentry.python/2.1.0".into());
-        headers.version = Some(7);
+        let headers = EnvelopeHeaders {
+            client: Some("sentry.python/2.1.0".into()),
+            version: Some(7),
+            ..EnvelopeHeaders::default()
+        };
         let mut scoping = Scoping::for_key("a94ae32be2584e0bbd7a4cbb95971fee".parse().unwrap());
         scoping.project_id = Some(ProjectId(42));
         scoping.key_id = Some(17);
@@ -175,7 +253,13 @@ mod tests {
             client_addr: Some("10.0.0.1".parse().unwrap()),
             scoping: &scoping,
         };
-        normalization_config(relay_config, project, &request, depth)
+        normalization_config(
+            relay_config,
+            &NormalizationResources::default(),
+            project,
+            &request,
+            depth,
+        )
     }
 
     #[test]

@@ -26,6 +26,7 @@ use relay_config::{Config, RelayMode, UpstreamDescriptor};
 use self::sink::EnvelopeSink;
 use crate::managed::ManagedEnvelope;
 use crate::outcome::{DiscardReason, Outcome};
+use crate::services::normalization::NormalizationResources;
 use crate::services::processing::client_reports::convert_client_reports;
 use crate::services::projects::ProjectState;
 use crate::services::upstream::UpstreamHandle;
@@ -59,6 +60,7 @@ impl Forwarding {
         config: Arc<Config>,
         sink: EnvelopeSink,
         upstream: UpstreamHandle,
+        resources: NormalizationResources,
     ) -> std::io::Result<Forwarding> {
         let normalizers = if config.mode() == RelayMode::Managed && !config.processing_enabled() {
             let worker_config = Arc::clone(&config);
@@ -76,7 +78,13 @@ impl Forwarding {
                         project,
                         target,
                     } = job;
-                    match normalize::normalize_event_items(&mut part, &project, &worker_config) {
+                    let normalized = normalize::normalize_event_items(
+                        &mut part,
+                        &project,
+                        &worker_config,
+                        &resources,
+                    );
+                    match normalized {
                         Ok(()) => worker_sink.submit(part, target),
                         Err(outcome) => part.reject(outcome),
                     }

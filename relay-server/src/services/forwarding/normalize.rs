@@ -19,7 +19,9 @@ use relay_protocol::envelope::{Item, ItemType};
 
 use crate::managed::ManagedEnvelope;
 use crate::outcome::Outcome;
-use crate::services::normalization::{self, NormalizationDepth, RequestFacts};
+use crate::services::normalization::{
+    self, NormalizationDepth, NormalizationResources, RequestFacts,
+};
 use crate::services::projects::ProjectState;
 use crate::RELAY_VERSION;
 
@@ -46,6 +48,7 @@ pub fn normalize_event_items(
     managed: &mut ManagedEnvelope,
     project: &ProjectState,
     config: &Config,
+    resources: &NormalizationResources,
 ) -> Result<(), Outcome> {
     let depth = NormalizationDepth::of(config);
     let headers = managed.envelope().headers();
@@ -56,7 +59,7 @@ pub fn normalize_event_items(
         scoping: managed.scoping(),
     };
     let normalization_config =
-        normalization::normalization_config(config, project, &request, depth);
+        normalization::normalization_config(config, resources, project, &request, depth);
     let own_entry = config.credentials().map(|credentials| IngestPathEntry {
         version: Annotated::new(RELAY_VERSION.to_owned()),
         public_key: Annotated::new(credentials.public_key.to_string()),
@@ -111,7 +114,12 @@ mod tests {
     fn run(yaml: &str, items: Vec<Item>) -> Result<Vec<(Value, bool)>, Outcome> {
         let mut managed = TestEnvelope::from_items(items).managed(OutcomeHandle::disabled());
         let project = TestProject::new().build();
-        normalize_event_items(&mut managed, &project, &config(yaml))?;
+        normalize_event_items(
+            &mut managed,
+            &project,
+            &config(yaml),
+            &NormalizationResources::default(),
+        )?;
         let items = managed
             .envelope()
             .items()

@@ -16,6 +16,7 @@ use relay_quotas::Scoping;
 use serde_json::Value;
 
 use crate::managed::ManagedEnvelope;
+use crate::services::normalization::NormalizationResources;
 use crate::services::projects::ProjectState;
 
 /// The read-only inputs of the processors for one envelope.
@@ -31,6 +32,8 @@ pub struct ProcessingContext {
     /// The request carried the id of an internal static relay (`auth.static_relays` with
     /// `internal: true`): its metric buckets of every namespace are accepted.
     pub trusted_sender: bool,
+    /// The GeoIP database and the global config for event normalization.
+    pub normalization: NormalizationResources,
 }
 
 impl ProcessingContext {
@@ -49,6 +52,7 @@ impl ProcessingContext {
             headers,
             client_addr,
             trusted_sender: false,
+            normalization: NormalizationResources::default(),
         }
     }
 

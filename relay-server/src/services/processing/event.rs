@@ -161,6 +161,7 @@ pub fn normalize(
     };
     let config = normalization::normalization_config(
         &context.config,
+        &context.normalization,
         &context.project,
         &request,
         NormalizationDepth::Full,

@@ -16,6 +16,7 @@ use super::{
 use crate::managed::{ManagedEnvelope, OutcomeTracker};
 use crate::outcome::{DiscardReason, Outcome};
 use crate::services::metrics::MetricsHandle;
+use crate::services::normalization::NormalizationResources;
 use crate::services::projects::ProjectState;
 use crate::services::store::{Delivery, StoreSink};
 use crate::utils::budget::BufferPermit;
@@ -51,6 +52,7 @@ struct Worker {
     config: Arc<Config>,
     store: StoreSink,
     metrics: MetricsHandle,
+    normalization: NormalizationResources,
     runtime: tokio::runtime::Handle,
     room: Arc<tokio::sync::Notify>,
     dequeue: Arc<DequeueGate>,
@@ -98,6 +100,7 @@ impl ProcessingService {
         config: Arc<Config>,
         store: StoreSink,
         metrics: MetricsHandle,
+        normalization: NormalizationResources,
     ) -> std::io::Result<ProcessingService> {
         let room = Arc::new(tokio::sync::Notify::new());
         let dequeue = Arc::new(DequeueGate::default());
@@ -106,6 +109,7 @@ impl ProcessingService {
             config: config.clone(),
             store: store.clone(),
             metrics,
+            normalization,
             runtime: tokio::runtime::Handle::current(),
             room: Arc::clone(&room),
         };
@@ -197,6 +201,7 @@ impl Worker {
         } = job;
         let mut context = ProcessingContext::new(self.config.clone(), project, &managed);
         context.trusted_sender = trusted_sender;
+        context.normalization = self.normalization.clone();
         let mut output = ProcessingOutput::default();
         run_processors(&context, &mut managed, &mut output);
 

@@ -75,7 +75,7 @@ use relay_quotas::{RateLimits, Scoping};
 use reqwest::header::HeaderMap;
 use tokio::sync::{mpsc, Notify};
 
-pub use self::state::ProjectState;
+pub use self::state::{GlobalNormalization, ProjectState};
 use crate::managed::{ManagedEnvelope, RequestChecks};
 use crate::outcome::{DiscardReason, Outcome};
 use crate::utils::backoff::Backoff;
@@ -243,6 +243,8 @@ struct ProjectCacheInner {
     /// Managed relays process nothing until the first global config arrived.
     global_ready: AtomicBool,
     global_config: Mutex<Option<serde_json::Value>>,
+    /// What normalization reads from `global_config`, parsed once.
+    global_normalization: Mutex<Arc<GlobalNormalization>>,
     /// Where released envelopes go. Unbounded, yet bounded in memory: every parked envelope
     /// already holds its memory-budget permit.
     released_sender: mpsc::UnboundedSender<Vec<PendingEnvelope>>,
@@ -292,6 +294,7 @@ impl ProjectCache {
                 fetch_wakeup: Notify::new(),
                 global_ready: AtomicBool::new(global_ready),
                 global_config: Mutex::new(None),
+                global_normalization: Mutex::new(Arc::default()),
                 released_sender,
                 released_receiver: Mutex::new(Some(released_receiver)),
             }),
@@ -620,6 +623,8 @@ impl ProjectCache {
     /// Stores the global config; the first one releases every parked envelope whose
     /// project is known.
     pub fn set_global_config(&self, global: serde_json::Value) -> Vec<PendingEnvelope> {
+        *self.inner.global_normalization.lock() =
+            Arc::new(GlobalNormalization::from_global_config(&global));
         *self.inner.global_config.lock() = Some(global);
         if self.inner.global_ready.swap(true, Ordering::AcqRel) {
             return Vec::new();
@@ -637,6 +642,11 @@ impl ProjectCache {
     /// The global config, if one was received (or loaded from `global_config.json`).
     pub fn global_config(&self) -> Option<serde_json::Value> {
         self.inner.global_config.lock().clone()
+    }
+
+    /// What normalization reads from the global config (empty until one was received).
+    pub fn global_normalization(&self) -> Arc<GlobalNormalization> {
+        Arc::clone(&self.inner.global_normalization.lock())
     }
 
     /// Whether this relay waits for an upstream global config (managed mode).

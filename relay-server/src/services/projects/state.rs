@@ -10,7 +10,15 @@
 //! added. The verbatim `config` reflects the sanitized state, so downstream relays are served
 //! what this relay uses.
 
+use std::sync::Arc;
+
 use relay_auth::PublicKey;
+use relay_normalization::ai_costs::AiModelMetadata;
+use relay_normalization::breakdowns::BreakdownsConfig;
+use relay_normalization::measurements::MeasurementsConfig;
+use relay_normalization::performance_score::PerformanceScoreConfig;
+use relay_normalization::span_op_defaults::SpanOpDefaults;
+use relay_normalization::transaction_name_rules::TransactionNameRule;
 use relay_protocol::{ProjectId, ProjectKey};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -185,11 +193,35 @@ pub struct ProjectNormalization {
     pub grouping_config: Option<relay_event::Object<relay_event::Value>>,
     /// `datascrubbingSettings.scrubIpAddresses`: client IPs must not be filled in.
     pub scrub_ip_addresses: bool,
+    /// `txNameRules`.
+    pub transaction_name_rules: Option<Arc<Vec<TransactionNameRule>>>,
+    /// `measurements` (combined with the global config's per event).
+    pub measurements: Option<MeasurementsConfig>,
+    /// `breakdownsV2`.
+    pub breakdowns: Option<Arc<BreakdownsConfig>>,
+    /// `performanceScore`.
+    pub performance_score: Option<Arc<PerformanceScoreConfig>>,
+}
+
+/// `config[key]` deserialized; a key of the wrong shape is logged and treated as absent, so
+/// one malformed normalization setting does not disable the whole project.
+fn typed_key<T: serde::de::DeserializeOwned>(config: &Map<String, Value>, key: &str) -> Option<T> {
+    let value = config.get(key)?;
+    match T::deserialize(value) {
+        Ok(typed) => Some(typed),
+        Err(error) => {
+            tracing::warn!(
+                key,
+                error = &error as &dyn std::error::Error,
+                "ignoring a malformed normalization setting of a project config"
+            );
+            None
+        }
+    }
 }
 
 impl ProjectNormalization {
-    /// Reads the normalization keys of a (sanitized) `config`; a key of the wrong shape is
-    /// treated as absent.
+    /// Reads the normalization keys of a (sanitized) `config`.
     fn from_config(config: &Map<String, Value>) -> ProjectNormalization {
         let grouping_config = match config.get("groupingConfig") {
             Some(grouping @ Value::Object(_)) => {
@@ -206,6 +238,41 @@ impl ProjectNormalization {
         ProjectNormalization {
             grouping_config,
             scrub_ip_addresses,
+            transaction_name_rules: typed_key(config, "txNameRules").map(Arc::new),
+            measurements: typed_key(config, "measurements"),
+            breakdowns: typed_key(config, "breakdownsV2").map(Arc::new),
+            performance_score: typed_key(config, "performanceScore").map(Arc::new),
+        }
+    }
+}
+
+/// The keys of the global config that event normalization reads (project-config.md §5),
+/// parsed once per received global config.
+#[derive(Clone, Debug, Default)]
+pub struct GlobalNormalization {
+    /// `measurements` (combined with the project's per event).
+    pub measurements: Option<MeasurementsConfig>,
+    /// `aiModelMetadata`.
+    pub ai_model_metadata: Option<Arc<AiModelMetadata>>,
+    /// `spanOpDefaults`.
+    pub span_op_defaults: Option<Arc<SpanOpDefaults>>,
+}
+
+impl GlobalNormalization {
+    /// Reads the normalization keys of a global config; a malformed key is treated as absent.
+    pub fn from_global_config(global: &Value) -> GlobalNormalization {
+        let Some(global) = global.as_object() else {
+            return GlobalNormalization::default();
+        };
+        GlobalNormalization {
+            measurements: typed_key(global, "measurements"),
+            ai_model_metadata: global
+                .get("aiModelMetadata")
+                .and_then(AiModelMetadata::from_global_config_value)
+                .map(Arc::new),
+            span_op_defaults: global
+                .get("spanOpDefaults")
+                .map(|value| Arc::new(SpanOpDefaults::from_global_config_value(value))),
         }
     }
 }
@@ -364,6 +431,52 @@ fn is_empty_value(value: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn normalization_keys_are_parsed_once_and_malformed_ones_ignored() {
+        let state = ProjectState::parse(serde_json::json!({"config": {
+            "groupingConfig": {"id": "newstyle:2023-01-11"},
+            "datascrubbingSettings": {"scrubIpAddresses": true},
+            "txNameRules": [{"pattern": "/a/*/**", "expiry": "2030-01-01T00:00:00Z",
+                "redaction": {"method": "replace"}}],
+            "measurements": {"builtinMeasurements": [{"name": "lcp", "unit": "millisecond"}],
+                "maxCustomMeasurements": 5},
+            "breakdownsV2": "not an object",
+        }}))
+        .unwrap();
+        let normalization = &state.normalization;
+        assert!(normalization.grouping_config.is_some());
+        assert!(normalization.scrub_ip_addresses);
+        assert_eq!(
+            normalization.transaction_name_rules.as_ref().unwrap().len(),
+            1
+        );
+        assert_eq!(
+            normalization
+                .measurements
+                .as_ref()
+                .unwrap()
+                .max_custom_measurements,
+            5
+        );
+        // A malformed key is absent, the project stays usable.
+        assert!(normalization.breakdowns.is_none());
+        assert!(normalization.performance_score.is_none());
+    }
+
+    #[test]
+    fn global_normalization_keys() {
+        let global = GlobalNormalization::from_global_config(&serde_json::json!({
+            "measurements": {"builtinMeasurements": [], "maxCustomMeasurements": 10},
+            "spanOpDefaults": {"rules": []},
+            "aiModelMetadata": "broken",
+        }));
+        assert_eq!(global.measurements.unwrap().max_custom_measurements, 10);
+        assert!(global.span_op_defaults.is_some());
+        assert!(global.ai_model_metadata.is_none());
+        let empty = GlobalNormalization::from_global_config(&serde_json::json!([]));
+        assert!(empty.measurements.is_none());
+    }
 
     fn example() -> Value {
         serde_json::json!({
