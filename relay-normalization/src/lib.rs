@@ -14,7 +14,7 @@
 //! | §5 | transaction checks; may reject | [`transaction_validation`] | not renormalizing |
 //! | §6.1, §2 | legacy conversions and parse-time aliases | [`legacy`] | always |
 //! | §6.2 | schema checks: `trim_whitespace`, `nonempty`, characters, `required` | [`schema`] | not renormalizing |
-//! | §7 | field steps 2 (partly), 3, 4, 6–9, 11–16 (partly), 21, 24–26 (26 partly) | [`fields`] and the modules it lists | not renormalizing |
+//! | §7 | field steps 2 (partly), 3, 4, 6–9, 11–16 (partly), 17, 21, 24–26 (26 partly) | [`fields`] and the modules it lists | not renormalizing |
 //! | §8.3 | stack frame limits: frame count and frame-data slimming | [`frame_limits`] | [`NormalizationConfig::enable_trimming`] |
 //! | §8.1, §8.2 | trimming: string limits and databag budgets | [`trimming`] | [`NormalizationConfig::enable_trimming`] |
 //! | §9 | removal of unknown attributes | [`remove_other`] | [`NormalizationConfig::remove_other`] (default: not renormalizing) |
@@ -26,8 +26,8 @@
 //! the event as they would find it:
 //!
 //! * the field steps of §7 listed as not implemented in [`fields`], among them the
-//!   `txNameRules` of transaction names (step 2), GeoIP (5), the device class (§7.6), user
-//!   agent → contexts (§7.7) and the `raw_description` parsing of contexts (§7.10).
+//!   `txNameRules` of transaction names (step 2), GeoIP (5), the device class (§7.6) and the
+//!   `raw_description` parsing of contexts (§7.10).
 //!
 //! The step modules can also be used on their own: each exposes its processor, to be run with
 //! [`relay_event::process_value`] from [`ProcessingState::root`].
@@ -54,6 +54,7 @@ pub mod transaction_validation;
 pub mod transactions;
 pub mod trimming;
 pub mod user;
+pub mod user_agent;
 mod util;
 pub mod validation;
 
@@ -73,7 +74,7 @@ pub use validation::{validate_event, ValidationConfig};
 /// The knobs of normalization (normalization.md §1.1) that the implemented steps use.
 ///
 /// The knobs of the steps that are not implemented yet (client string, grouping config,
-/// user-agent normalization, client sample rate, replay id, span normalization, GeoIP; see the
+/// client sample rate, replay id, span normalization, GeoIP; see the
 /// crate docs) are not part of it yet.
 #[derive(Clone, Debug, Default)]
 pub struct NormalizationConfig {
@@ -118,6 +119,10 @@ pub struct NormalizationConfig {
     /// The protocol version (`sentry_version`), written to `version` as a string (§7.8);
     /// `None` clears it.
     pub protocol_version: Option<u16>,
+    /// Fill the `browser`, `device` and `os`/`client_os` contexts from the event's
+    /// `request.headers` user agent and client hints (normalization.md §7.7, step 17). Off by
+    /// default (as in `StoreNormalizer`); the server pipeline turns it on.
+    pub normalize_user_agent: bool,
 }
 
 impl NormalizationConfig {

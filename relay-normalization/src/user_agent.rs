@@ -1,0 +1,526 @@
+//! User agent → contexts (normalization.md §7 step 17, §7.7), only with
+//! [`crate::NormalizationConfig::normalize_user_agent`].
+//!
+//! Source: the event's own `request.headers` (`User-Agent`, `Sec-CH-UA`, `Sec-CH-UA-Model`,
+//! `Sec-CH-UA-Platform`, `Sec-CH-UA-Platform-Version`; names compared case-insensitively, the
+//! last header of a name wins, as observed on `StoreNormalizer` 0.10.1). Each of the three
+//! contexts is filled independently, client hints before the user agent:
+//!
+//! * `browser`, when `contexts.browser` is not a browser context (missing, `null`, invalid or
+//!   of another type; replaced with its meta);
+//! * `device`, likewise for `contexts.device`;
+//! * `os` when `platform` is `javascript`, else `client_os`, only when that key is absent
+//!   altogether (a `null` or foreign entry is kept).
+//!
+//! The contexts get name/version (device: family/model/brand) only; their descriptions
+//! (`browser.browser`, `os.os`) are written by the context step (§7.10) that runs later.
+//!
+//! # Parser
+//!
+//! User agents are parsed with the uap-core regexes (release 0.18.0, as normalization.md §7.7
+//! names) through the [`ua_parser`] crate 0.2 (<https://crates.io/crates/ua-parser>). Chosen
+//! over the alternatives because it is the implementation of the ua-parser project itself
+//! (the maintainers of uap-core, <https://github.com/ua-parser/uap-rust>), released for the
+//! current uap-core, and fast: it prefilters the ~1 000 regexes with a literal-atom set
+//! (`regex-filtered`) so only the few candidates whose literals occur in the string are run,
+//! and it rewrites `\d`/`\w` to ASCII classes, which gives the "Unicode off" semantics the
+//! spec asks for. `uaparser` 0.6 (uap-rs) ships the older uap-core 0.15 regexes and tries
+//! every regex in order; `uap-rs` is an empty placeholder. Neither crate embeds the regexes into its library: `ua-parser` deliberately
+//! ships the data only as a file of its package. That file, uap-core 0.18.0's
+//! `regexes.yaml` (Apache-2.0, `data/uap-core/LICENSE`), is vendored verbatim in
+//! `data/uap-core/` and embedded with `include_str!`, so updating is a file copy; it is read
+//! with `serde_yaml`, which the workspace already uses.
+//!
+//! # Cost
+//!
+//! Compiling the extractor takes tens of milliseconds, so it is built once, lazily, on the
+//! first event that needs it ([`LazyLock`]). Per event, nothing is parsed when the step has
+//! nothing to fill (no headers, or every target context already present, or client hints
+//! supply it), and each of the three extractors runs only for the context still missing.
+//!
+//! # Invariants
+//!
+//! Never overwrites a browser/device context that is present, nor any `os`/`client_os` key;
+//! never panics on header content (a regex build failure only disables the user-agent part).
+
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use relay_event::schema::contexts::{BrowserContext, DeviceContext, OsContext};
+use relay_event::schema::{Context, Contexts, Event, Headers};
+use relay_event::{Annotated, Meta};
+
+/// The uap-core 0.18.0 regexes, vendored verbatim.
+const REGEXES_YAML: &str = include_str!("../data/uap-core/regexes.yaml");
+
+/// The compiled extractor; `None` only if the vendored data fails to load (a test asserts it
+/// does not).
+static EXTRACTOR: LazyLock<Option<ua_parser::Extractor<'static>>> = LazyLock::new(|| {
+    let regexes: ua_parser::Regexes<'static> = serde_yaml::from_str(REGEXES_YAML).ok()?;
+    ua_parser::Extractor::try_from(regexes).ok()
+});
+
+/// The headers §7.7 reads, each the value of the last header of that name.
+#[derive(Debug, Default)]
+struct RawHeaders<'a> {
+    user_agent: Option<&'a str>,
+    sec_ch_ua: Option<&'a str>,
+    sec_ch_ua_model: Option<&'a str>,
+    sec_ch_ua_platform: Option<&'a str>,
+    sec_ch_ua_platform_version: Option<&'a str>,
+}
+
+impl<'a> RawHeaders<'a> {
+    fn from_headers(headers: &'a Headers) -> Self {
+        let mut raw = Self::default();
+        for header in headers.0.iter().filter_map(Annotated::value) {
+            let (Some(name), Some(value)) = (header.0.value(), header.1.value()) else {
+                continue;
+            };
+            let name = name.as_str();
+            let slot = if name.eq_ignore_ascii_case("user-agent") {
+                &mut raw.user_agent
+            } else if name.eq_ignore_ascii_case("sec-ch-ua") {
+                &mut raw.sec_ch_ua
+            } else if name.eq_ignore_ascii_case("sec-ch-ua-model") {
+                &mut raw.sec_ch_ua_model
+            } else if name.eq_ignore_ascii_case("sec-ch-ua-platform") {
+                &mut raw.sec_ch_ua_platform
+            } else if name.eq_ignore_ascii_case("sec-ch-ua-platform-version") {
+                &mut raw.sec_ch_ua_platform_version
+            } else {
+                continue;
+            };
+            *slot = Some(value.as_str());
+        }
+        raw
+    }
+
+    /// Browser from `Sec-CH-UA`: the first item without a placeholder brand word, if it is
+    /// `"<name>";v="<version>"` with both parts non-blank.
+    fn browser(&self) -> Option<BrowserContext> {
+        let item = self.sec_ch_ua?.split(',').find(|item| {
+            !["Brand", "Chromium", "Gecko", "WebKit"]
+                .iter()
+                .any(|w| item.contains(w))
+        })?;
+        let (name, version) = parse_brand(item)?;
+        if name.trim().is_empty() || version.trim().is_empty() {
+            return None;
+        }
+        Some(BrowserContext {
+            name: Annotated::new(browser_name(name).to_owned()),
+            version: Annotated::new(version.to_owned()),
+            ..BrowserContext::default()
+        })
+    }
+
+    /// Device from `Sec-CH-UA-Model` (quotes removed), if not empty.
+    fn device(&self) -> Option<DeviceContext> {
+        let model = self.sec_ch_ua_model?.replace('"', "");
+        (!model.is_empty()).then(|| DeviceContext {
+            model: Annotated::new(model),
+            ..DeviceContext::default()
+        })
+    }
+
+    /// OS from `Sec-CH-UA-Platform` (quotes removed, not blank) and the platform version.
+    fn os(&self) -> Option<OsContext> {
+        let name = self.sec_ch_ua_platform?.replace('"', "");
+        if name.trim().is_empty() {
+            return None;
+        }
+        Some(OsContext {
+            name: Annotated::new(name),
+            version: opt(self.sec_ch_ua_platform_version.map(|v| v.replace('"', ""))),
+            ..OsContext::default()
+        })
+    }
+}
+
+/// `"<name>";v="<version>"` anywhere in `item` (quoted parts without `"`), as the oracle
+/// accepts it: no blanks around `;` or `=`, `v` lower case.
+fn parse_brand(item: &str) -> Option<(&str, &str)> {
+    // Try every opening quote, like an unanchored regex search.
+    let mut rest = item;
+    while let Some(start) = rest.find('"') {
+        let after = &rest[start + 1..];
+        if let Some(end) = after.find('"') {
+            let name = &after[..end];
+            if let Some(tail) = after[end + 1..].strip_prefix(";v=\"") {
+                if let Some(version_end) = tail.find('"') {
+                    return Some((name, &tail[..version_end]));
+                }
+            }
+        }
+        rest = after;
+    }
+    None
+}
+
+/// An annotated value without meta, empty for `None`.
+fn opt<T>(value: Option<T>) -> Annotated<T> {
+    Annotated(value, Meta::default())
+}
+
+/// `Google Chrome` is reported as `Chrome`.
+fn browser_name(name: &str) -> &str {
+    if name == "Google Chrome" {
+        "Chrome"
+    } else {
+        name
+    }
+}
+
+/// `major[.minor[.patch]]`, `None` without a major version.
+fn version<S: AsRef<str>>(major: Option<S>, minor: Option<S>, patch: Option<S>) -> Option<String> {
+    let mut version = major?.as_ref().to_owned();
+    if let Some(minor) = minor {
+        version.push('.');
+        version.push_str(minor.as_ref());
+        if let Some(patch) = patch {
+            version.push('.');
+            version.push_str(patch.as_ref());
+        }
+    }
+    Some(version)
+}
+
+fn ua_browser(extractor: &ua_parser::Extractor<'static>, ua: &str) -> Option<BrowserContext> {
+    let value = extractor.ua.extract(ua)?;
+    if value.family == "Other" {
+        return None;
+    }
+    Some(BrowserContext {
+        name: Annotated::new(browser_name(&value.family).to_owned()),
+        version: opt(version(value.major, value.minor, value.patch)),
+        ..BrowserContext::default()
+    })
+}
+
+fn ua_device(extractor: &ua_parser::Extractor<'static>, ua: &str) -> Option<DeviceContext> {
+    let value = extractor.dev.extract(ua)?;
+    if value.device == "Other" {
+        return None;
+    }
+    Some(DeviceContext {
+        family: Annotated::new(value.device.into_owned()),
+        model: opt(value.model.map(Cow::into_owned)),
+        brand: opt(value.brand.map(Cow::into_owned)),
+        ..DeviceContext::default()
+    })
+}
+
+fn ua_os(extractor: &ua_parser::Extractor<'static>, ua: &str) -> Option<OsContext> {
+    let value = extractor.os.extract(ua)?;
+    if value.os == "Other" {
+        return None;
+    }
+    let mut version = version(value.major, value.minor, value.patch);
+    // uap-core cannot tell newer versions apart: browsers freeze these in the user agent.
+    if let Some(v) = version.as_mut() {
+        if (value.os == "Windows" && v == "10") || (value.os == "Mac OS X" && v == "10.15.7") {
+            v.insert_str(0, ">=");
+        }
+    }
+    Some(OsContext {
+        name: Annotated::new(value.os.into_owned()),
+        version: opt(version),
+        ..OsContext::default()
+    })
+}
+
+/// Whether `contexts[key]` holds a context of the variant `is_kind` checks.
+fn has_context(contexts: Option<&Contexts>, key: &str, is_kind: fn(&Context) -> bool) -> bool {
+    contexts
+        .and_then(|c| c.0.get(key))
+        .and_then(Annotated::value)
+        .is_some_and(is_kind)
+}
+
+/// Step 17: fills `browser`, `device` and `os`/`client_os` from the request headers.
+pub fn normalize_user_agent(event: &mut Event) {
+    let Some(headers) = event
+        .request
+        .value()
+        .and_then(|request| request.headers.value())
+    else {
+        return;
+    };
+    let raw = RawHeaders::from_headers(headers);
+    if raw.user_agent.is_none()
+        && raw.sec_ch_ua.is_none()
+        && raw.sec_ch_ua_model.is_none()
+        && raw.sec_ch_ua_platform.is_none()
+    {
+        return;
+    }
+
+    let contexts = event.contexts.value();
+    let os_key = if event.platform.value().map(String::as_str) == Some("javascript") {
+        "os"
+    } else {
+        "client_os"
+    };
+    let want_browser = !has_context(contexts, "browser", |c| matches!(c, Context::Browser(_)));
+    let want_device = !has_context(contexts, "device", |c| matches!(c, Context::Device(_)));
+    let want_os = !contexts.is_some_and(|c| c.0.contains_key(os_key));
+
+    // The user agent is only parsed for what the client hints do not give.
+    let ua = raw.user_agent.filter(|ua| !ua.is_empty());
+    let extractor = || ua.and_then(|ua| Some((EXTRACTOR.as_ref()?, ua)));
+    let browser = want_browser
+        .then(|| {
+            raw.browser()
+                .or_else(|| extractor().and_then(|(e, ua)| ua_browser(e, ua)))
+        })
+        .flatten();
+    let device = want_device
+        .then(|| {
+            raw.device()
+                .or_else(|| extractor().and_then(|(e, ua)| ua_device(e, ua)))
+        })
+        .flatten();
+    let os = want_os
+        .then(|| {
+            raw.os()
+                .or_else(|| extractor().and_then(|(e, ua)| ua_os(e, ua)))
+        })
+        .flatten();
+
+    if browser.is_none() && device.is_none() && os.is_none() {
+        return;
+    }
+    let contexts = event.contexts.get_or_insert_with(Contexts::default);
+    let entries = [
+        ("browser", browser.map(|c| Context::Browser(Box::new(c)))),
+        ("device", device.map(|c| Context::Device(Box::new(c)))),
+        (os_key, os.map(|c| Context::Os(Box::new(c)))),
+    ];
+    for (key, context) in entries {
+        if let Some(context) = context {
+            contexts.0.insert(key.to_owned(), Annotated::new(context));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use relay_event::{from_json, to_json};
+    use serde_json::json;
+
+    use super::*;
+
+    /// The `contexts` after this step and the context step (§7.10), without `trace`.
+    fn run(input: serde_json::Value) -> serde_json::Value {
+        let mut event: Annotated<Event> = from_json(input);
+        if let Some(event) = event.value_mut() {
+            normalize_user_agent(event);
+            crate::contexts::normalize_contexts(event);
+        }
+        let mut output = to_json(&event).unwrap_or_default();
+        let contexts = output["contexts"].as_object_mut().cloned();
+        let mut contexts = contexts.unwrap_or_default();
+        contexts.remove("trace");
+        output["contexts"] = serde_json::Value::Object(contexts);
+        json!({"contexts": output["contexts"], "_meta": output["_meta"]["contexts"]})
+    }
+
+    fn ua(ua: &str) -> serde_json::Value {
+        run(json!({"request": {"headers": {"User-Agent": ua}}}))["contexts"].clone()
+    }
+
+    #[test]
+    fn regexes_load() {
+        assert!(EXTRACTOR.is_some());
+    }
+
+    #[test]
+    fn user_agents_match_the_oracle() {
+        // Outputs of StoreNormalizer 0.10.1 with normalize_user_agent (normalization.md §7.7),
+        // without the device `name` that the Android model table of §7.10 adds.
+        let cases = [
+            (
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+                json!({"browser": {"browser": "Chrome 120.0.0", "name": "Chrome", "version": "120.0.0", "type": "browser"},
+                    "client_os": {"os": "Windows >=10", "name": "Windows", "version": ">=10", "type": "os"}}),
+            ),
+            (
+                "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:109.0) Gecko/20100101 Firefox/119.0",
+                json!({"browser": {"browser": "Firefox 119.0", "name": "Firefox", "version": "119.0", "type": "browser"},
+                    "client_os": {"os": "Mac OS X 10.15", "name": "Mac OS X", "version": "10.15", "type": "os"},
+                    "device": {"family": "Mac", "model": "Mac", "brand": "Apple", "type": "device"}}),
+            ),
+            (
+                "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15",
+                json!({"browser": {"browser": "Safari 17.1", "name": "Safari", "version": "17.1", "type": "browser"},
+                    "client_os": {"os": "Mac OS X >=10.15.7", "name": "Mac OS X", "version": ">=10.15.7", "type": "os"},
+                    "device": {"family": "Mac", "model": "Mac", "brand": "Apple", "type": "device"}}),
+            ),
+            (
+                "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36",
+                json!({"browser": {"browser": "Chrome Mobile 120.0.0", "name": "Chrome Mobile", "version": "120.0.0", "type": "browser"},
+                    "client_os": {"os": "Android 10", "name": "Android", "version": "10", "type": "os"},
+                    "device": {"family": "K", "model": "K", "brand": "Generic_Android", "type": "device"}}),
+            ),
+            (
+                "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+                json!({"browser": {"browser": "Googlebot 2.1", "name": "Googlebot", "version": "2.1", "type": "browser"},
+                    "device": {"family": "Spider", "model": "Desktop", "brand": "Spider", "type": "device"}}),
+            ),
+            (
+                "Mozilla/5.0 (Windows NT 6.1; WOW64; Trident/7.0; rv:11.0) like Gecko",
+                json!({"browser": {"browser": "IE 11.0", "name": "IE", "version": "11.0", "type": "browser"},
+                    "client_os": {"os": "Windows 7", "name": "Windows", "version": "7", "type": "os"}}),
+            ),
+            (
+                "Mozilla/5.0 (iPad; CPU OS 12_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148",
+                json!({"browser": {"browser": "Mobile Safari UI/WKWebView", "name": "Mobile Safari UI/WKWebView", "type": "browser"},
+                    "client_os": {"os": "iOS 12.2", "name": "iOS", "version": "12.2", "type": "os"},
+                    "device": {"family": "iPad", "model": "iPad", "brand": "Apple", "type": "device"}}),
+            ),
+            (
+                "curl/7.68.0",
+                json!({"browser": {"browser": "curl 7.68.0", "name": "curl", "version": "7.68.0", "type": "browser"}}),
+            ),
+            ("garbage", json!({})),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(ua(input), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn javascript_events_get_os_instead_of_client_os() {
+        // normalization.md §7.7, verified example.
+        let output = run(
+            json!({"platform": "javascript", "request": {"headers": {"User-Agent":
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 16_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.5 Mobile/15E148 Safari/604.1"}}}),
+        );
+        assert_eq!(
+            output["contexts"],
+            json!({"browser": {"browser": "Mobile Safari 16.5", "name": "Mobile Safari", "version": "16.5", "type": "browser"},
+                "device": {"family": "iPhone", "model": "iPhone", "brand": "Apple", "type": "device"},
+                "os": {"os": "iOS 16.5", "name": "iOS", "version": "16.5", "type": "os"}})
+        );
+    }
+
+    #[test]
+    fn client_hints_take_precedence_per_context() {
+        // normalization.md §7.7, verified example: the user agent's Windows is overridden by
+        // the platform hint, its browser by `Sec-CH-UA`; an empty model gives no device.
+        let output = run(json!({"request": {"headers": {
+            "User-Agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+            "Sec-CH-UA": "\"Not_A Brand\";v=\"99\", \"Google Chrome\";v=\"109\", \"Chromium\";v=\"109\"",
+            "Sec-CH-UA-Platform": "\"macOS\"", "Sec-CH-UA-Platform-Version": "\"13.1.0\"",
+            "Sec-CH-UA-Model": "\"\""}}}));
+        assert_eq!(
+            output["contexts"],
+            json!({"browser": {"browser": "Chrome 109", "name": "Chrome", "version": "109", "type": "browser"},
+                "client_os": {"os": "macOS 13.1.0", "name": "macOS", "version": "13.1.0", "type": "os"}})
+        );
+        // Hints without a usable brand fall back to the user agent for the browser only.
+        let output = run(json!({"request": {"headers": {
+            "Sec-CH-UA": "\"Google Chrome\";v=\"120\"",
+            "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"}}}));
+        assert_eq!(
+            output["contexts"],
+            json!({"browser": {"browser": "Chrome 120", "name": "Chrome", "version": "120", "type": "browser"},
+                "client_os": {"os": "Linux", "name": "Linux", "type": "os"}})
+        );
+    }
+
+    #[test]
+    fn client_hint_details() {
+        // (headers, expected contexts), outputs of StoreNormalizer 0.10.1.
+        let cases = [
+            (json!({"Sec-CH-UA": "\"A\"; v=\"2\""}), json!({})),
+            (
+                json!({"Sec-CH-UA": "x\"A\";v=\"2\"x"}),
+                json!({"browser": {"browser": "A 2", "name": "A", "version": "2", "type": "browser"}}),
+            ),
+            (
+                json!({"Sec-CH-UA": "\"A\";v=\"2\";x=\"4\""}),
+                json!({"browser": {"browser": "A 2", "name": "A", "version": "2", "type": "browser"}}),
+            ),
+            (json!({"Sec-CH-UA": "\"A\" ;v=\"2\""}), json!({})),
+            (json!({"Sec-CH-UA": "\"A\";V=\"2\""}), json!({})),
+            (json!({"Sec-CH-UA": "\"A,B\";v=\"2\""}), json!({})),
+            // Only the first item without a brand word is tried.
+            (
+                json!({"Sec-CH-UA": "\" \";v=\"2\", \"R\";v=\"3\""}),
+                json!({}),
+            ),
+            (
+                json!({"Sec-CH-UA": "\"chromium\";v=\"2\", \"B\";v=\"3\""}),
+                json!({"browser": {"browser": "chromium 2", "name": "chromium", "version": "2", "type": "browser"}}),
+            ),
+            (
+                json!({"Sec-CH-UA": "\"Not A;Brand\";v=\"99\", \"B\";v=\"3\""}),
+                json!({"browser": {"browser": "B 3", "name": "B", "version": "3", "type": "browser"}}),
+            ),
+            (
+                json!({"Sec-CH-UA": "\"Google Chrome \";v=\"120\""}),
+                json!({"browser": {"browser": "Google Chrome  120", "name": "Google Chrome ", "version": "120", "type": "browser"}}),
+            ),
+            // Quotes are removed, nothing trimmed; the platform must not be blank, the
+            // version may be empty.
+            (
+                json!({"Sec-CH-UA-Model": "\"  \"", "Sec-CH-UA-Platform": "\" \"",
+                    "Sec-CH-UA-Platform-Version": "\"\""}),
+                json!({"device": {"model": "  ", "type": "device"}}),
+            ),
+            (
+                json!({"Sec-CH-UA-Platform": "\"Linux\"", "Sec-CH-UA-Platform-Version": "\" 1 \""}),
+                json!({"client_os": {"os": "Linux  1 ", "name": "Linux", "version": " 1 ", "type": "os"}}),
+            ),
+            (
+                json!({"Sec-CH-UA-Platform": "Windows", "Sec-CH-UA-Platform-Version": "\"15.0.0\""}),
+                json!({"client_os": {"os": "Windows 15.0.0", "name": "Windows", "version": "15.0.0", "type": "os"}}),
+            ),
+            (
+                json!({"Sec-CH-UA-Model": "\"Pix\"el\""}),
+                json!({"device": {"model": "Pixel", "type": "device"}}),
+            ),
+        ];
+        for (headers, expected) in cases {
+            let output = run(json!({"request": {"headers": headers}}));
+            assert_eq!(output["contexts"], expected, "{headers}");
+        }
+    }
+
+    #[test]
+    fn last_header_wins() {
+        let output = run(json!({"request": {"headers": [["User-Agent", "curl/1.0"],
+            ["user-agent", "Wget/1.2"]]}}));
+        assert_eq!(output["contexts"]["browser"]["name"], json!("Wget"));
+    }
+
+    #[test]
+    fn existing_contexts_are_kept() {
+        let chrome = "Mozilla/5.0 (iPhone; CPU iPhone OS 16_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.5 Mobile/15E148 Safari/604.1";
+        let browser = json!({"browser": "Mobile Safari 16.5", "name": "Mobile Safari",
+            "version": "16.5", "type": "browser"});
+        let device = json!({"family": "iPhone", "model": "iPhone", "brand": "Apple",
+            "type": "device"});
+        // Present contexts stay; an `os` key stays even when `null` or not an OS context.
+        let output = run(
+            json!({"platform": "javascript", "request": {"headers": {"User-Agent": chrome}},
+            "contexts": {"browser": {"name": "X"}, "device": {"model": "M"}, "os": null}}),
+        );
+        assert_eq!(
+            output["contexts"],
+            json!({"browser": {"browser": "X", "name": "X", "type": "browser"},
+                "device": {"model": "M", "type": "device"}, "os": null})
+        );
+        // Browser and device entries that are not such contexts are replaced; a client_os of
+        // another type is kept.
+        let output = run(json!({"request": {"headers": {"User-Agent": chrome}},
+            "contexts": {"browser": "y", "device": {"type": "other"}, "client_os": {"type": "x"}}}));
+        assert_eq!(
+            output,
+            json!({"contexts": {"browser": browser, "client_os": {"type": "x"}, "device": device},
+                "_meta": null})
+        );
+    }
+}
