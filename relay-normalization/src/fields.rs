@@ -1,16 +1,15 @@
 //! The field normalization steps of normalization.md §7 that are implemented, in the order of
 //! §7 (step numbers in parentheses): transaction names and span ops without project or global
 //! rules (2), security reports (3), IP addresses (4, §7.1), release (6), environment (7), user
-//! (8), logentry (9, §7.2), breadcrumbs (11), dist (12), tags (13, §7.3), removal of
-//! client-sent `device.class` tags (14), stack traces (15, §7.4), exceptions (16, §7.5),
+//! (8), logentry (9, §7.2), breadcrumbs (11), dist (12), tags (13, §7.3), the device class
+//! (14, §7.6), stack traces (15, §7.4), exceptions (16, §7.5),
 //! user agent → contexts (17, §7.7, with [`NormalizationConfig::normalize_user_agent`]),
 //! default attributes (21, §7.8), request (24, §7.9), the forced trace context (25, §7.10) and
 //! contexts (26, §7.10) without `raw_description` parsing.
 //!
 //! Not implemented yet: span conventions (1), the `txNameRules` and global span-op rules of
-//! step 2, the security-report request headers (3), GeoIP (5), debug image types (10), the
-//! device class itself (14, §7.6), measurements (18), app
-//! start (19), performance score, AI costs, breakdowns (20), trace data tags (22), replay
+//! step 2, the security-report request headers (3), GeoIP (5), debug image types (10),
+//! measurements (18), app start (19), performance score, AI costs, breakdowns (20), trace data tags (22), replay
 //! context (23), the `raw_description` parsing of step 26 (§7.10), span normalization (27,
 //! 28), client sample rate (29), and the mechanism `meta` names of §7.5.
 
@@ -19,8 +18,8 @@ use relay_event::Annotated;
 
 use crate::NormalizationConfig;
 use crate::{
-    contexts, defaults, exceptions, logentry, release, request, stacktrace, tags, transactions,
-    user, user_agent,
+    contexts, defaults, device_class, exceptions, logentry, release, request, stacktrace, tags,
+    transactions, user, user_agent,
 };
 
 /// Runs the implemented §7 steps in order (the caller skips them when renormalizing).
@@ -38,6 +37,7 @@ pub fn normalize_fields(event: &mut Annotated<Event>, config: &NormalizationConf
         release::normalize_dist(event);
         tags::normalize_tags(event);
         tags::remove_device_class_tag(event);
+        device_class::normalize_device_class(event);
         stacktrace::normalize_stacktraces(event);
         exceptions::normalize_exceptions(event);
         if config.normalize_user_agent {
