@@ -14,7 +14,7 @@
 //! | §5 | transaction checks; may reject | [`transaction_validation`] | not renormalizing |
 //! | §6.1, §2 | legacy conversions and parse-time aliases | [`legacy`] | always |
 //! | §6.2 | schema checks: `trim_whitespace`, `nonempty`, characters, `required` | [`schema`] | not renormalizing |
-//! | §7 | field steps 2 (partly), 3, 4, 6–9, 11–15, 16 (partly), 17, 21, 24–26 (26 partly) | [`fields`] and the modules it lists | not renormalizing |
+//! | §7 | field steps 2 (partly), 3, 4, 6–9, 11–15, 16 (partly), 17, 21, 24, 25, 26 (partly) | [`fields`] and the modules it lists | not renormalizing |
 //! | §8.3 | stack frame limits: frame count and frame-data slimming | [`frame_limits`] | [`NormalizationConfig::enable_trimming`] |
 //! | §8.1, §8.2 | trimming: string limits and databag budgets | [`trimming`] | [`NormalizationConfig::enable_trimming`] |
 //! | §9 | removal of unknown attributes | [`remove_other`] | [`NormalizationConfig::remove_other`] (default: not renormalizing) |
@@ -26,8 +26,8 @@
 //! the event as they would find it:
 //!
 //! * the field steps of §7 listed as not implemented in [`fields`], among them the
-//!   `txNameRules` of transaction names (step 2), GeoIP (5) and the `raw_description`
-//!   parsing of contexts (§7.10).
+//!   `txNameRules` of transaction names (step 2), GeoIP (5), and of the context step
+//!   (§7.10) the Android device model names and the `response` context.
 //!
 //! The step modules can also be used on their own: each exposes its processor, to be run with
 //! [`relay_event::process_value`] from [`ProcessingState::root`].
@@ -44,6 +44,7 @@ pub mod fields;
 pub mod frame_limits;
 pub mod legacy;
 pub mod logentry;
+pub mod raw_descriptions;
 pub mod release;
 pub mod remove_other;
 pub mod request;
