@@ -34,12 +34,12 @@
 //! # Cost
 //!
 //! Compiling the extractor takes about a second and ~80 MB (release build; most of it for
-//! the bounded repetitions, see [`keep_bounded`]), so it is built once, lazily, on the first
+//! the bounded repetitions, see `keep_bounded`), so it is built once, lazily, on the first
 //! event that needs it ([`LazyLock`]). Per event, nothing is parsed when the step has nothing
 //! to fill (no user-agent or client-hint header, every target context already present, or
 //! the client hints supply them all). A parse costs 15–50 µs, so results are cached by user
-//! agent string in a bounded map ([`CACHE_CAPACITY`] entries, user agents up to
-//! [`MAX_CACHED_LEN`] bytes); a hit costs a hash lookup and a few small clones.
+//! agent string in a bounded map (2 048 entries, user agents up to 512 bytes); a hit costs a
+//! hash lookup and a few small clones.
 //!
 //! # Agreement with the oracle
 //!
