@@ -3,7 +3,8 @@
 //!
 //! Source: the event's own `request.headers` (`User-Agent`, `Sec-CH-UA`, `Sec-CH-UA-Model`,
 //! `Sec-CH-UA-Platform`, `Sec-CH-UA-Platform-Version`; names compared case-insensitively, the
-//! last header of a name wins, as observed on `StoreNormalizer` 0.10.1). Each of the three
+//! last header of a name wins, client-hint values are trimmed and then lose their quotes, the
+//! user agent is used as sent; all as observed on `StoreNormalizer` 0.10.1). Each of the three
 //! contexts is filled independently, client hints before the user agent:
 //!
 //! * `browser`, when `contexts.browser` is not a browser context (missing, `null`, invalid or
@@ -132,10 +133,13 @@ impl<'a> RawHeaders<'a> {
             let (Some(name), Some(value)) = (header.0.value(), header.1.value()) else {
                 continue;
             };
-            let name = name.as_str();
-            let slot = if name.eq_ignore_ascii_case("user-agent") {
-                &mut raw.user_agent
-            } else if name.eq_ignore_ascii_case("sec-ch-ua") {
+            let (name, value) = (name.as_str(), value.as_str());
+            if name.eq_ignore_ascii_case("user-agent") {
+                raw.user_agent = Some(value);
+                continue;
+            }
+            // Client hint values are trimmed (the user agent is not), then quotes removed.
+            let slot = if name.eq_ignore_ascii_case("sec-ch-ua") {
                 &mut raw.sec_ch_ua
             } else if name.eq_ignore_ascii_case("sec-ch-ua-model") {
                 &mut raw.sec_ch_ua_model
@@ -146,7 +150,7 @@ impl<'a> RawHeaders<'a> {
             } else {
                 continue;
             };
-            *slot = Some(value.as_str());
+            *slot = Some(value.trim());
         }
         raw
     }
@@ -179,10 +183,10 @@ impl<'a> RawHeaders<'a> {
         })
     }
 
-    /// OS from `Sec-CH-UA-Platform` (quotes removed, not blank) and the platform version.
+    /// OS from `Sec-CH-UA-Platform` (quotes removed, not empty) and the platform version.
     fn os(&self) -> Option<OsContext> {
         let name = self.sec_ch_ua_platform?.replace('"', "");
-        if name.trim().is_empty() {
+        if name.is_empty() {
             return None;
         }
         Some(OsContext {
@@ -565,12 +569,23 @@ mod tests {
                 json!({"Sec-CH-UA": "\"Google Chrome \";v=\"120\""}),
                 json!({"browser": {"browser": "Google Chrome  120", "name": "Google Chrome ", "version": "120", "type": "browser"}}),
             ),
-            // Quotes are removed, nothing trimmed; the platform must not be blank, the
-            // version may be empty.
+            // Header values are trimmed, then quotes removed; the platform must not be
+            // empty, the version may be.
             (
                 json!({"Sec-CH-UA-Model": "\"  \"", "Sec-CH-UA-Platform": "\" \"",
                     "Sec-CH-UA-Platform-Version": "\"\""}),
-                json!({"device": {"model": "  ", "type": "device"}}),
+                json!({"client_os": {"os": "  ", "name": " ", "version": "", "type": "os"},
+                    "device": {"model": "  ", "type": "device"}}),
+            ),
+            (
+                json!({"Sec-CH-UA-Model": "   M  ", "Sec-CH-UA-Platform": "   ",
+                    "Sec-CH-UA": "  \"A\";v=\"1\"  "}),
+                json!({"browser": {"browser": "A 1", "name": "A", "version": "1", "type": "browser"},
+                    "device": {"model": "M", "type": "device"}}),
+            ),
+            (
+                json!({"Sec-CH-UA-Platform": "\" Windows \"", "Sec-CH-UA-Platform-Version": "  15.0 "}),
+                json!({"client_os": {"os": " Windows  15.0", "name": " Windows ", "version": "15.0", "type": "os"}}),
             ),
             (
                 json!({"Sec-CH-UA-Platform": "\"Linux\"", "Sec-CH-UA-Platform-Version": "\" 1 \""}),
@@ -614,6 +629,18 @@ mod tests {
         // Longer than the cache key limit: parsed every time, same rules.
         let long = format!("{chrome} {}", "x".repeat(MAX_CACHED_LEN));
         assert_eq!(ua(&long)["browser"], first["browser"]);
+    }
+
+    #[test]
+    fn user_agent_is_not_trimmed() {
+        // uap-core's `^(Ice)$` feature-phone rule (StoreNormalizer 0.10.1).
+        assert_eq!(
+            ua("Ice"),
+            json!({"device": {"family": "Generic Feature Phone", "model": "Feature Phone",
+                "brand": "Generic", "type": "device"}})
+        );
+        assert_eq!(ua(" Ice"), json!({}));
+        assert_eq!(ua("Ice "), json!({}));
     }
 
     #[test]
