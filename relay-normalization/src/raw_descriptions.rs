@@ -9,11 +9,14 @@
 //!   | `^(Microsoft\s+)?Windows\s+(NT\s+)?<a.b.build>.*$` or `^Windows\s+\d+\s+\(<a.b.build>.*$` | name `Windows`, version from the build (2600–3790 `XP`, 6002 `Vista`, 7601 `7`, 9200 `8`, 9600 `8.1`, 10240–19044 `10`, 22000–22999 `11`, else `a.b.build`), `build` if unset or empty; a build that is no `u64` skips the rule |
 //!   | `^Mac OS X <x.y.z>( \(<hex>\))?$` | name `macOS`, version, `build` (removed without one) |
 //!   | `^iOS <x.y[.z]>`, `^iPadOS <x.y[.z]>` | name, version |
-//!   | `^Linux <kernel> <Distro> <x[.y[.z]]>` (kernel up to four parts) | distro name, version, `kernel_version` |
-//!   | `^<Letters> <x.y[.z[.w]]>` | name, `kernel_version` |
+//!   | `^Linux <kernel> <Distro> <x[.y[.z]]>` | distro name, version, `kernel_version` |
+//!   | `^<Letters> <kernel>` | name, `kernel_version` |
 //!   | `^Android (OS )?<x[.y[.z]]> / API-<n>` | name `Android`, version |
 //!   | `^Nintendo Switch$` | name `Nintendo OS` |
 //!   | `^<Letters> \s*<digits, . and ->\s*$` | name, version |
+//!
+//!   A kernel version is `x.y[.z[.w]]` where the fourth part only takes the digits 1–9
+//!   (`1.2.3.10` → `1.2.3.1`, `10.0.19042.0` → `10.0.19042`), as the oracle shows.
 //!
 //! * **runtime**: when `name` and `version` are both missing or empty, a `raw_description`
 //!   matching `^(?P<name>.*) (?P<version>\d+\.\d+(\.\d+){0,2}).*$` gives name and version
@@ -59,11 +62,11 @@ regex!(IOS, r"^iOS (?P<version>\d+\.\d+(\.\d+)?)");
 regex!(IPADOS, r"^iPadOS (?P<version>\d+\.\d+(\.\d+)?)");
 regex!(
     LINUX_DISTRO,
-    r"^Linux (?P<kernel_version>\d+\.\d+(\.\d+(\.\d+)?)?) (?P<name>[a-zA-Z]+) (?P<version>\d+(\.\d+){0,2})"
+    r"^Linux (?P<kernel_version>\d+\.\d+(\.\d+(\.[1-9]+)?)?) (?P<name>[a-zA-Z]+) (?P<version>\d+(\.\d+){0,2})"
 );
 regex!(
     NAME_KERNEL,
-    r"^(?P<name>[a-zA-Z]+) (?P<kernel_version>\d+\.\d+(\.\d+(\.\d+)?)?)"
+    r"^(?P<name>[a-zA-Z]+) (?P<kernel_version>\d+\.\d+(\.\d+(\.[1-9]+)?)?)"
 );
 regex!(
     ANDROID,
@@ -418,6 +421,23 @@ mod tests {
             (
                 "Abc 1.2.3.4.5",
                 json!({"name": "Abc", "kernel_version": "1.2.3.4"}),
+            ),
+            // The fourth kernel part takes only the digits 1–9.
+            (
+                "Abc 1.2.3.10",
+                json!({"name": "Abc", "kernel_version": "1.2.3.1"}),
+            ),
+            (
+                "Mono 10.0.19042.0 ",
+                json!({"name": "Mono", "kernel_version": "10.0.19042"}),
+            ),
+            (
+                "Abc 1.2.3.05",
+                json!({"name": "Abc", "kernel_version": "1.2.3"}),
+            ),
+            (
+                "Linux 5.15.0.0 Ubuntu 22.04",
+                json!({"name": "Linux", "kernel_version": "5.15.0"}),
             ),
             (
                 "Xbox 10.0.26100",
