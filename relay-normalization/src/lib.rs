@@ -438,6 +438,45 @@ mod tests {
     }
 
     #[test]
+    fn context_steps_are_wired_in_order() {
+        // §7 steps 14, 17 and 26 with StoreNormalizer 0.10.1 outputs: the user agent step is
+        // off by default; when on, its iPhone device comes after the device class step (no
+        // tag), and the descriptions of §7.10 are computed for the new contexts.
+        let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 16_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.5 Mobile/15E148 Safari/604.1";
+        let input = json!({"request": {"headers": {"User-Agent": iphone}},
+            "contexts": {"runtime": {"raw_description": ".NET Framework 4.8.4250.0"}}});
+        let runtime = json!({"runtime": ".NET Framework 4.8.4250.0", "name": ".NET Framework",
+            "version": "4.8.4250.0", "raw_description": ".NET Framework 4.8.4250.0",
+            "type": "runtime"});
+        let output = normalize(input.clone(), &NormalizationConfig::default());
+        assert_eq!(output["contexts"]["runtime"], runtime);
+        assert!(output["contexts"].get("browser").is_none());
+        let config = NormalizationConfig {
+            normalize_user_agent: true,
+            ..NormalizationConfig::default()
+        };
+        let output = normalize(input, &config);
+        assert_eq!(
+            pick(
+                output["contexts"].clone(),
+                &["browser", "client_os", "device", "runtime"]
+            ),
+            json!({"browser": {"browser": "Mobile Safari 16.5", "name": "Mobile Safari",
+                    "version": "16.5", "type": "browser"},
+                "client_os": {"os": "iOS 16.5", "name": "iOS", "version": "16.5", "type": "os"},
+                "device": {"family": "iPhone", "model": "iPhone", "brand": "Apple",
+                    "type": "device"},
+                "runtime": runtime})
+        );
+        assert!(output.get("tags").is_none());
+        // A client-sent device context yields the tag.
+        let input = json!({"contexts": {"device": {"family": "iOS", "model": "iPhone8,4"}},
+            "tags": {"device.class": "3"}});
+        let output = normalize(input, &config);
+        assert_eq!(output["tags"], json!([["device.class", "1"]]));
+    }
+
+    #[test]
     fn renormalizing_skips_validation() {
         let config = NormalizationConfig {
             is_renormalize: true,
