@@ -85,7 +85,7 @@ fn bench_event(criterion: &mut Criterion, name: &str, text: &str) {
     group.finish();
 }
 
-/// The user agent step (normalization.md §7.7) alone, on an event with only the Chrome user
+/// The user agent step (normalization.md §7 step 17) alone, on an event with only the Chrome user
 /// agent of the fixtures: `cached` is the steady state of repeated user agents, `uncached`
 /// parses a new user agent every time (a counter appended to it).
 fn bench_user_agent(criterion: &mut Criterion) {

@@ -1,8 +1,8 @@
-//! The device class (normalization.md §7 step 14, §7.6): tag `device.class` = `1` (low), `2`
+//! The device class (normalization.md §7 step 14): tag `device.class` = `1` (low), `2`
 //! (medium) or `3` (high), computed from `contexts.device`.
 //!
 //! * Apple devices (`family` `iPhone`, `iOS` or `iOS-Device`, case-sensitive): the class comes
-//!   from the `model` identifier through the tables of §7.6; a model not in them (also an
+//!   from the `model` identifier through the tables below; a model not in them (also an
 //!   unknown or empty one) is high; no model, no class.
 //! * Any other family (an empty one counts): low if `processor_frequency` < 2000 MHz or
 //!   `processor_count` < 8 or `memory_size` < 4 GiB; else medium if the frequency < 2500 or
@@ -39,7 +39,7 @@ impl DeviceClass {
         }
     }
 
-    /// The class of `device`, if it has the data §7.6 needs.
+    /// The class of `device`, if it has the data step 14 needs.
     pub fn from_device(device: &DeviceContext) -> Option<Self> {
         let family = device.family.value()?;
         if matches!(family.as_str(), "iPhone" | "iOS" | "iOS-Device") {
@@ -60,7 +60,7 @@ impl DeviceClass {
 
 const GIB: u64 = 1024 * 1024 * 1024;
 
-/// Apple model identifiers of low-end devices (normalization.md §7.6).
+/// Apple model identifiers of low-end devices (normalization.md §7 step 14).
 const APPLE_LOW: &[&str] = &[
     "iPhone1,1",
     "iPhone1,2",
@@ -111,7 +111,7 @@ const APPLE_LOW: &[&str] = &[
     "iPad6,12",
 ];
 
-/// Apple model identifiers of medium devices (normalization.md §7.6).
+/// Apple model identifiers of medium devices (normalization.md §7 step 14).
 const APPLE_MEDIUM: &[&str] = &[
     "iPhone9,1",
     "iPhone9,2",

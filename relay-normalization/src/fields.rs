@@ -2,8 +2,8 @@
 //! §7 (step numbers in parentheses): transaction names and span ops without project or global
 //! rules (2), security reports (3), IP addresses (4, §7.1), release (6), environment (7), user
 //! (8), logentry (9, §7.2), breadcrumbs (11), dist (12), tags (13, §7.3), the device class
-//! (14, §7.6), stack traces (15, §7.4), exceptions (16, §7.5), user agent → contexts (17,
-//! §7.7, with [`NormalizationConfig::normalize_user_agent`]), default attributes (21, §7.8),
+//! (14), stack traces (15, §7.4), exceptions (16, §7.5), user agent → contexts (17,
+//! with [`NormalizationConfig::normalize_user_agent`]), default attributes (21, §7.8),
 //! request (24, §7.9), the forced trace context (25, §7.10) and contexts (26, §7.10) with the
 //! `raw_description` parsing of `os` and `runtime`.
 //!

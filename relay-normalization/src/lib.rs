@@ -122,7 +122,7 @@ pub struct NormalizationConfig {
     /// `None` clears it.
     pub protocol_version: Option<u16>,
     /// Fill the `browser`, `device` and `os`/`client_os` contexts from the event's
-    /// `request.headers` user agent and client hints (normalization.md §7.7, step 17). Off by
+    /// `request.headers` user agent and client hints (normalization.md §7 step 17). Off by
     /// default (as in `StoreNormalizer`); the server pipeline turns it on.
     pub normalize_user_agent: bool,
 }

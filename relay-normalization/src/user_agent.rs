@@ -1,4 +1,4 @@
-//! User agent → contexts (normalization.md §7 step 17, §7.7), only with
+//! User agent → contexts (normalization.md §7 step 17), only with
 //! [`crate::NormalizationConfig::normalize_user_agent`].
 //!
 //! Source: the event's own `request.headers` (`User-Agent`, `Sec-CH-UA`, `Sec-CH-UA-Model`,
@@ -18,19 +18,20 @@
 //!
 //! # Parser
 //!
-//! User agents are parsed with the uap-core regexes (release 0.18.0, as normalization.md §7.7
-//! names) through the [`ua_parser`] crate 0.2 (<https://crates.io/crates/ua-parser>). Chosen
-//! over the alternatives because it is the implementation of the ua-parser project itself
-//! (the maintainers of uap-core, <https://github.com/ua-parser/uap-rust>), released for the
-//! current uap-core, and fast: it prefilters the ~1 000 regexes with a literal-atom set
-//! (`regex-filtered`) so only the few candidates whose literals occur in the string are run,
-//! and it rewrites `\d`/`\w` to ASCII classes, which gives the "Unicode off" semantics the
-//! spec asks for. `uaparser` 0.6 (uap-rs) ships the older uap-core 0.15 regexes and tries
-//! every regex in order; `uap-rs` is an empty placeholder. Neither crate embeds the regexes into its library: `ua-parser` deliberately
-//! ships the data only as a file of its package. That file, uap-core 0.18.0's
-//! `regexes.yaml` (Apache-2.0, `data/uap-core/LICENSE`), is vendored verbatim in
-//! `data/uap-core/` and embedded with `include_str!`, so updating is a file copy; it is read
-//! with `serde_yaml`, which the workspace already uses.
+//! User agents are parsed with the uap-core regexes (release 0.18.0, the latest release; the
+//! reference build embeds a slightly newer snapshot, see below) through the [`ua_parser`]
+//! crate 0.2 (<https://crates.io/crates/ua-parser>). Chosen over the alternatives because it
+//! is the implementation of the ua-parser project itself (the maintainers of uap-core,
+//! <https://github.com/ua-parser/uap-rust>), released for the current uap-core, and fast: it
+//! prefilters the ~1 000 regexes with a literal-atom set (`regex-filtered`) so only the few
+//! candidates whose literals occur in the string are run, and it rewrites `\d`/`\w` to ASCII
+//! classes, which gives the "Unicode off" semantics of the reference. `uaparser` 0.6 (uap-rs)
+//! ships the older uap-core 0.15 regexes and tries every regex in order; `uap-rs` is an empty
+//! placeholder. Neither crate embeds the regexes into its library: `ua-parser` deliberately
+//! ships the data only as a file of its package. That file, uap-core 0.18.0's `regexes.yaml`
+//! (Apache-2.0, `data/uap-core/LICENSE`), is vendored verbatim in `data/uap-core/` and
+//! embedded with `include_str!`, so updating is a file copy; it is read with `serde_yaml`,
+//! which the workspace already uses.
 //!
 //! # Cost
 //!
@@ -118,7 +119,7 @@ fn keep_bounded(regex: &mut Cow<'static, str>) {
     *regex = Cow::Owned(rewritten);
 }
 
-/// The headers §7.7 reads, each the value of the last header of that name.
+/// The headers step 17 reads, each the value of the last header of that name.
 #[derive(Debug, Default)]
 struct RawHeaders<'a> {
     user_agent: Option<&'a str>,
@@ -445,8 +446,8 @@ mod tests {
 
     #[test]
     fn user_agents_match_the_oracle() {
-        // Outputs of StoreNormalizer 0.10.1 with normalize_user_agent (normalization.md §7.7),
-        // without the device `name` that the Android model table of §7.10 adds.
+        // Outputs of StoreNormalizer 0.10.1 with normalize_user_agent (normalization.md §7
+        // step 17), without the device `name` that the Android model table of §7.10 adds.
         let cases = [
             (
                 "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
@@ -500,7 +501,7 @@ mod tests {
 
     #[test]
     fn javascript_events_get_os_instead_of_client_os() {
-        // normalization.md §7.7, verified example.
+        // normalization.md §7 step 17; StoreNormalizer 0.10.1 output.
         let output = run(
             json!({"platform": "javascript", "request": {"headers": {"User-Agent":
             "Mozilla/5.0 (iPhone; CPU iPhone OS 16_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.5 Mobile/15E148 Safari/604.1"}}}),
@@ -515,8 +516,9 @@ mod tests {
 
     #[test]
     fn client_hints_take_precedence_per_context() {
-        // normalization.md §7.7, verified example: the user agent's Windows is overridden by
-        // the platform hint, its browser by `Sec-CH-UA`; an empty model gives no device.
+        // normalization.md §7 step 17, StoreNormalizer 0.10.1 output: the user agent's
+        // Windows is overridden by the platform hint, its browser by `Sec-CH-UA`; an empty
+        // model gives no device.
         let output = run(json!({"request": {"headers": {
             "User-Agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
             "Sec-CH-UA": "\"Not_A Brand\";v=\"99\", \"Google Chrome\";v=\"109\", \"Chromium\";v=\"109\"",
