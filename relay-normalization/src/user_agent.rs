@@ -37,7 +37,7 @@
 //!
 //! Compiling the extractor takes about a second and ~80 MB (release build; most of it for
 //! the bounded repetitions, see `keep_bounded`), so it is built once, lazily, on the first
-//! event that needs it ([`LazyLock`]). Per event, nothing is parsed when the step has nothing
+//! event that needs it ([`LazyLock`]), or up front with [`prepare`]. Per event, nothing is parsed when the step has nothing
 //! to fill (no user-agent or client-hint header, every target context already present, or
 //! the client hints supply them all). A parse costs 15–50 µs, so results are cached by user
 //! agent string in a bounded map (2 048 entries, user agents up to 512 bytes); a hit costs a
@@ -83,6 +83,13 @@ static EXTRACTOR: LazyLock<Option<ua_parser::Extractor<'static>>> = LazyLock::ne
     }
     ua_parser::Extractor::try_from(regexes).ok()
 });
+
+/// Compiles the user agent regexes now instead of on the first event that needs them (about
+/// a second; a server calls it at startup). Returns whether they loaded, which the tests
+/// assert; `false` would leave the step to client hints only.
+pub fn prepare() -> bool {
+    EXTRACTOR.is_some()
+}
 
 /// Keeps the bounded repetitions `{0,NNN}` / `{1,NNN}` (three or more digits) of a uap-core
 /// regex bounded.
@@ -441,7 +448,7 @@ mod tests {
 
     #[test]
     fn regexes_load() {
-        assert!(EXTRACTOR.is_some());
+        assert!(prepare());
     }
 
     #[test]
