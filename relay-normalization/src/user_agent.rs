@@ -25,13 +25,14 @@
 //! <https://github.com/ua-parser/uap-rust>), released for the current uap-core, and fast: it
 //! prefilters the ~1 000 regexes with a literal-atom set (`regex-filtered`) so only the few
 //! candidates whose literals occur in the string are run, and it rewrites `\d`/`\w` to ASCII
-//! classes, which gives the "Unicode off" semantics of the reference. `uaparser` 0.6 (uap-rs)
-//! ships the older uap-core 0.15 regexes and tries every regex in order; `uap-rs` is an empty
-//! placeholder. Neither crate embeds the regexes into its library: `ua-parser` deliberately
-//! ships the data only as a file of its package. That file, uap-core 0.18.0's `regexes.yaml`
-//! (Apache-2.0, `data/uap-core/LICENSE`), is vendored verbatim in `data/uap-core/` and
-//! embedded with `include_str!`, so updating is a file copy; it is read with `serde_yaml`,
-//! which the workspace already uses.
+//! classes; `\s` and `\b` are made ASCII here (`ascii_classes`), which together gives the
+//! "Unicode off" semantics of the reference (except for the case folding of `(?i)` rules).
+//! `uaparser` 0.6 (uap-rs) ships the older uap-core 0.15 regexes and tries every regex in
+//! order; `uap-rs` is an empty placeholder. Neither crate embeds the regexes into its library:
+//! `ua-parser` deliberately ships the data only as a file of its package. That file, uap-core
+//! 0.18.0's `regexes.yaml` (Apache-2.0, `data/uap-core/LICENSE`), is vendored verbatim in
+//! `data/uap-core/` and embedded with `include_str!`, so updating is a file copy; it is read
+//! with `serde_yaml`, which the workspace already uses.
 //!
 //! # Cost
 //!
@@ -73,13 +74,13 @@ const REGEXES_YAML: &str = include_str!("../data/uap-core/regexes.yaml");
 static EXTRACTOR: LazyLock<Option<ua_parser::Extractor<'static>>> = LazyLock::new(|| {
     let mut regexes: ua_parser::Regexes<'static> = serde_yaml::from_str(REGEXES_YAML).ok()?;
     for parser in &mut regexes.user_agent_parsers {
-        keep_bounded(&mut parser.regex);
+        adapt_regex(&mut parser.regex);
     }
     for parser in &mut regexes.os_parsers {
-        keep_bounded(&mut parser.regex);
+        adapt_regex(&mut parser.regex);
     }
     for parser in &mut regexes.device_parsers {
-        keep_bounded(&mut parser.regex);
+        adapt_regex(&mut parser.regex);
     }
     ua_parser::Extractor::try_from(regexes).ok()
 });
@@ -89,6 +90,72 @@ static EXTRACTOR: LazyLock<Option<ua_parser::Extractor<'static>>> = LazyLock::ne
 /// assert; `false` would leave the step to client hints only.
 pub fn prepare() -> bool {
     EXTRACTOR.is_some()
+}
+
+/// Adapts a uap-core regex so that `ua-parser` matches like uap-core with Unicode off: ASCII
+/// whitespace and word boundaries, bounded repetitions kept.
+fn adapt_regex(regex: &mut Cow<'static, str>) {
+    if let Some(ascii) = ascii_classes(regex) {
+        *regex = Cow::Owned(ascii);
+    }
+    keep_bounded(regex);
+}
+
+/// `\s`, `\S` and `\b` made ASCII-only, or `None` if the regex has none (uap-core has no
+/// `\B`).
+///
+/// `ua-parser` already makes `\d` and `\w` ASCII but leaves these Unicode-aware, so e.g. a
+/// no-break space matched `\s` and `é` suppressed a `\b` (StoreNormalizer 0.10.1 does
+/// neither). `\b` becomes `(?-u:\b)`; `\s` / `\S` become the POSIX class `[:space:]` /
+/// `[:^space:]` inside a character class and `[[:space:]]` / `[^[:space:]]` outside (the
+/// same set: tab, line feed, vertical tab, form feed, carriage return, space).
+fn ascii_classes(regex: &str) -> Option<String> {
+    if !regex.contains(['s', 'S', 'b']) || !regex.contains('\\') {
+        return None;
+    }
+    let mut out = String::with_capacity(regex.len() + 16);
+    let mut changed = false;
+    let mut class_depth = 0usize;
+    let mut chars = regex.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                let Some(escaped) = chars.next() else {
+                    out.push(c);
+                    break;
+                };
+                let replacement = match (escaped, class_depth > 0) {
+                    ('s', false) => Some("[[:space:]]"),
+                    // `(?-u:\S)` could match a lone byte, which `regex` refuses.
+                    ('S', false) => Some("[^[:space:]]"),
+                    ('b', false) => Some("(?-u:\\b)"),
+                    ('s', true) => Some("[:space:]"),
+                    ('S', true) => Some("[:^space:]"),
+                    _ => None,
+                };
+                match replacement {
+                    Some(replacement) => {
+                        out.push_str(replacement);
+                        changed = true;
+                    }
+                    None => {
+                        out.push(c);
+                        out.push(escaped);
+                    }
+                }
+            }
+            '[' => {
+                class_depth += 1;
+                out.push(c);
+            }
+            ']' if class_depth > 0 => {
+                class_depth -= 1;
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    changed.then_some(out)
 }
 
 /// Keeps the bounded repetitions `{0,NNN}` / `{1,NNN}` (three or more digits) of a uap-core
@@ -628,6 +695,24 @@ mod tests {
             output,
             json!({"browser": {"browser": "MSIECrawler 6.0", "name": "MSIECrawler", "version": "6.0", "type": "browser"},
                 "client_os": {"os": "Windows XP", "name": "Windows", "version": "XP", "type": "os"}})
+        );
+    }
+
+    #[test]
+    fn whitespace_and_word_boundaries_are_ascii() {
+        assert_eq!(
+            ascii_classes(r"\bA\s[;\s(]+[^.\S]\\s\S\d"),
+            Some(r"(?-u:\b)A[[:space:]][;[:space:](]+[^.[:^space:]]\\s[^[:space:]]\d".to_owned())
+        );
+        assert_eq!(ascii_classes(r"Chrome/(\d+)"), None);
+        // StoreNormalizer 0.10.1: `é` is no word character, a no-break space no blank.
+        assert_eq!(
+            ua("\u{e9}Boto3/1.2.3")["browser"],
+            json!({"browser": "Boto3 1.2.3", "name": "Boto3", "version": "1.2.3", "type": "browser"})
+        );
+        assert_eq!(
+            ua("Opera Mobi xx Opera\u{a0}12.1")["browser"],
+            json!({"browser": "Opera Mobile", "name": "Opera Mobile", "type": "browser"})
         );
     }
 
