@@ -12,12 +12,15 @@
 //!   (181 debug images) with modern keys and six threads with stack traces added.
 //!
 //! `scripts/bench-normalize-oracle.py` times Sentry's `StoreNormalizer` on the same fixtures.
+//!
+//! `user_agent/*` times the user agent step alone, with and without its parse cache.
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use relay_event::schema::Event;
 use relay_event::{from_json_str, to_json_string, Annotated, Timestamp};
+use relay_normalization::user_agent::normalize_user_agent;
 use relay_normalization::{normalize_event, NormalizationConfig};
 
 const ERROR_EVENT: &str = include_str!("fixtures/error_event.json");
@@ -82,10 +85,48 @@ fn bench_event(criterion: &mut Criterion, name: &str, text: &str) {
     group.finish();
 }
 
+/// The user agent step (normalization.md §7 step 17) alone, on an event with only the Chrome user
+/// agent of the fixtures: `cached` is the steady state of repeated user agents, `uncached`
+/// parses a new user agent every time (a counter appended to it).
+fn bench_user_agent(criterion: &mut Criterion) {
+    const CHROME: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36";
+    let event = |user_agent: &str| {
+        let json = serde_json::json!({"request": {"headers": [["User-Agent", user_agent]]}});
+        parse(&json.to_string())
+    };
+    let run = |mut event: Annotated<Event>| {
+        if let Some(event) = event.value_mut() {
+            normalize_user_agent(event);
+        }
+        event
+    };
+    // Compiles the regexes outside the measurements.
+    run(event(CHROME));
+
+    let mut group = criterion.benchmark_group("user_agent");
+    let cached = event(CHROME);
+    group.bench_function("cached", |bencher| {
+        bencher.iter_batched(|| cached.clone(), run, BatchSize::SmallInput)
+    });
+    let mut counter = 0u64;
+    group.bench_function("uncached", |bencher| {
+        bencher.iter_batched(
+            || {
+                counter += 1;
+                event(&format!("{CHROME} n/{counter}"))
+            },
+            run,
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
 fn benches(criterion: &mut Criterion) {
     bench_event(criterion, "error_event_6_6kb", ERROR_EVENT);
     bench_event(criterion, "transaction_10_spans", TRANSACTION_EVENT);
     bench_event(criterion, "native_event_58kb", NATIVE_EVENT);
+    bench_user_agent(criterion);
 }
 
 criterion_group!(normalize_benches, benches);

@@ -7,18 +7,23 @@
 //!   the first 16 digits of its trace id. The meta of a replaced invalid id is kept.
 //! * Step 26, every context of a type:
 //!   * `trace`: a missing or invalid `status` becomes `unknown` (meta kept).
+//!   * `os`, `runtime`: first their `raw_description` is parsed into name, version, build
+//!     and kernel version, and .NET Framework release keys become versions
+//!     ([`raw_descriptions`]).
 //!   * `os`, `browser`: an unset description (`os` / `browser`) is `"<name> <version>"`, or
 //!     `"<name>"` without a version; nothing without a name. Empty parts count.
 //!   * `runtime`: an unset `runtime` is `"<name> <version>"`, only when both are set.
 //!
-//! Not implemented: parsing `raw_description` of `os` and `runtime` contexts into their parts
-//! (and the .NET Framework build → version table), see the crate docs.
+//! Not implemented: the marketing names of Android device models (`device.name`, §7.10) and
+//! the `response` context (§7.10).
 
 use relay_event::schema::contexts::{
     BrowserContext, OsContext, RuntimeContext, SpanId, SpanStatus, TraceContext, TraceId,
 };
 use relay_event::schema::{Context, Contexts, Event};
 use relay_event::Annotated;
+
+use crate::raw_descriptions;
 
 /// Runs step 25 (forced trace context), then step 26 (context descriptions).
 pub fn normalize_contexts(event: &mut Event) {
@@ -89,6 +94,7 @@ fn description(
 }
 
 fn normalize_os(os: &mut OsContext) {
+    raw_descriptions::parse_os(os);
     if os.os.value().is_none() {
         let value = description(&os.name, &os.version, true);
         os.os.set_value(value);
@@ -103,6 +109,7 @@ fn normalize_browser(browser: &mut BrowserContext) {
 }
 
 fn normalize_runtime(runtime: &mut RuntimeContext) {
+    raw_descriptions::parse_runtime(runtime);
     if runtime.runtime.value().is_none() {
         let value = description(&runtime.name, &runtime.version, false);
         runtime.runtime.set_value(value);

@@ -3,26 +3,28 @@
 //! project's `txNameRules` and span ops with the global span-op default rules (2), security
 //! reports with the submitting request's headers (3), IP addresses (4, §7.1), GeoIP (5, with a
 //! database), release (6), environment (7), user (8), logentry (9, §7.2), debug image types
-//! (10), breadcrumbs (11), dist (12), tags (13, §7.3), removal of client-sent `device.class`
-//! tags (14), stack traces (15, §7.4), exceptions with the mechanism `meta` names (16, §7.5),
-//! measurements with the measurements config (18), app start backfill (19), performance score,
-//! AI costs and breakdowns (20, each only with its config), default attributes (21, §7.8),
-//! trace data tags (22), replay context (23), request (24, §7.9), the forced trace context (25,
-//! §7.10), contexts (26, §7.10) without `raw_description` parsing, the exclusive time of spans
-//! (27, with `normalize_spans`) and the client sample rate (29).
+//! (10), breadcrumbs (11), dist (12), tags (13, §7.3), the device class (14, §7.6), stack
+//! traces (15, §7.4), exceptions with the mechanism `meta` names (16, §7.5), user agent →
+//! contexts (17, §7.7, with [`NormalizationConfig::normalize_user_agent`]), measurements with
+//! the measurements config (18), app start backfill (19), performance score, AI costs and
+//! breakdowns (20, each only with its config), default attributes (21, §7.8), trace data tags
+//! (22), replay context (23), request (24, §7.9), the forced trace context (25, §7.10),
+//! contexts (26, §7.10) with the `raw_description` parsing of `os` and `runtime`, the exclusive
+//! time of spans (27, with `normalize_spans`) and the client sample rate (29).
 //!
-//! Not implemented yet: the device class itself (14, §7.6), user agent → contexts (17, §7.7),
-//! the `raw_description` parsing of step 26 (§7.10), the DSC-derived span data and app-start
-//! spans of step 27, and span enrichment (28, out of scope in normalization.md).
+//! Not implemented yet: the Android device model names and the `response` context of step 26
+//! (§7.10), the DSC-derived span data and app-start spans of step 27, and span enrichment (28,
+//! out of scope in normalization.md).
 
 use relay_event::schema::Event;
 use relay_event::Annotated;
 
 use crate::NormalizationConfig;
 use crate::{
-    ai_costs, app_start, breakdowns, contexts, debug_images, defaults, dsc_context, exceptions,
-    exclusive_time, geo, logentry, measurements, performance_score, release, request,
-    security_report, span_conventions, stacktrace, tags, trace_tags, transactions, user,
+    ai_costs, app_start, breakdowns, contexts, debug_images, defaults, device_class, dsc_context,
+    exceptions, exclusive_time, geo, logentry, measurements, performance_score, release,
+    request, security_report, span_conventions, stacktrace, tags, trace_tags, transactions,
+    user, user_agent,
 };
 
 /// Runs the implemented §7 steps in order (the caller skips them when renormalizing).
@@ -59,8 +61,12 @@ pub fn normalize_fields(event: &mut Annotated<Event>, config: &NormalizationConf
         release::normalize_dist(event);
         tags::normalize_tags(event);
         tags::remove_device_class_tag(event);
+        device_class::normalize_device_class(event);
         stacktrace::normalize_stacktraces(event);
         exceptions::normalize_exceptions(event);
+        if config.normalize_user_agent {
+            user_agent::normalize_user_agent(event);
+        }
         measurements::normalize_measurements(event, config.measurements.as_deref());
         app_start::normalize_app_start(event);
         // Step 20: performance score, AI costs, breakdowns (each only with its config).

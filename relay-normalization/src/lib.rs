@@ -14,7 +14,7 @@
 //! | §5 | transaction checks; may reject | [`transaction_validation`] | not renormalizing |
 //! | §6.1, §2 | legacy conversions and parse-time aliases | [`legacy`] | always |
 //! | §6.2 | schema checks: `trim_whitespace`, `nonempty`, characters, `required` | [`schema`] | not renormalizing |
-//! | §7 | field steps 1–16 (14 partly), 18–27 (26 and 27 partly), 29 | [`fields`] and the modules it lists | not renormalizing |
+//! | §7 | field steps 1–27 (26 and 27 partly), 29 | [`fields`] and the modules it lists | not renormalizing |
 //! | §8.3 | stack frame limits: frame count and frame-data slimming | [`frame_limits`] | [`NormalizationConfig::enable_trimming`] |
 //! | §8.1, §8.2 | trimming: string limits and databag budgets | [`trimming`] | [`NormalizationConfig::enable_trimming`] |
 //! | §9 | removal of unknown attributes | [`remove_other`] | [`NormalizationConfig::remove_other`] (default: not renormalizing) |
@@ -25,9 +25,9 @@
 //! These steps of normalization.md are not part of this crate yet; [`normalize_event`] leaves
 //! the event as they would find it:
 //!
-//! * the field steps of §7 listed as not implemented in [`fields`]: the device class
-//!   (§7.6), user agent → contexts (§7.7), the `raw_description` parsing of contexts (§7.10)
-//!   and the DSC-derived span data and app-start spans of span normalization (27).
+//! * the field steps of §7 listed as not implemented in [`fields`]: the Android device model
+//!   names and the `response` context of §7.10, and the DSC-derived span data and app-start
+//!   spans of span normalization (27).
 //!
 //! The project and global config parts that normalization needs are typed here, deserialized
 //! from the config JSON (project-config.md §2, §5) by the server and passed in through
@@ -50,6 +50,7 @@ pub mod clock_drift;
 pub mod contexts;
 pub mod debug_images;
 pub mod defaults;
+pub mod device_class;
 pub mod dsc_context;
 pub mod event_errors;
 pub mod exceptions;
@@ -63,6 +64,7 @@ pub mod logentry;
 pub mod measurements;
 pub mod mechanism;
 pub mod performance_score;
+pub mod raw_descriptions;
 pub mod release;
 pub mod remove_other;
 pub mod request;
@@ -80,6 +82,7 @@ pub mod transaction_validation;
 pub mod transactions;
 pub mod trimming;
 pub mod user;
+pub mod user_agent;
 mod util;
 pub mod validation;
 
@@ -98,10 +101,8 @@ pub use validation::{validate_event, ValidationConfig};
 
 /// The knobs of normalization (normalization.md §1.1) that the implemented steps use.
 ///
-/// The knobs of the steps that are not implemented yet (client string, grouping config,
-/// The knobs of the steps that are not implemented yet (user-agent normalization; see the
-/// crate docs) are not part of it yet. The config-dependent steps run only when their config
-/// is set (`None`: the step does not run).
+/// The config-dependent steps run only when their config is set (`None`: the step does not
+/// run).
 #[derive(Clone, Debug, Default)]
 pub struct NormalizationConfig {
     /// Renormalize an already normalized event (normalization.md §12): skips the schema
@@ -185,6 +186,10 @@ pub struct NormalizationConfig {
     /// The client's sample rate (the server takes the DSC's `sample_rate`): becomes
     /// `contexts.trace.client_sample_rate` (§7 step 29); `None` clears it.
     pub client_sample_rate: Option<f64>,
+    /// Fill the `browser`, `device` and `os`/`client_os` contexts from the event's
+    /// `request.headers` user agent and client hints (normalization.md §7 step 17). Off by
+    /// default (as in `StoreNormalizer`); the server pipeline turns it on.
+    pub normalize_user_agent: bool,
 }
 
 impl NormalizationConfig {
@@ -588,6 +593,45 @@ mod tests {
                         "app.vitals.start.screen": "Main", "browser.web_vital.lcp.size": 10},
                     "type": "trace"}}})
         );
+    }
+
+    #[test]
+    fn context_steps_are_wired_in_order() {
+        // §7 steps 14, 17 and 26 with StoreNormalizer 0.10.1 outputs: the user agent step is
+        // off by default; when on, its iPhone device comes after the device class step (no
+        // tag), and the descriptions of §7.10 are computed for the new contexts.
+        let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 16_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.5 Mobile/15E148 Safari/604.1";
+        let input = json!({"request": {"headers": {"User-Agent": iphone}},
+            "contexts": {"runtime": {"raw_description": ".NET Framework 4.8.4250.0"}}});
+        let runtime = json!({"runtime": ".NET Framework 4.8.4250.0", "name": ".NET Framework",
+            "version": "4.8.4250.0", "raw_description": ".NET Framework 4.8.4250.0",
+            "type": "runtime"});
+        let output = normalize(input.clone(), &NormalizationConfig::default());
+        assert_eq!(output["contexts"]["runtime"], runtime);
+        assert!(output["contexts"].get("browser").is_none());
+        let config = NormalizationConfig {
+            normalize_user_agent: true,
+            ..NormalizationConfig::default()
+        };
+        let output = normalize(input, &config);
+        assert_eq!(
+            pick(
+                output["contexts"].clone(),
+                &["browser", "client_os", "device", "runtime"]
+            ),
+            json!({"browser": {"browser": "Mobile Safari 16.5", "name": "Mobile Safari",
+                    "version": "16.5", "type": "browser"},
+                "client_os": {"os": "iOS 16.5", "name": "iOS", "version": "16.5", "type": "os"},
+                "device": {"family": "iPhone", "model": "iPhone", "brand": "Apple",
+                    "type": "device"},
+                "runtime": runtime})
+        );
+        assert!(output.get("tags").is_none());
+        // A client-sent device context yields the tag.
+        let input = json!({"contexts": {"device": {"family": "iOS", "model": "iPhone8,4"}},
+            "tags": {"device.class": "3"}});
+        let output = normalize(input, &config);
+        assert_eq!(output["tags"], json!([["device.class", "1"]]));
     }
 
     #[test]

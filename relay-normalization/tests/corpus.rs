@@ -24,6 +24,7 @@ fn full_config() -> NormalizationConfig {
         project_id: Some(42),
         key_id: Some(7),
         protocol_version: Some(7),
+        normalize_user_agent: true,
         ..NormalizationConfig::default()
     }
 }

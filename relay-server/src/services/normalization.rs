@@ -50,6 +50,18 @@ pub struct NormalizationResources {
 impl NormalizationResources {
     /// Opens the GeoIP database of `geoip.path` (or `processing.geoip_path`), if configured.
     pub fn load(config: &Config, projects: ProjectCache) -> Result<Self, GeoIpError> {
+        // The user-agent regexes take about a second to compile; compile them now, off the
+        // request path, instead of in the first event that needs them.
+        let compile = std::thread::Builder::new()
+            .name("relay-ua-regexes".into())
+            .spawn(relay_normalization::user_agent::prepare);
+        if let Err(error) = compile {
+            // Not fatal: the first event that needs them compiles them.
+            tracing::warn!(
+                error = &error as &dyn std::error::Error,
+                "cannot compile the user-agent regexes in the background"
+            );
+        }
         let geoip = match config.geoip_path() {
             Some(path) => {
                 let lookup = GeoIpLookup::open(&path)?;
@@ -166,6 +178,7 @@ pub fn normalization_config(
         )
         .map(Arc::new),
         normalize_spans: true,
+        normalize_user_agent: true,
         breakdowns: project_normalization.breakdowns.clone(),
         performance_score: project_normalization.performance_score.clone(),
         ai_model_metadata: global.ai_model_metadata.clone(),
