@@ -3,6 +3,7 @@ outcomes.md §7): envelopes split by product, `sent_at` stamped with the send ti
 reports turned into outcomes, and parked envelopes expiring with `invalid`/`timestamp`."""
 
 import datetime
+import json
 import time
 
 from fixtures.asserts import assert_status
@@ -15,7 +16,7 @@ from fixtures.envelope import (
     transaction_item,
 )
 from fixtures.projects import DEFAULT_DSN_KEY, new_dsn_key, project_config
-from fixtures.relay import DEFAULT_CLIENT
+from fixtures.relay import DEFAULT_CLIENT, RELAY_VERSION
 from fixtures.upstream import FOREVER
 
 OLD_SENT_AT = "2020-01-01T00:00:00Z"
@@ -77,7 +78,14 @@ def test_envelope_is_split_by_product(managed_relay, upstream):
     by_type = {r.item_types()[0]: r for r in received}
     event_part = by_type["event"].envelope
     assert event_part.get_item("attachment").payload == b"attached bytes"
-    assert event_part.get_item("event").payload == envelope.items[0].payload
+    # The event was normalized before forwarding (normalization.level default: the
+    # forward-compatible subset, no `errors` list) and records this relay in `ingest_path`.
+    event = json.loads(event_part.get_item("event").payload)
+    assert event["logentry"] == {"formatted": "split me"}
+    assert event["level"] == "error"
+    assert "errors" not in event
+    assert event["ingest_path"] == [{"version": RELAY_VERSION, "public_key": managed_relay.public_key}]
+    assert not event_part.get_item("event").headers.get("fully_normalized")
     # Every part carries the original envelope headers.
     headers = [r.envelope.headers for r in received]
     assert all(h == headers[0] for h in headers)

@@ -243,10 +243,10 @@ def test_error_event_via_envelope(processing_relay, upstream, kafka_topics):
     assert_finalized_event(event, event_id, before, len(envelope.items[0].payload), event_type="error",
                            level="warning", platform="python")
     assert event["grouping_config"] == grouping
-    # The DSC as re-serialized from its parsed form (envelope.md §2.3): null when absent.
-    assert list(event["_dsc"].items()) == [("trace_id", trace_id), ("public_key", DEFAULT_DSN_KEY),
-                                           ("release", "app@1"), ("environment", None), ("transaction", None),
-                                           ("replay_id", None)]
+    # The DSC as re-serialized from its parsed form (envelope.md §2.3): null when absent. In
+    # the event it is a free-form object, written with sorted keys like every event object.
+    assert event["_dsc"] == {"trace_id": trace_id, "public_key": DEFAULT_DSN_KEY, "release": "app@1",
+                             "environment": None, "transaction": None, "replay_id": None}
     assert event["tags"] == [["a", "b"]]
     events.assert_empty(timeout=0.5)
 
@@ -369,7 +369,13 @@ def test_clock_drift_is_corrected(processing_relay, kafka_topics):
     event, _ = read_event(events, "events", envelope.event_id, before)
     # Shifted by the drift: ten seconds before the receive time.
     assert abs(event["timestamp"] - (event["received"] - 10)) < 5, event
-    assert "errors" not in event or not any(e.get("name") == "timestamp" for e in event["errors"])
+    # normalization.md §4.1: the correction is recorded on `timestamp` and in `errors`; the
+    # corrected timestamp is not in the past, so there is no `past_timestamp` error.
+    timestamp_errors = [e for e in event.get("errors", []) if e.get("name") == "timestamp"]
+    assert [e["type"] for e in timestamp_errors] == ["clock_drift"], event
+    assert set(timestamp_errors[0]) >= {"sdk_time", "server_time"}
+    [meta_error] = event["_meta"]["timestamp"][""]["err"]
+    assert meta_error[0] == "clock_drift" and set(meta_error[1]) == {"sdk_time", "server_time"}
 
 
 # --- transactions ------------------------------------------------------------------------------
@@ -748,7 +754,7 @@ def test_embedded_default_writes_topic_files(relay, tmp_path):
     message = assert_schema("events", base64.b64decode(line, validate=True))
     assert message["type"] == "event" and message["event_id"] == event_id
     event = json.loads(message["payload"])
-    assert event["message"] == "embedded" or event.get("logentry", {}).get("formatted") == "embedded"
+    assert event["logentry"]["formatted"] == "embedded"
     assert event["project"] == PROJECT_ID and event["key_id"] == "1"
     assert_recent(message["start_time"], before)
 
