@@ -137,9 +137,7 @@ fn shorten_java_logger(logger: &mut Annotated<String>, root_meta: &mut Meta) {
 /// The `sdk` a client string names (§7.8): split at the first `/`, else at the first space;
 /// no separator, no sdk.
 fn sdk_from_client(client: &str) -> Option<ClientSdkInfo> {
-    let (name, version) = client
-        .split_once('/')
-        .or_else(|| client.split_once(' '))?;
+    let (name, version) = client.split_once('/').or_else(|| client.split_once(' '))?;
     Some(ClientSdkInfo {
         name: Annotated::new(name.to_owned()),
         version: Annotated::new(version.to_owned()),
@@ -258,7 +256,10 @@ mod tests {
         let output = run(json!({}), &config("raven-js 3.0"));
         assert_eq!(output["sdk"], json!({"name": "raven-js", "version": "3.0"}));
         assert!(run(json!({}), &config("noseparator")).get("sdk").is_none());
-        let output = run(json!({"sdk": {"name": "own", "version": "1"}}), &config("a/b"));
+        let output = run(
+            json!({"sdk": {"name": "own", "version": "1"}}),
+            &config("a/b"),
+        );
         assert_eq!(output["sdk"], json!({"name": "own", "version": "1"}));
     }
 

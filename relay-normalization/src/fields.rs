@@ -22,9 +22,9 @@ use relay_event::Annotated;
 use crate::NormalizationConfig;
 use crate::{
     ai_costs, app_start, breakdowns, contexts, debug_images, defaults, device_class, dsc_context,
-    exceptions, exclusive_time, geo, logentry, measurements, performance_score, release,
-    request, security_report, span_conventions, stacktrace, tags, trace_tags, transactions,
-    user, user_agent,
+    exceptions, exclusive_time, geo, logentry, measurements, performance_score, release, request,
+    security_report, span_conventions, stacktrace, tags, trace_tags, transactions, user,
+    user_agent,
 };
 
 /// Runs the implemented §7 steps in order (the caller skips them when renormalizing).

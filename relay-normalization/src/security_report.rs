@@ -2,8 +2,8 @@
 //! reports itself, so the submitting request's `User-Agent` and client hints describe the
 //! browser that saw the violation; they are recorded in the event's request headers.
 //!
-//! Only for events with a `csp` body (not `hpkp`, `expectct`, `expectstaple`:
-//! StoreNormalizer 0.10.1 adds nothing to those). Each configured header is appended, in the
+//! Only for events with a `csp` body (not the retired `hpkp`, `expectct`, `expectstaple`
+//! interfaces: StoreNormalizer 0.10.1 adds nothing to those). Each configured header is appended, in the
 //! order `User-Agent`, `SEC-CH-UA-Platform`, `SEC-CH-UA-Platform-Version`, `SEC-CH-UA`,
 //! `SEC-CH-UA-Model`, unless a header of exactly that name exists (names were normalized at
 //! parse time, so a sent `user-agent` blocks `User-Agent`, but a sent `sec-ch-ua`, now

@@ -7,8 +7,10 @@
 //! §8.2 (bag sizes of `extra`, `modules`, `ingest_path`, `spans`); PII levels as in pii.md
 //! (`server_name`, `extra` `true`; `culprit` `maybe`).
 //!
-//! Not yet typed (`TODO(schema)`, next batch): `csp`, `hpkp`, `expectct`,
-//! `expectstaple`, `_metrics`, `_dsc`, `_performance_issues_spans`, `scraping_attempts`.
+//! Not yet typed (`TODO(schema)`, next batch): `csp`, `_metrics`, `_dsc`,
+//! `_performance_issues_spans`, `scraping_attempts`. The retired security interfaces `hpkp`,
+//! `expectct` and `expectstaple` are not part of the schema (normalization.md §11); like any
+//! unknown attribute they are removed by full normalization.
 //! Legacy aliases (`sentry.interfaces.*`, `message`) are a normalization step and stay
 //! unknown attributes here.
 
@@ -256,12 +258,6 @@ pub struct Event {
     /// A CSP report.
     // TODO(schema): security report interfaces (next batch).
     pub csp: Annotated<Value>,
-    /// An HPKP report.
-    pub hpkp: Annotated<Value>,
-    /// An Expect-CT report.
-    pub expectct: Annotated<Value>,
-    /// An Expect-Staple report.
-    pub expectstaple: Annotated<Value>,
     /// Spans of a transaction.
     #[metastructure(max_bytes = 819200)]
     pub spans: Annotated<Array<Span>>,

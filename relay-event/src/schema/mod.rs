@@ -10,7 +10,7 @@
 //!
 //! This is the first batch: fields whose interface is not modelled yet are
 //! `Annotated<Value>` (or `Object<Value>`) with a `TODO(schema)` note, namely
-//! the security reports (`csp`, `hpkp`, `expectct`, `expectstaple`), request cookies and
+//! the security report (`csp`), request cookies and
 //! query string, stack trace `registers` and the internal `_metrics` / `_dsc` /
 //! `_performance_issues_spans`. Debug images are typed by their `type` ([`DebugImage`]);
 //! their identifiers (`debug_id`, `uuid`) are still plain strings.

@@ -9,12 +9,13 @@
 //! |---|---|---|
 //! | CSP, legacy `report-uri` form | key `csp-report` | `csp` |
 //! | CSP, Reporting API form | `"type": "csp-violation"` with a `body` | `csp` |
-//! | Expect-CT | key `expect-ct-report` | `expectct` |
-//! | Expect-Staple | key `expect-staple-report` | `expectstaple` |
-//! | HPKP | key `known-pins` | `hpkp` |
 //!
-//! Outcomes: any other Reporting API `type` (deprecation, intervention, …) is an unsupported
-//! kind → `filtered`/`invalid-csp`; a JSON object of none of these shapes → `invalid`/
+//! Outcomes: any other Reporting API `type` (deprecation, intervention, …) and the retired
+//! report kinds — Expect-CT (key `expect-ct-report`), Expect-Staple (`expect-staple-report`)
+//! and HPKP (`known-pins`) — are unsupported kinds → `filtered`/`invalid-csp`. Sentry's Relay
+//! stopped ingesting the retired kinds (no browser sends them any more), and the event schema
+//! of `normalization.md` §11 has no interface for them
+//! (<https://github.com/getsentry/sentry/pull/123829>). A JSON object of none of these shapes → `invalid`/
 //! `security_report_type`; anything malformed (not JSON, not an object, fields of the wrong
 //! type, no directive or hostname) → `invalid`/`security_report`.
 //!
@@ -100,6 +101,9 @@ pub fn raw_security_to_event(
     })
 }
 
+/// The keys that identify the retired report kinds (Expect-CT, Expect-Staple, HPKP).
+const RETIRED_REPORT_KEYS: &[&str] = &["expect-ct-report", "expect-staple-report", "known-pins"];
+
 /// Converts a report body (see the module docs) into an event.
 pub fn convert_report(
     payload: &[u8],
@@ -113,12 +117,11 @@ pub fn convert_report(
 
     let converted = if let Some(body) = report.remove("csp-report") {
         csp_event(&Csp::from_legacy(&as_object(body)?)?)
-    } else if let Some(body) = report.remove("expect-ct-report") {
-        expect_ct_event(&as_object(body)?)?
-    } else if let Some(body) = report.remove("expect-staple-report") {
-        expect_staple_event(&as_object(body)?)?
-    } else if report.contains_key("known-pins") {
-        hpkp_event(&report)?
+    } else if RETIRED_REPORT_KEYS
+        .iter()
+        .any(|key| report.contains_key(*key))
+    {
+        return Err(SecurityReportError::Unsupported);
     } else {
         match report.get("type") {
             Some(Value::String(kind)) if kind == "csp-violation" => {
@@ -142,7 +145,7 @@ pub fn convert_report(
 /// The parts of an event every report kind produces.
 struct Converted {
     event_type: &'static str,
-    /// Interface key (`csp`, `expectct`, …) and its body.
+    /// Interface key (`csp`) and its body.
     interface: (&'static str, Map<String, Value>),
     message: String,
     culprit: String,
@@ -481,136 +484,6 @@ fn origin_of(url: &str) -> Option<String> {
     Some(format!("{scheme}://{}", &rest[..end]))
 }
 
-// --- certificate reports --------------------------------------------------------------------
-
-/// Copies the listed kebab-case keys into an interface body with snake_case keys.
-fn copy_fields(report: &Map<String, Value>, keys: &[&str]) -> Map<String, Value> {
-    keys.iter()
-        .filter_map(|key| {
-            let value = report.get(*key).filter(|value| !value.is_null())?;
-            Some((key.replace('-', "_"), value.clone()))
-        })
-        .collect()
-}
-
-fn required_hostname(report: &Map<String, Value>) -> Result<String, SecurityReportError> {
-    opt_string(report, "hostname")?
-        .filter(|hostname| !hostname.is_empty())
-        .ok_or(SecurityReportError::Invalid("report without a hostname"))
-}
-
-/// `hostname` and `port` tags shared by the certificate reports.
-fn host_tags(
-    hostname: &str,
-    report: &Map<String, Value>,
-) -> Result<Vec<(&'static str, String)>, SecurityReportError> {
-    let mut tags = Vec::new();
-    if let Some(port) = opt_u64(report, "port")? {
-        tags.push(("port", port.to_string()));
-    }
-    tags.push(("hostname", hostname.to_owned()));
-    Ok(tags)
-}
-
-fn expect_ct_event(report: &Map<String, Value>) -> Result<Converted, SecurityReportError> {
-    let hostname = required_hostname(report)?;
-    let tags = host_tags(&hostname, report)?;
-    let body = copy_fields(
-        report,
-        &[
-            "date-time",
-            "hostname",
-            "port",
-            "effective-expiration-date",
-            "served-certificate-chain",
-            "validated-certificate-chain",
-            "scts",
-            "failure-mode",
-            "test-report",
-        ],
-    );
-    Ok(Converted {
-        event_type: "expectct",
-        message: format!("Expect-CT failed for '{hostname}'"),
-        culprit: hostname,
-        tags,
-        url: None,
-        user_agent: None,
-        interface: ("expectct", body),
-    })
-}
-
-fn expect_staple_event(report: &Map<String, Value>) -> Result<Converted, SecurityReportError> {
-    let hostname = required_hostname(report)?;
-    let mut tags = host_tags(&hostname, report)?;
-    if let Some(status) = opt_string(report, "response-status")? {
-        tags.push(("response-status", status));
-    }
-    if let Some(status) = opt_string(report, "cert-status")? {
-        tags.push(("cert-status", status));
-    }
-    let body = copy_fields(
-        report,
-        &[
-            "date-time",
-            "hostname",
-            "port",
-            "effective-expiration-date",
-            "response-status",
-            "ocsp-response",
-            "cert-status",
-            "served-certificate-chain",
-            "validated-certificate-chain",
-        ],
-    );
-    Ok(Converted {
-        event_type: "expectstaple",
-        message: format!("Expect-Staple failed for '{hostname}'"),
-        culprit: hostname,
-        tags,
-        url: None,
-        user_agent: None,
-        interface: ("expectstaple", body),
-    })
-}
-
-fn hpkp_event(report: &Map<String, Value>) -> Result<Converted, SecurityReportError> {
-    let hostname = required_hostname(report)?;
-    let mut tags = host_tags(&hostname, report)?;
-    match report.get("include-subdomains") {
-        Some(Value::Bool(include)) => tags.push(("include-subdomains", include.to_string())),
-        None | Some(Value::Null) => {}
-        Some(_) => {
-            return Err(SecurityReportError::Invalid(
-                "include-subdomains is not a boolean",
-            ))
-        }
-    }
-    let body = copy_fields(
-        report,
-        &[
-            "date-time",
-            "hostname",
-            "port",
-            "effective-expiration-date",
-            "include-subdomains",
-            "noted-hostname",
-            "served-certificate-chain",
-            "validated-certificate-chain",
-            "known-pins",
-        ],
-    );
-    Ok(Converted {
-        event_type: "hpkp",
-        message: format!("Public key pinning validation failed for '{hostname}'"),
-        culprit: hostname,
-        tags,
-        url: None,
-        user_agent: None,
-        interface: ("hpkp", body),
-    })
-}
-
 // --- field access ---------------------------------------------------------------------------
 
 fn as_object(value: Value) -> Result<Map<String, Value>, SecurityReportError> {
@@ -860,69 +733,15 @@ mod tests {
     }
 
     #[test]
-    fn certificate_reports() {
-        let ct = convert_ok(
-            r#"{"expect-ct-report": {"date-time": "2014-04-06T13:00:50Z", "hostname": "www.example.com",
-                "port": 443, "effective-expiration-date": "2014-05-01T12:40:50Z",
-                "served-certificate-chain": ["-----BEGIN CERTIFICATE-----"],
-                "scts": [{"version": 1, "status": "invalid", "source": "embedded", "serialized_sct": "ABCD=="}]}}"#,
-        );
-        assert_eq!(ct["type"], "expectct");
-        assert_eq!(
-            ct["logentry"]["formatted"],
-            "Expect-CT failed for 'www.example.com'"
-        );
-        assert_eq!(ct["culprit"], "www.example.com");
-        assert_eq!(
-            ct["tags"],
-            json!([["port", "443"], ["hostname", "www.example.com"]])
-        );
-        assert_eq!(
-            ct["expectct"]["effective_expiration_date"],
-            "2014-05-01T12:40:50Z"
-        );
-        assert_eq!(ct["expectct"]["scts"][0]["status"], "invalid");
-
-        let staple = convert_ok(
-            r#"{"expect-staple-report": {"date-time": "2014-04-06T13:00:50Z", "hostname": "www.example.com",
-                "port": 443, "response-status": "ERROR_RESPONSE", "cert-status": "REVOKED"}}"#,
-        );
-        assert_eq!(staple["type"], "expectstaple");
-        assert_eq!(
-            staple["logentry"]["formatted"],
-            "Expect-Staple failed for 'www.example.com'"
-        );
-        assert_eq!(staple["expectstaple"]["response_status"], "ERROR_RESPONSE");
-        assert_eq!(
-            staple["tags"],
-            json!([
-                ["port", "443"],
-                ["hostname", "www.example.com"],
-                ["response-status", "ERROR_RESPONSE"],
-                ["cert-status", "REVOKED"]
-            ])
-        );
-
-        let hpkp = convert_ok(
-            r#"{"date-time": "2014-04-06T13:00:50Z", "hostname": "www.example.com", "port": 443,
-                "effective-expiration-date": "2014-05-01T12:40:50Z", "include-subdomains": false,
-                "noted-hostname": "example.com", "known-pins": ["pin-sha256=\"d6qzRu9zOECb90Uez27xWltNsj0e1Md7GkYYkVoZWmM=\""]}"#,
-        );
-        assert_eq!(hpkp["type"], "hpkp");
-        assert_eq!(
-            hpkp["logentry"]["formatted"],
-            "Public key pinning validation failed for 'www.example.com'"
-        );
-        assert_eq!(hpkp["hpkp"]["include_subdomains"], false);
-        assert_eq!(hpkp["hpkp"]["noted_hostname"], "example.com");
-        assert_eq!(
-            hpkp["tags"],
-            json!([
-                ["port", "443"],
-                ["hostname", "www.example.com"],
-                ["include-subdomains", "false"]
-            ])
-        );
+    fn retired_report_kinds_are_unsupported() {
+        for body in [
+            r#"{"expect-ct-report": {"date-time": "2014-04-06T13:00:50Z", "hostname": "www.example.com"}}"#,
+            r#"{"expect-staple-report": {"hostname": "www.example.com", "port": 443}}"#,
+            r#"{"hostname": "www.example.com", "known-pins": ["pin-sha256=\"x\""]}"#,
+        ] {
+            let error = convert(body).unwrap_err();
+            assert_eq!(error, SecurityReportError::Unsupported, "{body}");
+        }
     }
 
     #[test]
@@ -946,10 +765,6 @@ mod tests {
         assert_eq!(
             convert(r#"{"csp-report": {"violated-directive": ["img-src"]}}"#).unwrap_err(),
             invalid("string field of the wrong type")
-        );
-        assert_eq!(
-            convert(r#"{"expect-ct-report": {"port": 443}}"#).unwrap_err(),
-            invalid("report without a hostname")
         );
         assert_eq!(
             convert(r#"{"type": "csp-violation"}"#).unwrap_err(),
