@@ -168,7 +168,6 @@ impl ManagedEnvelope {
     }
 
     /// The client address the envelope came from (`remote_addr` of the request).
-    #[cfg(feature = "processing")]
     pub fn remote_addr(&self) -> Option<IpAddr> {
         self.remote_addr
     }
