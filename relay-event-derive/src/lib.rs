@@ -464,6 +464,35 @@ fn gen_from_value(schema: &Schema<'_>) -> TokenStream2 {
         Some(other) => quote!(#other: __map,),
         None => quote!(),
     };
+    let empty_fields = schema.fields.iter().map(|f| {
+        let ident = &f.ident;
+        quote_spanned!(f.span=> #ident: ::core::default::Default::default(),)
+    });
+    let empty_other = match &schema.other {
+        Some(other) => quote!(#other: ::core::default::Default::default(),),
+        None => quote!(),
+    };
+    let field_indices = schema.fields.iter().enumerate().map(|(index, f)| {
+        let name = &f.name;
+        quote!(#name => #index,)
+    });
+    let field_parsers = schema.fields.iter().enumerate().map(|(index, f)| {
+        let ident = &f.ident;
+        quote_spanned! {f.span=>
+            #index => {
+                self.#ident = ::relay_event::__private::serde::de::MapAccess::next_value_seed(
+                    __map,
+                    ::relay_event::__private::AnnotatedSeed::new(),
+                )?;
+            }
+        }
+    });
+    let parse_other = match &schema.other {
+        Some(other) => {
+            quote!(::relay_event::__private::deserialize_other(&mut self.#other, __key, __map)?)
+        }
+        None => quote!(::relay_event::__private::deserialize_ignored(__map)?),
+    };
     quote! {
         #[automatically_derived]
         impl #impl_generics ::relay_event::FromValue for #ident #ty_generics #where_clause {
@@ -486,6 +515,44 @@ fn gen_from_value(schema: &Schema<'_>) -> TokenStream2 {
                     }
                 }
             }
+
+            fn deserialize_annotated<
+                '__de,
+                __D: ::relay_event::__private::serde::Deserializer<'__de>,
+            >(
+                __deserializer: __D,
+            ) -> ::core::result::Result<::relay_event::Annotated<Self>, __D::Error> {
+                ::relay_event::__private::deserialize_struct::<Self, __D>(__deserializer)
+            }
+        }
+
+        #[automatically_derived]
+        impl #impl_generics ::relay_event::__private::DeserializeFields for #ident #ty_generics
+            #where_clause
+        {
+            fn empty_fields() -> Self {
+                Self { #(#empty_fields)* #empty_other }
+            }
+
+            fn deserialize_field<
+                '__de,
+                __A: ::relay_event::__private::serde::de::MapAccess<'__de>,
+            >(
+                &mut self,
+                __key: ::std::borrow::Cow<'__de, str>,
+                __map: &mut __A,
+            ) -> ::core::result::Result<(), __A::Error> {
+                // An index first, so that the key can be moved into `other` afterwards.
+                let __index: usize = match &*__key {
+                    #(#field_indices)*
+                    _ => usize::MAX,
+                };
+                match __index {
+                    #(#field_parsers)*
+                    _ => #parse_other,
+                }
+                ::core::result::Result::Ok(())
+            }
         }
     }
 }
@@ -503,17 +570,47 @@ fn gen_into_value(schema: &Schema<'_>) -> TokenStream2 {
             );
         }
     });
+    // A key of `other` that is also a field name (only possible when code puts it there)
+    // is written once, like a JSON object map would keep it: at the field's position with
+    // the value of `other`, or — if the field is skipped — among the unknown attributes.
     let serialize_fields = schema.fields.iter().map(|f| {
         let (field, name, skip) = (&f.ident, &f.name, &f.skip);
-        quote_spanned! {f.span=>
-            if !self.#field.skip_serialization(#skip) {
+        let entry = match &schema.other {
+            Some(other) => quote! {
+                match ::relay_event::__private::other_override(&self.#other, #name) {
+                    ::core::option::Option::Some(__value) => {
+                        ::relay_event::__private::serde::ser::SerializeMap::serialize_entry(
+                            &mut __map,
+                            #name,
+                            &::relay_event::SerializePayload(__value),
+                        )?;
+                    }
+                    ::core::option::Option::None => {
+                        ::relay_event::__private::serde::ser::SerializeMap::serialize_entry(
+                            &mut __map,
+                            #name,
+                            &::relay_event::SerializePayload(&self.#field),
+                        )?;
+                    }
+                }
+            },
+            None => quote! {
                 ::relay_event::__private::serde::ser::SerializeMap::serialize_entry(
                     &mut __map,
                     #name,
                     &::relay_event::SerializePayload(&self.#field),
                 )?;
+            },
+        };
+        quote_spanned! {f.span=>
+            if !self.#field.skip_serialization(#skip) {
+                #entry
             }
         }
+    });
+    let field_written = schema.fields.iter().map(|f| {
+        let (field, name, skip) = (&f.ident, &f.name, &f.skip);
+        quote!(#name => !self.#field.skip_serialization(#skip),)
     });
     let meta_fields = schema.fields.iter().map(|f| {
         let (field, name) = (&f.ident, &f.name);
@@ -536,7 +633,13 @@ fn gen_into_value(schema: &Schema<'_>) -> TokenStream2 {
             quote!(__map.extend(self.#other);),
             quote! {
                 for (__key, __value) in &self.#other {
-                    if !__value.skip_serialization(::relay_event::SkipSerialization::Null) {
+                    let __written_as_field = match __key.as_str() {
+                        #(#field_written)*
+                        _ => false,
+                    };
+                    if !__written_as_field
+                        && !__value.skip_serialization(::relay_event::SkipSerialization::Null)
+                    {
                         ::relay_event::__private::serde::ser::SerializeMap::serialize_entry(
                             &mut __map,
                             __key,

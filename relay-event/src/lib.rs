@@ -76,6 +76,7 @@ extern crate self as relay_event;
 
 mod annotated;
 mod attrs;
+pub mod de;
 #[cfg(doctest)]
 mod derive_compile_fail;
 mod from_value;
@@ -86,6 +87,7 @@ mod lenient;
 mod meta_tree;
 mod processor;
 pub mod schema;
+mod ser;
 mod state;
 mod timestamp;
 
@@ -99,7 +101,9 @@ pub use annotated::{
 pub use attrs::{CharacterSet, FieldAttrs, Pii, DEFAULT_FIELD_ATTRS};
 pub use from_value::{annotated_from_json, invalid_type, FromValue};
 pub use into_value::{IntoValue, SerializePayload, SkipSerialization};
-pub use json::{from_json, from_json_str, to_json, to_json_string};
+pub use json::{
+    from_json, from_json_slice, from_json_str, to_json, to_json_string, to_json_vec, to_json_writer,
+};
 pub use lenient::{JsonLenientString, LenientString};
 pub use meta_tree::{MetaMap, MetaTree};
 pub use processor::{process_value, ProcessValue, ProcessingAction, ProcessingResult, Processor};
@@ -112,4 +116,10 @@ pub use relay_event_derive::{FromValue, IntoValue, ProcessValue};
 #[doc(hidden)]
 pub mod __private {
     pub use serde;
+
+    pub use crate::de::{
+        deserialize_ignored, deserialize_other, deserialize_struct, AnnotatedSeed,
+        DeserializeFields, KeySeed,
+    };
+    pub use crate::ser::other_override;
 }
