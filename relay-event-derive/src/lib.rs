@@ -615,11 +615,14 @@ fn gen_into_value(schema: &Schema<'_>) -> TokenStream2 {
     let meta_fields = schema.fields.iter().map(|f| {
         let (field, name) = (&f.ident, &f.name);
         quote_spanned! {f.span=>
-            let __tree = self.#field.meta_tree();
-            if !__tree.is_empty() {
-                __children.insert(::std::string::String::from(#name), __tree);
+            if self.#field.has_meta() {
+                __children.insert(::std::string::String::from(#name), self.#field.meta_tree());
             }
         }
+    });
+    let has_meta_fields = schema.fields.iter().map(|f| {
+        let field = &f.ident;
+        quote_spanned!(f.span=> self.#field.has_meta() ||)
     });
     let empty_fields = schema.fields.iter().map(|f| {
         let field = &f.ident;
@@ -628,6 +631,10 @@ fn gen_into_value(schema: &Schema<'_>) -> TokenStream2 {
         }
     });
 
+    let has_meta_other = match &schema.other {
+        Some(other) => quote!(self.#other.values().any(::relay_event::Annotated::has_meta)),
+        None => quote!(false),
+    };
     let (into_other, serialize_other, meta_other, empty_other) = match &schema.other {
         Some(other) => (
             quote!(__map.extend(self.#other);),
@@ -650,9 +657,8 @@ fn gen_into_value(schema: &Schema<'_>) -> TokenStream2 {
             },
             quote! {
                 for (__key, __value) in &self.#other {
-                    let __tree = __value.meta_tree();
-                    if !__tree.is_empty() {
-                        __children.insert(::std::clone::Clone::clone(__key), __tree);
+                    if __value.has_meta() {
+                        __children.insert(::std::clone::Clone::clone(__key), __value.meta_tree());
                     }
                 }
             },
@@ -693,6 +699,10 @@ fn gen_into_value(schema: &Schema<'_>) -> TokenStream2 {
                 #(#meta_fields)*
                 #meta_other
                 __children
+            }
+
+            fn has_child_meta(&self) -> bool {
+                #(#has_meta_fields)* #has_meta_other
             }
 
             fn is_empty(&self) -> bool {

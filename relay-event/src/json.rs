@@ -126,7 +126,7 @@ pub fn to_json_string<T: IntoValue>(annotated: &Annotated<T>) -> serde_json::Res
 
 /// [`to_json`] as compact JSON bytes, written directly.
 pub fn to_json_vec<T: IntoValue>(annotated: &Annotated<T>) -> serde_json::Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(4096);
+    let mut out = Vec::with_capacity(8192);
     crate::ser::write_document(&mut out, annotated)?;
     Ok(out)
 }

@@ -11,7 +11,7 @@
 //!
 //! The `_meta` object goes last, inside the root object: the payload is written first, its
 //! closing `}` is replaced by `,"_meta":{…}}`. The meta tree is only collected when the
-//! payload is an object, and written only if it is not empty. If the payload itself has a
+//! payload is an object and [`Annotated::has_meta`] (an allocation-free walk) finds meta. If the payload itself has a
 //! `_meta` key (only possible for values built in code), the reference would overwrite it in
 //! place; that rare case is delegated to the reference implementation.
 
@@ -47,10 +47,11 @@ pub(crate) fn write_document<T: IntoValue>(
     if out.get(start) != Some(&b'{') {
         return Ok(());
     }
-    let tree = annotated.meta_tree();
-    if tree.is_empty() {
+    // An allocation-free walk first: most events have no meta at all.
+    if !annotated.has_meta() {
         return Ok(());
     }
+    let tree = annotated.meta_tree();
     if contains(&out[start..], b"\"_meta\"") {
         // Maybe a `_meta` key in the payload itself: let the reference decide.
         out.truncate(start);

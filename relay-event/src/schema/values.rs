@@ -197,6 +197,10 @@ impl<T: IntoValue> IntoValue for Values<T> {
         children
     }
 
+    fn has_child_meta(&self) -> bool {
+        self.values.has_meta() || self.other.has_child_meta()
+    }
+
     fn is_empty(&self) -> bool {
         self.values.skip_serialization(SkipSerialization::Empty)
             && self
