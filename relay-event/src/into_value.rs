@@ -117,6 +117,11 @@ impl<T: IntoValue> Serialize for SerializePayload<'_, T> {
 }
 
 impl IntoValue for String {
+    // A leaf: no children, so no child meta (and no map built to find out).
+    fn has_child_meta(&self) -> bool {
+        false
+    }
+
     fn into_value(self) -> Value {
         Value::String(self)
     }
@@ -129,6 +134,11 @@ impl IntoValue for String {
 }
 
 impl IntoValue for bool {
+    // A leaf: no children, so no child meta (and no map built to find out).
+    fn has_child_meta(&self) -> bool {
+        false
+    }
+
     fn into_value(self) -> Value {
         Value::Bool(self)
     }
@@ -138,6 +148,11 @@ impl IntoValue for bool {
 }
 
 impl IntoValue for i64 {
+    // A leaf: no children, so no child meta (and no map built to find out).
+    fn has_child_meta(&self) -> bool {
+        false
+    }
+
     fn into_value(self) -> Value {
         Value::I64(self)
     }
@@ -147,6 +162,11 @@ impl IntoValue for i64 {
 }
 
 impl IntoValue for u64 {
+    // A leaf: no children, so no child meta (and no map built to find out).
+    fn has_child_meta(&self) -> bool {
+        false
+    }
+
     fn into_value(self) -> Value {
         Value::from(self)
     }
@@ -156,6 +176,11 @@ impl IntoValue for u64 {
 }
 
 impl IntoValue for f64 {
+    // A leaf: no children, so no child meta (and no map built to find out).
+    fn has_child_meta(&self) -> bool {
+        false
+    }
+
     fn into_value(self) -> Value {
         Value::F64(self)
     }
