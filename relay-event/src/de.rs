@@ -485,3 +485,173 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for RootMap<'_, A> {
         self.inner.size_hint()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fuzzing::fuzz_event;
+    use crate::schema::Event;
+    use crate::{from_json, from_json_slice, to_json, to_json_string};
+
+    /// The reference: a `serde_json::Value` first.
+    fn reference<T: FromValue + ProcessValue>(bytes: &[u8]) -> Option<Annotated<T>> {
+        serde_json::from_slice::<serde_json::Value>(bytes)
+            .ok()
+            .map(from_json)
+    }
+
+    /// Both parsers agree on acceptance and result, for a typed event and for an untyped
+    /// value; returns whether the input was accepted.
+    fn same(bytes: &[u8]) -> bool {
+        // Also checks the writer and the fixed point.
+        fuzz_event(bytes);
+        let streamed = from_json_slice::<Value>(bytes).ok();
+        assert_eq!(streamed, reference::<Value>(bytes), "{bytes:?}");
+        let streamed = from_json_slice::<Event>(bytes).ok();
+        assert_eq!(streamed, reference::<Event>(bytes), "{bytes:?}");
+        streamed.is_some()
+    }
+
+    fn nested(depth: usize, open: &str, close: &str, inner: &str) -> String {
+        format!(
+            r#"{{"extra":{{"a":{}{inner}{}}}}}"#,
+            open.repeat(depth),
+            close.repeat(depth)
+        )
+    }
+
+    #[test]
+    fn nesting_is_bounded_by_the_recursion_limit() {
+        // The event and `extra` are two levels; serde_json allows 128 in total.
+        assert!(same(nested(120, "[", "]", "1").as_bytes()));
+        assert!(!same(nested(127, "[", "]", "1").as_bytes()));
+        assert!(!same(nested(127, r#"{"k":"#, "}", "1").as_bytes()));
+        // Far deeper than any stack could take without the limit: an error, no overflow.
+        let deep = nested(200_000, "[", "]", "");
+        assert!(from_json_slice::<Event>(deep.as_bytes()).is_err());
+        assert!(from_json_slice::<Value>(deep.as_bytes()).is_err());
+        let deep = format!("{}{}", "[".repeat(200_000), "]".repeat(200_000));
+        assert!(from_json_slice::<Event>(deep.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn numbers_keep_todays_classes() {
+        let cases: [(&str, Option<Value>); 8] = [
+            ("-1", Some(Value::I64(-1))),
+            ("9223372036854775807", Some(Value::I64(i64::MAX))),
+            ("9223372036854775808", Some(Value::U64(1 << 63))),
+            ("18446744073709551615", Some(Value::U64(u64::MAX))),
+            (
+                "18446744073709551616",
+                Some(Value::F64(18446744073709551616.0)),
+            ),
+            (
+                "-9223372036854775809",
+                Some(Value::F64(-9223372036854775809.0)),
+            ),
+            ("2.0", Some(Value::F64(2.0))),
+            // serde_json reads `-0` as a float.
+            ("-0", Some(Value::F64(-0.0))),
+        ];
+        for (text, expected) in cases {
+            let parsed = from_json_slice::<Value>(text.as_bytes())
+                .ok()
+                .and_then(|v| v.0);
+            assert_eq!(parsed, expected, "{text}");
+            assert!(same(
+                format!(r#"{{"extra":{{"n":{text}}},"culprit":{text}}}"#).as_bytes()
+            ));
+        }
+        // Out of range for f64: an error in both.
+        assert!(!same(br#"{"extra":{"n":1e400}}"#));
+        assert!(!same(br#"{"unknown":-1e400}"#));
+        assert!(same(br#"{"timestamp":1e308,"extra":{"n":1e-400}}"#));
+    }
+
+    #[test]
+    fn duplicate_keys_keep_the_last_value() {
+        assert!(same(br#"{"level":"info","level":"error"}"#));
+        assert!(same(br#"{"level":"info","level":null}"#));
+        assert!(same(br#"{"extra":{"a":1,"a":{"b":2}},"extra":{"c":3}}"#));
+        assert!(same(br#"{"x":1,"x":[2]}"#));
+        assert!(same(
+            br#"{"exception":{"values":[{"type":"A"}],"values":[{"type":"B"}],"x":1}}"#
+        ));
+        assert!(same(br#"{"exception":{"values":[{"type":"A","type":5}]}}"#));
+        let event: Annotated<Event> =
+            crate::from_json_str(r#"{"level":"info","level":"error"}"#).unwrap_or_default();
+        assert_eq!(
+            to_json_string(&event).ok().as_deref(),
+            Some(r#"{"level":"error"}"#)
+        );
+        // The last `_meta` of the root wins, wherever it is.
+        assert!(same(
+            br#"{"_meta":{"culprit":{"":{"len":1}}},"culprit":"c","_meta":{"culprit":{"":{"len":2}}}}"#
+        ));
+    }
+
+    #[test]
+    fn invalid_utf8_is_an_error() {
+        assert!(!same(b"{\"culprit\":\"\xff\"}"));
+        assert!(!same(b"{\"\xc3\":1}"));
+        // Also where the typed parser does not keep the value (a struct without `other`).
+        assert!(!same(
+            b"{\"sdk\":{\"integrations\":[],\"x\":\"\xed\xa0\x80\"}}"
+        ));
+        assert!(from_json_slice::<Event>(b"{\"extra\":{\"a\":\"\xe2\x82\"}}").is_err());
+    }
+
+    #[test]
+    fn malformed_and_odd_documents() {
+        for bytes in [
+            &b""[..],
+            b"   ",
+            b"{} x",
+            b"{\"a\":1,}",
+            b"[1,]",
+            b"{\"a\" 1}",
+            b"nul",
+            b"\"\\ud800\"",
+            b"{\"culprit\":\"\\u0000\\ud83d\\ude00\"}",
+            b" {} ",
+            b"null",
+            b"5",
+            b"\"event\"",
+            b"[1,{\"a\":null}]",
+            b"{}",
+            b"{\"_meta\":null}",
+        ] {
+            same(bytes);
+        }
+    }
+
+    #[test]
+    fn meta_of_every_shape_attaches_like_the_reference() {
+        for meta in [
+            "5",
+            "[]",
+            "\"x\"",
+            "{}",
+            r#"{"culprit":5}"#,
+            r#"{"culprit":{"":[]}}"#,
+            r#"{"culprit":{"":{"err":"x"}}}"#,
+            r#"{"culprit":{"":{"err":[5,["a"],["invalid_data",5],["b",{"k":[1,{"z":null}]}],[]]}}}"#,
+            r#"{"culprit":{"":{"rem":[5,["r"],["r","q"],["r","s",1],["r","s",-1,2],["r","s",1,2]]}}}"#,
+            r#"{"culprit":{"":{"len":-1,"val":{"a":[1,2.5,null]}}}}"#,
+            r#"{"culprit":{"":{"len":18446744073709551615}}}"#,
+            r#"{"exception":{"values":{"0":{"type":{"":{"err":["invalid_data"]}}},"x":{}}}}"#,
+            r#"{"extra":{"a":{"":{"err":["e"]},"0":{"":{"len":1}}}},"":{"err":["root"]}}"#,
+            r#"{"tags":{"0":{"1":{"":{"err":["invalid_data"]}}}}}"#,
+        ] {
+            let input = format!(
+                r#"{{"culprit":7,"exception":{{"values":[{{"type":null}}]}},"extra":{{"a":[1]}},"tags":[["k",5]],"_meta":{meta}}}"#
+            );
+            assert!(same(input.as_bytes()), "{input}");
+            let event: Annotated<Event> = from_json_slice(input.as_bytes()).unwrap_or_default();
+            assert_eq!(
+                to_json_string(&event).ok(),
+                to_json(&event).ok().map(|json| json.to_string())
+            );
+        }
+    }
+}

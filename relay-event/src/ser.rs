@@ -206,3 +206,112 @@ impl Serialize for ValueJson<'_> {
         self.0.serialize_payload(serializer)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::annotated::ErrorKind;
+    use crate::schema::{Event, Exception, Values};
+    use crate::{to_json, to_json_string, to_json_vec, to_json_writer};
+
+    /// The reference bytes: through a `serde_json::Value`.
+    fn reference<T: IntoValue>(value: &Annotated<T>) -> String {
+        to_json(value)
+            .map(|json| json.to_string())
+            .unwrap_or_else(|error| error.to_string())
+    }
+
+    fn assert_same<T: IntoValue>(value: &Annotated<T>) -> String {
+        let text = to_json_string(value).unwrap_or_else(|error| error.to_string());
+        assert_eq!(text, reference(value));
+        let mut written = Vec::new();
+        assert!(to_json_writer(&mut written, value).is_ok());
+        assert_eq!(Some(written), to_json_vec(value).ok());
+        text
+    }
+
+    fn invalid() -> Meta {
+        Meta::from_error(ErrorKind::InvalidData)
+    }
+
+    #[test]
+    fn other_keys_named_like_fields_are_written_once() {
+        let mut event = Event {
+            culprit: Annotated::new("field".to_owned()),
+            ..Event::default()
+        };
+        event
+            .other
+            .insert("culprit".into(), Annotated::new(Value::from("other")));
+        event
+            .other
+            .insert("logger".into(), Annotated::new(Value::from("other")));
+        event.other.insert("platform".into(), Annotated::empty());
+        event.other.insert("zzz".into(), Annotated(None, invalid()));
+        let text = assert_same(&Annotated::new(event));
+        assert_eq!(text.matches("culprit").count(), 1, "{text}");
+        assert!(text.contains(r#""culprit":"other""#), "{text}");
+
+        // `values` of a `Values` wrapper.
+        let mut values = Values::new(vec![Annotated::new(Exception::default())]);
+        values.other.insert("values".into(), Annotated::empty());
+        values.other.insert("x".into(), Annotated::empty());
+        let text = assert_same(&Annotated::new(values));
+        assert_eq!(text, r#"{"values":null,"x":null}"#);
+    }
+
+    #[test]
+    fn meta_goes_last_and_only_into_object_roots() {
+        let empty_with_meta: Annotated<Event> = Annotated(Some(Event::default()), invalid());
+        assert_eq!(
+            assert_same(&empty_with_meta),
+            r#"{"_meta":{"":{"err":["invalid_data"]}}}"#
+        );
+        // A non-object root keeps its meta out of the document.
+        let string: Annotated<String> = Annotated(Some("x".into()), invalid());
+        assert_eq!(assert_same(&string), r#""x""#);
+        let null: Annotated<Event> = Annotated(None, invalid());
+        assert_eq!(assert_same(&null), "null");
+        let array = Annotated::new(vec![Annotated(None, invalid())]);
+        assert_eq!(assert_same::<Vec<Annotated<Value>>>(&array), "[null]");
+    }
+
+    #[test]
+    fn a_meta_key_in_the_payload_is_replaced_like_the_reference() {
+        let mut object = Object::new();
+        object.insert("_meta".into(), Annotated::new(Value::from("payload")));
+        object.insert("a".into(), Annotated(None, invalid()));
+        object.insert("b".into(), Annotated::new(Value::from("\"_meta\"")));
+        let text = assert_same(&Annotated::new(Value::Object(object)));
+        assert_eq!(text.matches("_meta").count(), 2, "{text}");
+    }
+
+    #[test]
+    fn numbers_strings_and_meta_values_are_written_like_the_reference() {
+        let mut meta = Meta::from_error(
+            Error::invalid("r")
+                .with("nan", Value::F64(f64::NAN))
+                .with("big", Value::U64(u64::MAX)),
+        );
+        meta.add_remark(Remark::with_range(
+            crate::RemarkType::Masked,
+            "@ip",
+            (1, usize::MAX),
+        ));
+        meta.set_original_length(7);
+        meta.set_original_value(Some(Value::Array(vec![
+            Annotated::new(Value::F64(f64::INFINITY)),
+            Annotated::new(Value::F64(1e21)),
+            Annotated::new(Value::F64(-0.0)),
+            Annotated::new(Value::String("\u{0}\u{1f}\"\\\u{7f}é\u{2028}".into())),
+        ])));
+        let mut extra = Object::new();
+        extra.insert("k\n\"".into(), Annotated(Some(Value::F64(f64::NAN)), meta));
+        extra.insert("i".into(), Annotated::new(Value::I64(i64::MIN)));
+        let event = Event {
+            extra: Annotated::new(extra),
+            ..Event::default()
+        };
+        assert_same(&Annotated::new(event));
+    }
+}

@@ -24,6 +24,11 @@ use relay_event::schema::Event;
 use relay_event::{from_json, from_json_str, to_json, to_json_string, Annotated, Timestamp};
 use relay_normalization::{normalize_event, NormalizationConfig};
 
+/// The allocator relay-server runs with (`relay-server/src/main.rs`): the event model
+/// allocates per string and container, so the allocator is part of what is measured.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const ERROR_EVENT: &str = include_str!("fixtures/error_event.json");
 const TRANSACTION_EVENT: &str = include_str!("fixtures/transaction_event.json");
 const NATIVE_EVENT: &str = include_str!("fixtures/native_event.json");
