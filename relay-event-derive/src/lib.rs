@@ -62,8 +62,12 @@
 //! Exactly the contract of `relay_event`'s crate docs ("Implementing the traits for a schema
 //! struct"): `FromValue` removes each field's key from the input object and parses it, the rest
 //! becomes the `additional_properties` field, any non-object is `invalid_type(.., "an
-//! object")`; `IntoValue` writes the fields in declaration order, then the unknown attributes,
-//! collects non-empty meta trees under the serialized names and reports emptiness;
+//! object")`; its `deserialize_annotated` streams the same from a serde deserializer (through
+//! a generated `relay_event::__private::DeserializeFields` impl: an empty struct, then one
+//! `match` on the key per entry); `IntoValue` writes the fields in declaration order, then the
+//! unknown attributes (one named like a field is written once, at the field's place),
+//! collects non-empty meta trees under the serialized names (`has_child_meta` answers whether
+//! there are any without building them) and reports emptiness;
 //! `ProcessValue` visits each field with `state.enter_static(name, Some(Cow::Borrowed(&ATTRS)))`
 //! where `ATTRS` is a `static FieldAttrs`, then calls `Processor::process_other`. Generated
 //! code names the runtime crate as `::relay_event`.

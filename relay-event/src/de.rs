@@ -23,7 +23,7 @@
 //!   error, the original value and all coercions come from one implementation.
 //! * [`from_str`] parses a document: it removes the `_meta` key of an object root (the last
 //!   one wins, like `shift_remove` on a parsed map) while streaming, then attaches it with
-//!   [`attach_meta_tree`](crate::json::attach_meta_tree) — the same code as the reference.
+//!   [`attach_meta_tree`] — the same code as the reference.
 //!
 //! Recursion is bounded by `serde_json`'s recursion limit (128 nested arrays/objects, checked
 //! by its deserializer whatever the visitor), so deep input is an error, never a stack

@@ -6,6 +6,12 @@
 //!   object root to the values it addresses; meta for keys or indices that do not exist is
 //!   dropped.
 //!
+//! [`from_json`] and [`to_json`] work on a `serde_json::Value` and are the reference
+//! semantics. The text functions ([`from_json_str`], [`from_json_slice`], [`to_json_string`],
+//! [`to_json_vec`], [`to_json_writer`]) build no such tree (modules [`crate::de`] and `ser`)
+//! and must give exactly the same events and bytes; the tests of those modules, the corpus
+//! test of relay-normalization and [`crate::fuzzing::fuzz_event`] check that.
+//!
 //! A `_meta` node is `{"": <meta>, "<child>": <node>, …}`; a meta is
 //! `{"err": […], "len": n, "rem": […], "val": …}` with empty entries left out (keys in this
 //! order). An error is its bare kind when it has no data, else `[kind, {data}]`; a remark is
