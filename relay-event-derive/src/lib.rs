@@ -484,9 +484,9 @@ fn gen_from_value(schema: &Schema<'_>) -> TokenStream2 {
         let ident = &f.ident;
         quote_spanned! {f.span=>
             #index => {
-                self.#ident = ::relay_event::__private::serde::de::MapAccess::next_value_seed(
+                ::relay_event::__private::serde::de::MapAccess::next_value_seed(
                     __map,
-                    ::relay_event::__private::AnnotatedSeed::new(),
+                    ::relay_event::__private::FieldSeed(&mut self.#ident),
                 )?;
             }
         }
@@ -527,6 +527,19 @@ fn gen_from_value(schema: &Schema<'_>) -> TokenStream2 {
                 __deserializer: __D,
             ) -> ::core::result::Result<::relay_event::Annotated<Self>, __D::Error> {
                 ::relay_event::__private::deserialize_struct::<Self, __D>(__deserializer)
+            }
+
+            fn deserialize_annotated_into<
+                '__de,
+                __D: ::relay_event::__private::serde::Deserializer<'__de>,
+            >(
+                __place: &mut ::relay_event::Annotated<Self>,
+                __deserializer: __D,
+            ) -> ::core::result::Result<(), __D::Error> {
+                ::relay_event::__private::deserialize_struct_into::<Self, __D>(
+                    __place,
+                    __deserializer,
+                )
             }
         }
 

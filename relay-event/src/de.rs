@@ -79,6 +79,32 @@ impl<'de, T: FromValue> DeserializeSeed<'de> for AnnotatedSeed<T> {
     }
 }
 
+/// Parses one annotated `T` into a place with [`FromValue::deserialize_annotated_into`].
+pub struct FieldSeed<'a, T>(pub &'a mut Annotated<T>);
+
+impl<'de, T: FromValue> DeserializeSeed<'de> for FieldSeed<'_, T> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        T::deserialize_annotated_into(self.0, deserializer)
+    }
+}
+
+/// Parses one more element at the end of an array, in place.
+struct PushSeed<'a, T>(&'a mut Vec<Annotated<T>>);
+
+impl<'de, T: FromValue> DeserializeSeed<'de> for PushSeed<'_, T> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        self.0.push(Annotated::empty());
+        match self.0.last_mut() {
+            Some(place) => T::deserialize_annotated_into(place, deserializer),
+            None => Ok(()), // unreachable: just pushed
+        }
+    }
+}
+
 /// An object key, borrowed from the input when it has no escapes.
 pub struct KeySeed;
 
@@ -251,26 +277,80 @@ where
     T: DeserializeFields + FromValue,
     D: Deserializer<'de>,
 {
-    deserializer.deserialize_any(StructVisitor(PhantomData))
+    let mut place = Annotated::empty();
+    deserialize_struct_into(&mut place, deserializer)?;
+    Ok(place)
 }
 
-struct StructVisitor<T>(PhantomData<fn() -> T>);
+/// [`FromValue::deserialize_annotated_into`] of a derived struct.
+#[doc(hidden)]
+pub fn deserialize_struct_into<'de, T, D>(
+    place: &mut Annotated<T>,
+    deserializer: D,
+) -> Result<(), D::Error>
+where
+    T: DeserializeFields + FromValue,
+    D: Deserializer<'de>,
+{
+    deserializer.deserialize_any(StructVisitor(place))
+}
 
-impl<'de, T: DeserializeFields + FromValue> Visitor<'de> for StructVisitor<T> {
-    type Value = Annotated<T>;
+/// Builds the struct in `place`; other shapes replace `place` with `from_value`'s result.
+struct StructVisitor<'a, T>(&'a mut Annotated<T>);
+
+macro_rules! fallback_into {
+    ($self:ident, $result:expr) => {{
+        *$self.0 = $result.map(FromValue::from_value)?;
+        Ok(())
+    }};
+}
+
+impl<'de, T: DeserializeFields + FromValue> Visitor<'de> for StructVisitor<'_, T> {
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any JSON value")
     }
 
-    fallback_visits!(seq);
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<(), E> {
+        fallback_into!(self, ValueVisitor.visit_bool::<E>(v))
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<(), E> {
+        fallback_into!(self, ValueVisitor.visit_i64::<E>(v))
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<(), E> {
+        fallback_into!(self, ValueVisitor.visit_u64::<E>(v))
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<(), E> {
+        fallback_into!(self, ValueVisitor.visit_f64::<E>(v))
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<(), E> {
+        fallback_into!(self, ValueVisitor.visit_str::<E>(v))
+    }
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<(), E> {
+        fallback_into!(self, ValueVisitor.visit_string::<E>(v))
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        fallback_into!(self, ValueVisitor.visit_unit::<E>())
+    }
+    fn visit_none<E: serde::de::Error>(self) -> Result<(), E> {
+        fallback_into!(self, ValueVisitor.visit_none::<E>())
+    }
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+        fallback_into!(self, ValueVisitor.visit_seq(seq))
+    }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut value = T::empty_fields();
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        // A key that occurred before is parsed again from scratch: the last one wins whole.
+        self.0 .1 = crate::annotated::Meta::default();
+        let value = self.0 .0.insert(T::empty_fields());
         while let Some(key) = map.next_key_seed(KeySeed)? {
             value.deserialize_field(key, &mut map)?;
         }
-        Ok(Annotated::new(value))
+        Ok(())
     }
 }
 
@@ -288,9 +368,7 @@ impl<'de, T: FromValue> Visitor<'de> for ArrayVisitor<T> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
-        while let Some(item) = seq.next_element_seed(AnnotatedSeed::<T>::new())? {
-            items.push(item);
-        }
+        while seq.next_element_seed(PushSeed(&mut items))?.is_some() {}
         Ok(Annotated::new(items))
     }
 }

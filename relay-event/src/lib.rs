@@ -127,8 +127,8 @@ pub mod __private {
     pub use serde;
 
     pub use crate::de::{
-        deserialize_ignored, deserialize_other, deserialize_struct, AnnotatedSeed,
-        DeserializeFields, KeySeed,
+        deserialize_ignored, deserialize_other, deserialize_struct, deserialize_struct_into,
+        AnnotatedSeed, DeserializeFields, FieldSeed, KeySeed,
     };
     pub use crate::ser::other_override;
 }
