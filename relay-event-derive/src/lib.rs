@@ -62,8 +62,12 @@
 //! Exactly the contract of `relay_event`'s crate docs ("Implementing the traits for a schema
 //! struct"): `FromValue` removes each field's key from the input object and parses it, the rest
 //! becomes the `additional_properties` field, any non-object is `invalid_type(.., "an
-//! object")`; `IntoValue` writes the fields in declaration order, then the unknown attributes,
-//! collects non-empty meta trees under the serialized names and reports emptiness;
+//! object")`; its `deserialize_annotated` streams the same from a serde deserializer (through
+//! a generated `relay_event::__private::DeserializeFields` impl: an empty struct, then one
+//! `match` on the key per entry); `IntoValue` writes the fields in declaration order, then the
+//! unknown attributes (one named like a field is written once, at the field's place),
+//! collects non-empty meta trees under the serialized names (`has_child_meta` answers whether
+//! there are any without building them) and reports emptiness;
 //! `ProcessValue` visits each field with `state.enter_static(name, Some(Cow::Borrowed(&ATTRS)))`
 //! where `ATTRS` is a `static FieldAttrs`, then calls `Processor::process_other`. Generated
 //! code names the runtime crate as `::relay_event`.
@@ -464,6 +468,35 @@ fn gen_from_value(schema: &Schema<'_>) -> TokenStream2 {
         Some(other) => quote!(#other: __map,),
         None => quote!(),
     };
+    let empty_fields = schema.fields.iter().map(|f| {
+        let ident = &f.ident;
+        quote_spanned!(f.span=> #ident: ::core::default::Default::default(),)
+    });
+    let empty_other = match &schema.other {
+        Some(other) => quote!(#other: ::core::default::Default::default(),),
+        None => quote!(),
+    };
+    let field_indices = schema.fields.iter().enumerate().map(|(index, f)| {
+        let name = &f.name;
+        quote!(#name => #index,)
+    });
+    let field_parsers = schema.fields.iter().enumerate().map(|(index, f)| {
+        let ident = &f.ident;
+        quote_spanned! {f.span=>
+            #index => {
+                ::relay_event::__private::serde::de::MapAccess::next_value_seed(
+                    __map,
+                    ::relay_event::__private::FieldSeed(&mut self.#ident),
+                )?;
+            }
+        }
+    });
+    let parse_other = match &schema.other {
+        Some(other) => {
+            quote!(::relay_event::__private::deserialize_other(&mut self.#other, __key, __map)?)
+        }
+        None => quote!(::relay_event::__private::deserialize_ignored(__map)?),
+    };
     quote! {
         #[automatically_derived]
         impl #impl_generics ::relay_event::FromValue for #ident #ty_generics #where_clause {
@@ -486,6 +519,57 @@ fn gen_from_value(schema: &Schema<'_>) -> TokenStream2 {
                     }
                 }
             }
+
+            fn deserialize_annotated<
+                '__de,
+                __D: ::relay_event::__private::serde::Deserializer<'__de>,
+            >(
+                __deserializer: __D,
+            ) -> ::core::result::Result<::relay_event::Annotated<Self>, __D::Error> {
+                ::relay_event::__private::deserialize_struct::<Self, __D>(__deserializer)
+            }
+
+            fn deserialize_annotated_into<
+                '__de,
+                __D: ::relay_event::__private::serde::Deserializer<'__de>,
+            >(
+                __place: &mut ::relay_event::Annotated<Self>,
+                __deserializer: __D,
+            ) -> ::core::result::Result<(), __D::Error> {
+                ::relay_event::__private::deserialize_struct_into::<Self, __D>(
+                    __place,
+                    __deserializer,
+                )
+            }
+        }
+
+        #[automatically_derived]
+        impl #impl_generics ::relay_event::__private::DeserializeFields for #ident #ty_generics
+            #where_clause
+        {
+            fn empty_fields() -> Self {
+                Self { #(#empty_fields)* #empty_other }
+            }
+
+            fn deserialize_field<
+                '__de,
+                __A: ::relay_event::__private::serde::de::MapAccess<'__de>,
+            >(
+                &mut self,
+                __key: ::std::borrow::Cow<'__de, str>,
+                __map: &mut __A,
+            ) -> ::core::result::Result<(), __A::Error> {
+                // An index first, so that the key can be moved into `other` afterwards.
+                let __index: usize = match &*__key {
+                    #(#field_indices)*
+                    _ => usize::MAX,
+                };
+                match __index {
+                    #(#field_parsers)*
+                    _ => #parse_other,
+                }
+                ::core::result::Result::Ok(())
+            }
         }
     }
 }
@@ -503,26 +587,59 @@ fn gen_into_value(schema: &Schema<'_>) -> TokenStream2 {
             );
         }
     });
+    // A key of `other` that is also a field name (only possible when code puts it there)
+    // is written once, like a JSON object map would keep it: at the field's position with
+    // the value of `other`, or — if the field is skipped — among the unknown attributes.
     let serialize_fields = schema.fields.iter().map(|f| {
         let (field, name, skip) = (&f.ident, &f.name, &f.skip);
-        quote_spanned! {f.span=>
-            if !self.#field.skip_serialization(#skip) {
+        let entry = match &schema.other {
+            Some(other) => quote! {
+                match ::relay_event::__private::other_override(&self.#other, #name) {
+                    ::core::option::Option::Some(__value) => {
+                        ::relay_event::__private::serde::ser::SerializeMap::serialize_entry(
+                            &mut __map,
+                            #name,
+                            &::relay_event::SerializePayload(__value),
+                        )?;
+                    }
+                    ::core::option::Option::None => {
+                        ::relay_event::__private::serde::ser::SerializeMap::serialize_entry(
+                            &mut __map,
+                            #name,
+                            &::relay_event::SerializePayload(&self.#field),
+                        )?;
+                    }
+                }
+            },
+            None => quote! {
                 ::relay_event::__private::serde::ser::SerializeMap::serialize_entry(
                     &mut __map,
                     #name,
                     &::relay_event::SerializePayload(&self.#field),
                 )?;
+            },
+        };
+        quote_spanned! {f.span=>
+            if !self.#field.skip_serialization(#skip) {
+                #entry
             }
         }
+    });
+    let field_written = schema.fields.iter().map(|f| {
+        let (field, name, skip) = (&f.ident, &f.name, &f.skip);
+        quote!(#name => !self.#field.skip_serialization(#skip),)
     });
     let meta_fields = schema.fields.iter().map(|f| {
         let (field, name) = (&f.ident, &f.name);
         quote_spanned! {f.span=>
-            let __tree = self.#field.meta_tree();
-            if !__tree.is_empty() {
-                __children.insert(::std::string::String::from(#name), __tree);
+            if self.#field.has_meta() {
+                __children.insert(::std::string::String::from(#name), self.#field.meta_tree());
             }
         }
+    });
+    let has_meta_fields = schema.fields.iter().map(|f| {
+        let field = &f.ident;
+        quote_spanned!(f.span=> self.#field.has_meta() ||)
     });
     let empty_fields = schema.fields.iter().map(|f| {
         let field = &f.ident;
@@ -531,12 +648,22 @@ fn gen_into_value(schema: &Schema<'_>) -> TokenStream2 {
         }
     });
 
+    let has_meta_other = match &schema.other {
+        Some(other) => quote!(self.#other.values().any(::relay_event::Annotated::has_meta)),
+        None => quote!(false),
+    };
     let (into_other, serialize_other, meta_other, empty_other) = match &schema.other {
         Some(other) => (
             quote!(__map.extend(self.#other);),
             quote! {
                 for (__key, __value) in &self.#other {
-                    if !__value.skip_serialization(::relay_event::SkipSerialization::Null) {
+                    let __written_as_field = match __key.as_str() {
+                        #(#field_written)*
+                        _ => false,
+                    };
+                    if !__written_as_field
+                        && !__value.skip_serialization(::relay_event::SkipSerialization::Null)
+                    {
                         ::relay_event::__private::serde::ser::SerializeMap::serialize_entry(
                             &mut __map,
                             __key,
@@ -547,9 +674,8 @@ fn gen_into_value(schema: &Schema<'_>) -> TokenStream2 {
             },
             quote! {
                 for (__key, __value) in &self.#other {
-                    let __tree = __value.meta_tree();
-                    if !__tree.is_empty() {
-                        __children.insert(::std::clone::Clone::clone(__key), __tree);
+                    if __value.has_meta() {
+                        __children.insert(::std::clone::Clone::clone(__key), __value.meta_tree());
                     }
                 }
             },
@@ -590,6 +716,10 @@ fn gen_into_value(schema: &Schema<'_>) -> TokenStream2 {
                 #(#meta_fields)*
                 #meta_other
                 __children
+            }
+
+            fn has_child_meta(&self) -> bool {
+                #(#has_meta_fields)* #has_meta_other
             }
 
             fn is_empty(&self) -> bool {

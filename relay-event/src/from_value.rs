@@ -19,6 +19,29 @@ use crate::annotated::{Annotated, Array, Error, Meta, Object, Value};
 pub trait FromValue: Sized {
     /// Parses `value`; never fails, see the module docs.
     fn from_value(value: Annotated<Value>) -> Annotated<Self>;
+
+    /// Parses straight from a deserializer, with exactly the result of `from_value` on the
+    /// [`Value`] the input would give (see [`crate::de`]); only malformed input is an error.
+    ///
+    /// The default builds that [`Value`] and calls `from_value`. Containers override it to
+    /// stream into their typed children without the intermediate tree.
+    fn deserialize_annotated<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Annotated<Self>, D::Error> {
+        serde::de::DeserializeSeed::deserialize(crate::de::ValueSeed, deserializer)
+            .map(Self::from_value)
+    }
+
+    /// [`FromValue::deserialize_annotated`] into `place`, replacing what is there. Large
+    /// structs override it to build the value where it lives instead of moving it there
+    /// through every layer of the parser (a `Frame` is ~900 bytes).
+    fn deserialize_annotated_into<'de, D: serde::Deserializer<'de>>(
+        place: &mut Annotated<Self>,
+        deserializer: D,
+    ) -> Result<(), D::Error> {
+        *place = Self::deserialize_annotated(deserializer)?;
+        Ok(())
+    }
 }
 
 /// The result of a value of the wrong type: `None`, the error
@@ -61,6 +84,12 @@ pub fn annotated_from_json(json: serde_json::Value) -> Annotated<Value> {
 impl FromValue for Value {
     fn from_value(value: Annotated<Value>) -> Annotated<Self> {
         value
+    }
+
+    fn deserialize_annotated<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Annotated<Self>, D::Error> {
+        deserializer.deserialize_any(crate::de::ValueVisitor)
     }
 }
 
@@ -131,6 +160,12 @@ impl<T: FromValue> FromValue for Array<T> {
             Annotated(None, meta) => Annotated(None, meta),
         }
     }
+
+    fn deserialize_annotated<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Annotated<Self>, D::Error> {
+        deserializer.deserialize_any(crate::de::ArrayVisitor(std::marker::PhantomData))
+    }
 }
 
 impl<T: FromValue> FromValue for Object<T> {
@@ -148,11 +183,23 @@ impl<T: FromValue> FromValue for Object<T> {
             Annotated(None, meta) => Annotated(None, meta),
         }
     }
+
+    fn deserialize_annotated<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Annotated<Self>, D::Error> {
+        deserializer.deserialize_any(crate::de::ObjectVisitor(std::marker::PhantomData))
+    }
 }
 
 impl<T: FromValue> FromValue for Box<T> {
     fn from_value(value: Annotated<Value>) -> Annotated<Self> {
         T::from_value(value).map_value(Box::new)
+    }
+
+    fn deserialize_annotated<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Annotated<Self>, D::Error> {
+        T::deserialize_annotated(deserializer).map(|value| value.map_value(Box::new))
     }
 }
 

@@ -6,27 +6,62 @@
 //! how a fuzzer notices a bug. On any input the parser itself must return normally: lenient
 //! parsing never fails, it turns what does not fit into `null` with meta.
 //!
-//! Invariants, for any bytes that are JSON:
-//! * parsing into the typed [`Event`] and serializing (payload plus `_meta`) succeeds;
+//! Invariants, for any bytes:
+//! * the streaming parser ([`from_json_slice`]) accepts exactly the inputs `serde_json` parses
+//!   into a `serde_json::Value`, and yields the same event as the reference path
+//!   ([`from_json`] on that value);
+//! * parsing into the typed [`Event`] and serializing (payload plus `_meta`) succeeds, and the
+//!   streaming writer ([`to_json_vec`]) produces exactly the bytes of the reference
+//!   ([`to_json`] then `serde_json::to_vec`);
 //! * that output parsed and serialized again is identical (a fixed point): nothing the first
 //!   pass produced is lost or reinterpreted by the second, including the `_meta` tree.
 //!
 //! Memory stays bounded because `serde_json` refuses input nested deeper than 128 levels before
-//! the model sees it, and the model keeps at most one copy of each original value.
+//! the model sees it (in both parsers), and the model keeps at most one copy of each original
+//! value.
 
 use crate::schema::Event;
-use crate::{from_json, to_json, Annotated};
+use crate::{from_json, from_json_slice, to_json, to_json_vec, Annotated};
 
 /// Parses `data` as an event and checks the invariants of the module docs.
 pub fn fuzz_event(data: &[u8]) {
-    let Ok(json) = serde_json::from_slice::<serde_json::Value>(data) else {
-        return;
+    let reference = serde_json::from_slice::<serde_json::Value>(data);
+    let streamed = from_json_slice::<Event>(data);
+    let (json, event) = match (reference, streamed) {
+        (Ok(json), Ok(event)) => (json, event),
+        (Err(_), Err(_)) => return,
+        (Ok(_), Err(error)) => panic!(
+            "the streaming parser rejects valid JSON: {error}\ninput: {}",
+            String::from_utf8_lossy(data)
+        ),
+        (Err(error), Ok(_)) => panic!(
+            "the streaming parser accepts invalid JSON ({error})\ninput: {}",
+            String::from_utf8_lossy(data)
+        ),
     };
-    let event: Annotated<Event> = from_json(json);
+    let reference_event: Annotated<Event> = from_json(json);
+    if event != reference_event {
+        panic!(
+            "the streaming parser differs from the reference\ninput: {}",
+            String::from_utf8_lossy(data)
+        );
+    }
     let first = match to_json(&event) {
         Ok(first) => first,
         Err(error) => panic!("a parsed event does not serialize: {error}"),
     };
+    let bytes = match to_json_vec(&event) {
+        Ok(bytes) => bytes,
+        Err(error) => panic!("a parsed event does not serialize (streaming): {error}"),
+    };
+    let reference_bytes = serde_json::to_vec(&first).unwrap_or_default();
+    if bytes != reference_bytes {
+        panic!(
+            "the streaming writer differs from the reference:\n{}\n{}",
+            String::from_utf8_lossy(&bytes),
+            String::from_utf8_lossy(&reference_bytes)
+        );
+    }
     let reparsed: Annotated<Event> = from_json(first.clone());
     let second = match to_json(&reparsed) {
         Ok(second) => second,

@@ -36,6 +36,13 @@ pub trait IntoValue {
         MetaMap::new()
     }
 
+    /// Whether any descendant has meta, i.e. whether [`IntoValue::extract_child_meta`] would
+    /// return a non-empty map. Containers override it with an allocation-free walk, so that
+    /// a value without meta (the common case) costs no tree building when serialized.
+    fn has_child_meta(&self) -> bool {
+        !self.extract_child_meta().is_empty()
+    }
+
     /// Whether this value counts as empty for [`SkipSerialization::Empty`]: empty strings,
     /// arrays and objects. Structs should report whether all their fields are empty.
     fn is_empty(&self) -> bool {
@@ -75,11 +82,17 @@ impl<T: IntoValue> Annotated<T> {
     pub fn meta_tree(&self) -> MetaTree {
         MetaTree {
             meta: self.meta().clone(),
-            children: self
-                .value()
-                .map(IntoValue::extract_child_meta)
-                .unwrap_or_default(),
+            children: match self.value() {
+                Some(value) if value.has_child_meta() => value.extract_child_meta(),
+                _ => MetaMap::new(),
+            },
         }
+    }
+
+    /// Whether this value or any descendant has meta (`!self.meta_tree().is_empty()`,
+    /// without building the tree).
+    pub fn has_meta(&self) -> bool {
+        !self.meta().is_empty() || self.value().is_some_and(IntoValue::has_child_meta)
     }
 
     /// Converts the value into a [`Value`], keeping the meta.
@@ -103,13 +116,12 @@ impl<T: IntoValue> Serialize for SerializePayload<'_, T> {
     }
 }
 
-fn insert_child(children: &mut MetaMap, key: String, tree: MetaTree) {
-    if !tree.is_empty() {
-        children.insert(key, tree);
-    }
-}
-
 impl IntoValue for String {
+    // A leaf: no children, so no child meta (and no map built to find out).
+    fn has_child_meta(&self) -> bool {
+        false
+    }
+
     fn into_value(self) -> Value {
         Value::String(self)
     }
@@ -122,6 +134,11 @@ impl IntoValue for String {
 }
 
 impl IntoValue for bool {
+    // A leaf: no children, so no child meta (and no map built to find out).
+    fn has_child_meta(&self) -> bool {
+        false
+    }
+
     fn into_value(self) -> Value {
         Value::Bool(self)
     }
@@ -131,6 +148,11 @@ impl IntoValue for bool {
 }
 
 impl IntoValue for i64 {
+    // A leaf: no children, so no child meta (and no map built to find out).
+    fn has_child_meta(&self) -> bool {
+        false
+    }
+
     fn into_value(self) -> Value {
         Value::I64(self)
     }
@@ -140,6 +162,11 @@ impl IntoValue for i64 {
 }
 
 impl IntoValue for u64 {
+    // A leaf: no children, so no child meta (and no map built to find out).
+    fn has_child_meta(&self) -> bool {
+        false
+    }
+
     fn into_value(self) -> Value {
         Value::from(self)
     }
@@ -149,6 +176,11 @@ impl IntoValue for u64 {
 }
 
 impl IntoValue for f64 {
+    // A leaf: no children, so no child meta (and no map built to find out).
+    fn has_child_meta(&self) -> bool {
+        false
+    }
+
     fn into_value(self) -> Value {
         Value::F64(self)
     }
@@ -181,9 +213,15 @@ impl<T: IntoValue> IntoValue for Array<T> {
     fn extract_child_meta(&self) -> MetaMap {
         let mut children = MetaMap::new();
         for (index, element) in self.iter().enumerate() {
-            insert_child(&mut children, index.to_string(), element.meta_tree());
+            if element.has_meta() {
+                children.insert(index.to_string(), element.meta_tree());
+            }
         }
         children
+    }
+
+    fn has_child_meta(&self) -> bool {
+        self.iter().any(Annotated::has_meta)
     }
 
     fn is_empty(&self) -> bool {
@@ -211,9 +249,15 @@ impl<T: IntoValue> IntoValue for Object<T> {
     fn extract_child_meta(&self) -> MetaMap {
         let mut children = MetaMap::new();
         for (key, value) in self {
-            insert_child(&mut children, key.clone(), value.meta_tree());
+            if value.has_meta() {
+                children.insert(key.clone(), value.meta_tree());
+            }
         }
         children
+    }
+
+    fn has_child_meta(&self) -> bool {
+        self.values().any(Annotated::has_meta)
     }
 
     fn is_empty(&self) -> bool {
@@ -246,6 +290,14 @@ impl IntoValue for Value {
         }
     }
 
+    fn has_child_meta(&self) -> bool {
+        match self {
+            Value::Array(items) => items.has_child_meta(),
+            Value::Object(map) => map.has_child_meta(),
+            _ => false,
+        }
+    }
+
     fn is_empty(&self) -> bool {
         match self {
             Value::String(s) => s.is_empty(),
@@ -265,6 +317,9 @@ impl<T: IntoValue> IntoValue for Box<T> {
     }
     fn extract_child_meta(&self) -> MetaMap {
         (**self).extract_child_meta()
+    }
+    fn has_child_meta(&self) -> bool {
+        (**self).has_child_meta()
     }
     fn is_empty(&self) -> bool {
         (**self).is_empty()

@@ -6,11 +6,18 @@
 //!   object root to the values it addresses; meta for keys or indices that do not exist is
 //!   dropped.
 //!
+//! [`from_json`] and [`to_json`] work on a `serde_json::Value` and are the reference
+//! semantics. The text functions ([`from_json_str`], [`from_json_slice`], [`to_json_string`],
+//! [`to_json_vec`], [`to_json_writer`]) build no such tree (modules [`crate::de`] and `ser`)
+//! and must give exactly the same events and bytes; the tests of those modules, the corpus
+//! test of relay-normalization and [`crate::fuzzing::fuzz_event`] check that.
+//!
 //! A `_meta` node is `{"": <meta>, "<child>": <node>, …}`; a meta is
 //! `{"err": […], "len": n, "rem": […], "val": …}` with empty entries left out (keys in this
 //! order). An error is its bare kind when it has no data, else `[kind, {data}]`; a remark is
 //! `[rule_id, type]` or `[rule_id, type, start, end]`.
 
+use serde::de::Error as _;
 use serde_json::{json, Map, Number};
 
 use crate::annotated::{Annotated, Error, ErrorKind, Meta, Remark, RemarkType, Value};
@@ -115,9 +122,28 @@ pub fn to_json<T: IntoValue>(annotated: &Annotated<T>) -> serde_json::Result<ser
     Ok(payload)
 }
 
-/// [`to_json`] as compact text.
+/// [`to_json`] as compact text, written directly (no `serde_json::Value` is built; see
+/// [`crate::ser`](self) for why the bytes are identical).
 pub fn to_json_string<T: IntoValue>(annotated: &Annotated<T>) -> serde_json::Result<String> {
-    serde_json::to_string(&to_json(annotated)?)
+    let bytes = to_json_vec(annotated)?;
+    // serde_json only writes valid UTF-8; the conversion cannot fail.
+    String::from_utf8(bytes).map_err(|error| serde_json::Error::custom(error.to_string()))
+}
+
+/// [`to_json`] as compact JSON bytes, written directly.
+pub fn to_json_vec<T: IntoValue>(annotated: &Annotated<T>) -> serde_json::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(8192);
+    crate::ser::write_document(&mut out, annotated)?;
+    Ok(out)
+}
+
+/// [`to_json`] as compact JSON, written to `writer` (the document is assembled in memory
+/// first because `_meta` goes inside the root object, after the payload).
+pub fn to_json_writer<W: std::io::Write, T: IntoValue>(
+    writer: W,
+    annotated: &Annotated<T>,
+) -> serde_json::Result<()> {
+    crate::ser::write_document_to(writer, annotated)
 }
 
 fn error_from_json(json: &serde_json::Value) -> Option<Error> {
@@ -254,9 +280,23 @@ pub fn from_json<T: FromValue + ProcessValue>(mut json: serde_json::Value) -> An
     annotated
 }
 
-/// [`from_json`] from text; only malformed JSON is an error.
+/// [`from_json`] from text; only malformed JSON is an error. Parses straight into `T`
+/// without a `serde_json::Value` tree ([`crate::de`]), with the same result.
 pub fn from_json_str<T: FromValue + ProcessValue>(text: &str) -> serde_json::Result<Annotated<T>> {
-    Ok(from_json(serde_json::from_str(text)?))
+    crate::de::from_str(text)
+}
+
+/// [`from_json`] from bytes; malformed JSON and invalid UTF-8 are errors (like
+/// `serde_json::from_slice`).
+pub fn from_json_slice<T: FromValue + ProcessValue>(
+    bytes: &[u8],
+) -> serde_json::Result<Annotated<T>> {
+    // Validated up front: serde_json checks UTF-8 only in the strings it decodes, and unknown
+    // content must be rejected exactly like a full parse into `serde_json::Value` would.
+    let text = std::str::from_utf8(bytes).map_err(|error| {
+        serde_json::Error::custom(format!("invalid UTF-8 in JSON input: {error}"))
+    })?;
+    from_json_str(text)
 }
 
 #[cfg(test)]

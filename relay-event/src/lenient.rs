@@ -49,6 +49,11 @@ macro_rules! string_newtype {
         }
 
         impl IntoValue for $name {
+            // A leaf: no children, so no child meta (and no map built to find out).
+            fn has_child_meta(&self) -> bool {
+                false
+            }
+
             fn into_value(self) -> Value {
                 Value::String(self.0)
             }

@@ -13,6 +13,10 @@
 //!   [`LenientString`] and [`JsonLenientString`] implement the coercions of normalization.md §2.
 //! * [`IntoValue`]: the payload serializer and the collection of the [`MetaTree`];
 //!   [`to_json`] / [`from_json`] join and split payload and `_meta`.
+//! * The fast paths for JSON text, which build no `serde_json::Value` and give the same
+//!   results: [`from_json_str`] / [`from_json_slice`] parse straight into the model
+//!   ([`de`], through [`FromValue::deserialize_annotated`]); [`to_json_string`] /
+//!   [`to_json_vec`] / [`to_json_writer`] write payload and `_meta` straight to bytes.
 //! * [`ProcessValue`], [`Processor`], [`process_value`], [`ProcessingState`], [`FieldAttrs`]:
 //!   the typed traversal every normalization step, trimmer and scrubber is written as.
 //! * [`schema`]: the typed event schema (`Event` and its interfaces), built on the above.
@@ -33,13 +37,18 @@
 //!
 //! * [`FromValue`]: accept [`Value::Object`]; for each field remove its key (a missing key is
 //!   `Annotated::empty()`) and call `A::from_value`; the remaining keys become `other`. Any
-//!   other value: [`invalid_type`]`(value, meta, "an object")`.
+//!   other value: [`invalid_type`]`(value, meta, "an object")`. `deserialize_annotated`
+//!   streams an object key by key into the fields (the last occurrence of a key wins) and
+//!   hands any other input to `from_value`.
 //! * [`IntoValue`]: `into_value` builds a [`Value::Object`] of all fields (through
 //!   [`Annotated::into_annotated_value`]) plus `other`; `serialize_payload` writes a map with
 //!   each field in declaration order unless [`Annotated::skip_serialization`] says so, then
 //!   `other`; `extract_child_meta` inserts each field's non-empty [`Annotated::meta_tree`]
-//!   under its name (and those of `other`); `is_empty` is true when every field is skippable
-//!   with [`SkipSerialization::Empty`].
+//!   under its name (and those of `other`), only for fields whose [`Annotated::has_meta`]
+//!   holds; `has_child_meta` is whether any field or unknown attribute has meta; `is_empty`
+//!   is true when every field is skippable with [`SkipSerialization::Empty`]. An unknown
+//!   attribute named like a field is written once, at the field's place, with its own value
+//!   (what a JSON object map would keep).
 //! * [`ProcessValue`]: `process_child_values` calls [`process_value`] for each field with
 //!   `state.enter_static("<name>", Some(Cow::Borrowed(&FIELD_ATTRS)))` (a `static`
 //!   [`FieldAttrs`] built with its `const` builders), then [`Processor::process_other`] on
@@ -76,6 +85,7 @@ extern crate self as relay_event;
 
 mod annotated;
 mod attrs;
+pub mod de;
 #[cfg(doctest)]
 mod derive_compile_fail;
 mod from_value;
@@ -86,6 +96,7 @@ mod lenient;
 mod meta_tree;
 mod processor;
 pub mod schema;
+mod ser;
 mod state;
 mod timestamp;
 
@@ -99,7 +110,9 @@ pub use annotated::{
 pub use attrs::{CharacterSet, FieldAttrs, Pii, DEFAULT_FIELD_ATTRS};
 pub use from_value::{annotated_from_json, invalid_type, FromValue};
 pub use into_value::{IntoValue, SerializePayload, SkipSerialization};
-pub use json::{from_json, from_json_str, to_json, to_json_string};
+pub use json::{
+    from_json, from_json_slice, from_json_str, to_json, to_json_string, to_json_vec, to_json_writer,
+};
 pub use lenient::{JsonLenientString, LenientString};
 pub use meta_tree::{MetaMap, MetaTree};
 pub use processor::{process_value, ProcessValue, ProcessingAction, ProcessingResult, Processor};
@@ -112,4 +125,10 @@ pub use relay_event_derive::{FromValue, IntoValue, ProcessValue};
 #[doc(hidden)]
 pub mod __private {
     pub use serde;
+
+    pub use crate::de::{
+        deserialize_ignored, deserialize_other, deserialize_struct, deserialize_struct_into,
+        AnnotatedSeed, DeserializeFields, FieldSeed, KeySeed,
+    };
+    pub use crate::ser::other_override;
 }

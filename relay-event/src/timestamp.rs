@@ -91,6 +91,11 @@ impl FromValue for Timestamp {
 }
 
 impl IntoValue for Timestamp {
+    // A leaf: no children, so no child meta (and no map built to find out).
+    fn has_child_meta(&self) -> bool {
+        false
+    }
+
     fn into_value(self) -> Value {
         Value::F64(self.as_seconds())
     }

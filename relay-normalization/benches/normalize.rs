@@ -11,6 +11,10 @@
 //! * `native_event.json`: ~58 KB native crash, `shared/corpus/sentry-samples/native.json`
 //!   (181 debug images) with modern keys and six threads with stack traces added.
 //!
+//! `*_via_value` are the reference paths through a `serde_json::Value` tree (`from_json` on
+//! `serde_json::from_str`, `serde_json::to_string` of `to_json`), kept to measure the streaming
+//! parser and writer against them in one sitting.
+//!
 //! `scripts/bench-normalize-oracle.py` times Sentry's `StoreNormalizer` on the same fixtures.
 //!
 //! `user_agent/*` times the user agent step alone, with and without its parse cache.
@@ -19,9 +23,14 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use relay_event::schema::Event;
-use relay_event::{from_json_str, to_json_string, Annotated, Timestamp};
+use relay_event::{from_json, from_json_str, to_json, to_json_string, Annotated, Timestamp};
 use relay_normalization::user_agent::normalize_user_agent;
 use relay_normalization::{normalize_event, NormalizationConfig};
+
+/// The allocator relay-server runs with (`relay-server/src/main.rs`): the event model
+/// allocates per string and container, so the allocator is part of what is measured.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const ERROR_EVENT: &str = include_str!("fixtures/error_event.json");
 const TRANSACTION_EVENT: &str = include_str!("fixtures/transaction_event.json");
@@ -47,6 +56,17 @@ fn parse(text: &str) -> Annotated<Event> {
         Ok(event) => event,
         Err(error) => panic!("fixture does not parse: {error}"),
     }
+}
+
+fn parse_via_value(text: &str) -> Annotated<Event> {
+    match serde_json::from_str(text) {
+        Ok(json) => from_json(json),
+        Err(error) => panic!("fixture does not parse: {error}"),
+    }
+}
+
+fn serialize_via_value(event: &Annotated<Event>) -> serde_json::Result<String> {
+    serde_json::to_string(&to_json(event)?)
 }
 
 fn bench_event(criterion: &mut Criterion, name: &str, text: &str) {
@@ -80,6 +100,19 @@ fn bench_event(criterion: &mut Criterion, name: &str, text: &str) {
             let mut event = parse(black_box(text));
             let result = normalize_event(&mut event, black_box(&config));
             (result, to_json_string(&event))
+        })
+    });
+    group.bench_function("parse_via_value", |bencher| {
+        bencher.iter(|| parse_via_value(black_box(text)))
+    });
+    group.bench_function("serialize_via_value", |bencher| {
+        bencher.iter(|| serialize_via_value(black_box(&normalized)))
+    });
+    group.bench_function("total_via_value", |bencher| {
+        bencher.iter(|| {
+            let mut event = parse_via_value(black_box(text));
+            let result = normalize_event(&mut event, black_box(&config));
+            (result, serialize_via_value(&event))
         })
     });
     group.finish();

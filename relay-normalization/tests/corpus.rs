@@ -4,7 +4,9 @@
 //! event in renormalize mode changes nothing).
 
 use relay_event::schema::Event;
-use relay_event::{from_json, to_json, Annotated, Timestamp};
+use relay_event::{
+    from_json, from_json_slice, to_json, to_json_string, to_json_vec, Annotated, Timestamp,
+};
 use relay_normalization::{normalize_event, NormalizationConfig};
 
 const CORPUS_DIR: &str = concat!(
@@ -92,4 +94,57 @@ fn hostile_values_do_not_panic() {
         let _ = normalize_event(&mut event, &full_config());
         to_json(&event).expect("normalized event serializes");
     }
+}
+
+/// The streaming parser and writer of `relay_event` (`from_json_slice`, `to_json_vec`) against
+/// the reference paths through a `serde_json::Value` (`from_json`, `to_json`): the same event
+/// from every sample, and the same bytes for the parsed and for the normalized event (which
+/// carries `_meta`), also for the sample's own output parsed back (its `_meta` attached).
+#[test]
+fn corpus_streaming_parse_and_write_match_the_reference() {
+    let mut paths: Vec<_> = std::fs::read_dir(CORPUS_DIR)
+        .unwrap_or_else(|error| panic!("the sample corpus {CORPUS_DIR} is missing: {error}"))
+        .map(|entry| entry.expect("readable corpus entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    paths.sort();
+    assert!(paths.len() > 10, "the corpus has samples");
+    let reference_bytes = |event: &Annotated<Event>| {
+        serde_json::to_vec(&to_json(event).expect("reference serializes")).expect("JSON")
+    };
+    let mut with_meta = 0;
+    for path in &paths {
+        let name = path.display();
+        let text = std::fs::read(path).expect("readable sample");
+        let json: serde_json::Value = serde_json::from_slice(&text).expect("sample is JSON");
+        let reference: Annotated<Event> = from_json(json);
+        let mut event: Annotated<Event> = from_json_slice(&text).expect("sample parses");
+        assert_eq!(event, reference, "{name}: parsed events differ");
+        let bytes = to_json_vec(&event).expect("serializes");
+        assert_eq!(
+            bytes,
+            reference_bytes(&event),
+            "{name}: written bytes differ"
+        );
+
+        let _ = normalize_event(&mut event, &full_config());
+        let bytes = to_json_vec(&event).expect("normalized event serializes");
+        assert_eq!(
+            bytes,
+            reference_bytes(&event),
+            "{name}: normalized bytes differ"
+        );
+        with_meta += usize::from(event.has_meta());
+
+        let reparsed: Annotated<Event> = from_json_slice(&bytes).expect("output parses");
+        let reference: Annotated<Event> =
+            from_json(serde_json::from_slice(&bytes).expect("output is JSON"));
+        assert_eq!(reparsed, reference, "{name}: reparsed events differ");
+        assert_eq!(
+            to_json_string(&reparsed).expect("serializes").into_bytes(),
+            bytes,
+            "{name}: output does not round-trip"
+        );
+    }
+    assert!(with_meta > 5, "the normalized samples exercise `_meta`");
 }

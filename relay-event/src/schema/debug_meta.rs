@@ -265,6 +265,17 @@ impl IntoValue for DebugImage {
         }
     }
 
+    fn has_child_meta(&self) -> bool {
+        match self {
+            DebugImage::Apple(image) => image.has_child_meta(),
+            DebugImage::Native(_, image) => image.has_child_meta(),
+            DebugImage::Proguard(image) => image.has_child_meta(),
+            DebugImage::SourceMap(image) => image.has_child_meta(),
+            DebugImage::Jvm(image) => image.has_child_meta(),
+            DebugImage::Other(object) => object.has_child_meta(),
+        }
+    }
+
     // A typed image always has its `type`, so it is never empty.
     fn is_empty(&self) -> bool {
         match self {

@@ -49,6 +49,11 @@ impl FromValue for EventId {
 }
 
 impl crate::IntoValue for EventId {
+    // A leaf: no children, so no child meta (and no map built to find out).
+    fn has_child_meta(&self) -> bool {
+        false
+    }
+
     fn into_value(self) -> Value {
         Value::String(self.as_simple())
     }

@@ -97,6 +97,11 @@ pub const ORIGIN_CHARACTERS: CharacterSet =
 macro_rules! string_enum_value {
     ($ty:ty) => {
         impl $crate::IntoValue for $ty {
+            // A leaf: no children, so no child meta (and no map built to find out).
+            fn has_child_meta(&self) -> bool {
+                false
+            }
+
             fn into_value(self) -> $crate::Value {
                 $crate::Value::String(self.as_str().to_owned())
             }

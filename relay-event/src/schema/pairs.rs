@@ -45,6 +45,9 @@ macro_rules! container_newtype {
             fn extract_child_meta(&self) -> $crate::MetaMap {
                 self.0.extract_child_meta()
             }
+            fn has_child_meta(&self) -> bool {
+                self.0.has_child_meta()
+            }
             fn is_empty(&self) -> bool {
                 self.0.is_empty()
             }
@@ -90,6 +93,9 @@ macro_rules! pair_into_value_impl {
 
             fn extract_child_meta(&self) -> $crate::MetaMap {
                 $crate::schema::pairs::pair_child_meta(&self.0, &self.1)
+            }
+            fn has_child_meta(&self) -> bool {
+                self.0.has_meta() || self.1.has_meta()
             }
         }
     };

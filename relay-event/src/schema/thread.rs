@@ -37,6 +37,11 @@ impl FromValue for ThreadId {
 }
 
 impl crate::IntoValue for ThreadId {
+    // A leaf: no children, so no child meta (and no map built to find out).
+    fn has_child_meta(&self) -> bool {
+        false
+    }
+
     fn into_value(self) -> Value {
         match self {
             ThreadId::Int(n) => Value::from(n),
@@ -145,6 +150,11 @@ impl FromValue for LockReasonType {
 }
 
 impl crate::IntoValue for LockReasonType {
+    // A leaf: no children, so no child meta (and no map built to find out).
+    fn has_child_meta(&self) -> bool {
+        false
+    }
+
     fn into_value(self) -> Value {
         Value::from(self.code())
     }

@@ -7,10 +7,15 @@
 //! object form. `values` is `required` (normalization.md §6.2).
 
 use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{MapAccess, SeqAccess, Visitor};
 
 use serde::ser::SerializeMap;
 use serde::Serializer;
 
+use crate::de::{AnnotatedSeed, ArrayVisitor, KeySeed, ValueSeed, ValueVisitor};
 use crate::{
     invalid_type, process_value, Annotated, Array, FieldAttrs, FromValue, IntoValue, MetaMap,
     Object, ProcessValue, ProcessingResult, ProcessingState, Processor, SerializePayload,
@@ -77,6 +82,86 @@ impl<T: FromValue> FromValue for Values<T> {
             Annotated(None, meta) => Annotated(None, meta),
         }
     }
+
+    fn deserialize_annotated<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Annotated<Self>, D::Error> {
+        deserializer.deserialize_any(ValuesVisitor(PhantomData))
+    }
+}
+
+/// Streams the common shapes (`{"values": [...]}` and a bare array) into `T`; the rare
+/// single-object form and wrong types go through `from_value` on the parsed [`Value`].
+struct ValuesVisitor<T>(PhantomData<fn() -> T>);
+
+impl<'de, T: FromValue> Visitor<'de> for ValuesVisitor<T> {
+    type Value = Annotated<Values<T>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        ValueVisitor.visit_bool(v).map(FromValue::from_value)
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        ValueVisitor.visit_i64(v).map(FromValue::from_value)
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        ValueVisitor.visit_u64(v).map(FromValue::from_value)
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        ValueVisitor.visit_f64(v).map(FromValue::from_value)
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        ValueVisitor.visit_str(v).map(FromValue::from_value)
+    }
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
+        ValueVisitor.visit_string(v).map(FromValue::from_value)
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Annotated::empty())
+    }
+    fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Annotated::empty())
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        let values = ArrayVisitor::<T>(PhantomData).visit_seq(seq)?;
+        Ok(Annotated::new(Values {
+            values,
+            other: Object::new(),
+        }))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut values = None;
+        let mut other = Object::new();
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            if key == "values" {
+                values = Some(map.next_value_seed(AnnotatedSeed::<Array<T>>::new())?);
+            } else {
+                let value = map.next_value_seed(ValueSeed)?;
+                other.insert(key.into_owned(), value);
+            }
+        }
+        match values {
+            Some(values) => Ok(Annotated::new(Values { values, other })),
+            // `{}` is absent.
+            None if other.is_empty() => Ok(Annotated::empty()),
+            // A single object without `values` is one element.
+            None => {
+                let single = T::from_value(Annotated::new(Value::Object(other)));
+                Ok(Annotated::new(Values::new(vec![single])))
+            }
+        }
+    }
 }
 
 impl<T: IntoValue> IntoValue for Values<T> {
@@ -88,11 +173,17 @@ impl<T: IntoValue> IntoValue for Values<T> {
 
     fn serialize_payload<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         // `values` is always written, `null` included: `{}` would parse back as an absent
-        // interface, losing the interface and any `_meta` of its `values`.
+        // interface, losing the interface and any `_meta` of its `values`. A `values` key in
+        // `other` (only possible when code puts it there) takes its place, written once.
         let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("values", &SerializePayload(&self.values))?;
+        match self.other.get("values") {
+            Some(value) => map.serialize_entry("values", &SerializePayload(value))?,
+            None => map.serialize_entry("values", &SerializePayload(&self.values))?,
+        }
         for (key, value) in &self.other {
-            map.serialize_entry(key, &SerializePayload(value))?;
+            if key != "values" {
+                map.serialize_entry(key, &SerializePayload(value))?;
+            }
         }
         map.end()
     }
@@ -104,6 +195,10 @@ impl<T: IntoValue> IntoValue for Values<T> {
             children.insert("values".to_owned(), tree);
         }
         children
+    }
+
+    fn has_child_meta(&self) -> bool {
+        self.values.has_meta() || self.other.has_child_meta()
     }
 
     fn is_empty(&self) -> bool {

@@ -195,12 +195,14 @@ pub fn normalization_config(
 /// Parses an event payload into the event model. Only malformed JSON and a payload that is
 /// not an object are errors (`invalid_json`); every other problem becomes `_meta`.
 pub fn parse_event(payload: &[u8]) -> Result<Annotated<Event>, DiscardReason> {
-    let json: serde_json::Value =
-        serde_json::from_slice(payload).map_err(|_| DiscardReason::InvalidJson)?;
-    if !json.is_object() {
+    // Parsed straight into the model, without an intermediate JSON tree.
+    let event: Annotated<Event> =
+        relay_event::from_json_slice(payload).map_err(|_| DiscardReason::InvalidJson)?;
+    // Anything but an object leaves no event (only an error in its meta).
+    if event.value().is_none() {
         return Err(DiscardReason::InvalidJson);
     }
-    Ok(relay_event::from_json(json))
+    Ok(event)
 }
 
 /// Normalizes `event`; `Err` rejects it (`normalization.md` §4.3, §5: invalid transactions
@@ -224,7 +226,7 @@ pub fn normalize_event(
 
 /// Serializes an event with its `_meta` (`normalization.md` §10–§11).
 pub fn serialize_event(event: &Annotated<Event>) -> Result<Bytes, DiscardReason> {
-    relay_event::to_json_string(event)
+    relay_event::to_json_vec(event)
         .map(Bytes::from)
         .map_err(|error| {
             tracing::error!(

@@ -80,7 +80,7 @@ impl<T: Send + 'static> WorkerPool<T> {
     }
 
     /// Work items waiting in the queue (the processing pipeline's admission control).
-    #[cfg(feature = "processing")]
+    #[cfg(any(test, feature = "processing"))]
     pub fn queued(&self) -> usize {
         self.sender.lock().as_ref().map_or(0, Sender::len)
     }

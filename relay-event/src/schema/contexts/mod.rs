@@ -119,6 +119,13 @@ macro_rules! contexts {
                 }
             }
 
+            fn has_child_meta(&self) -> bool {
+                match self {
+                    $(Context::$variant(context) => context.has_child_meta(),)*
+                    Context::Other(object) => object.has_child_meta(),
+                }
+            }
+
             // A typed context always has its `type`, so it is never empty.
             fn is_empty(&self) -> bool {
                 false
