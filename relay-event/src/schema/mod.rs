@@ -55,7 +55,7 @@ pub use mechanism::{CError, MachException, Mechanism, MechanismMeta, NsError, Po
 pub use request::Request;
 pub use sdk::{AutoInferSetting, ClientSdkInfo, ClientSdkPackage, ClientSdkSettings};
 pub use span::Span;
-pub use stacktrace::{Frame, Stacktrace};
+pub use stacktrace::{Frame, FrameData, Stacktrace};
 pub use tags::{TagEntry, Tags};
 pub use template::Template;
 pub use thread::{LockReason, LockReasonType, Thread, ThreadId};

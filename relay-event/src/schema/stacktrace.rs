@@ -70,17 +70,20 @@ pub struct Frame {
     /// Local variables.
     #[metastructure(pii = "true", max_bytes = 2048, max_depth = 5)]
     pub vars: Annotated<Object<Value>>,
-    /// The address of the function's start.
+    /// What symbolication and source-map processing recorded about the frame.
+    #[metastructure(skip_serialization = "empty")]
+    pub data: Annotated<FrameData>,
+    /// The start address of the containing image.
     // TODO(schema): addresses as hex `Addr` with integer input (next batch).
-    pub symbol_addr: Annotated<String>,
+    pub image_addr: Annotated<String>,
     /// The address of the instruction.
     pub instruction_addr: Annotated<String>,
-    /// The start address of the containing image.
-    pub image_addr: Annotated<String>,
-    /// The function id (WASM).
-    pub function_id: Annotated<String>,
     /// How addresses are to be interpreted.
     pub addr_mode: Annotated<String>,
+    /// The function id (WASM).
+    pub function_id: Annotated<String>,
+    /// The address of the function's start.
+    pub symbol_addr: Annotated<String>,
     /// How the frame was found (`cfi`, `scan`, …).
     #[metastructure(max_chars = 128)]
     pub trust: Annotated<String>,
@@ -91,6 +94,28 @@ pub struct Frame {
     pub stack_start: Annotated<bool>,
     /// A lock the frame waits on or holds.
     pub lock: Annotated<LockReason>,
+    /// Unknown attributes.
+    #[metastructure(additional_properties)]
+    pub other: Object<Value>,
+}
+
+/// `frame.data`: the original location of a frame that a source map or symbolication
+/// rewrote. Unknown keys are not kept (normalization.md §9; Sentry's normalizer drops them
+/// silently).
+#[derive(Clone, Debug, Default, PartialEq, FromValue, IntoValue, ProcessValue)]
+pub struct FrameData {
+    /// The source map that resolved the frame.
+    pub sourcemap: Annotated<String>,
+    /// The function name before resolution.
+    pub orig_function: Annotated<String>,
+    /// The file name before resolution.
+    pub orig_filename: Annotated<String>,
+    /// The line number before resolution.
+    pub orig_lineno: Annotated<u64>,
+    /// The column number before resolution.
+    pub orig_colno: Annotated<u64>,
+    /// The client's `in_app` before server-side rules changed it.
+    pub orig_in_app: Annotated<i64>,
     /// Unknown attributes.
     #[metastructure(additional_properties)]
     pub other: Object<Value>,
