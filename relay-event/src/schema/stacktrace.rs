@@ -60,10 +60,12 @@ pub struct Frame {
     /// The platform of this frame, if different from the event's.
     pub platform: Annotated<String>,
     /// Source lines before `context_line`.
+    #[metastructure(skip_serialization = "empty")]
     pub pre_context: Annotated<Array<String>>,
     /// The source line of the frame.
     pub context_line: Annotated<String>,
     /// Source lines after `context_line`.
+    #[metastructure(skip_serialization = "empty")]
     pub post_context: Annotated<Array<String>>,
     /// Whether the frame belongs to the application.
     pub in_app: Annotated<bool>,
