@@ -13,7 +13,7 @@
 //! 0.10.1): an unknown `type` parses as [`BreakdownConfig::Unsupported`] and is skipped,
 //! while a `spanOperations` breakdown without `matches` makes the project config unparsable.
 //! The computation itself could not be checked against `StoreNormalizer`, which ignores its
-//! `breakdowns` option (python-api.md §6.4).
+//! `breakdowns` option (normalization.md §1.1, last row of the table).
 
 use std::collections::BTreeMap;
 

@@ -25,7 +25,7 @@
 //! name), with an `invalid_data` error for each non-silent removal.
 //!
 //! The error texts of the config-dependent part could not be checked against
-//! `StoreNormalizer`, which takes no measurements config (python-api.md §6.4).
+//! `StoreNormalizer`, which takes no measurements config (normalization.md §1.1 lists its keys).
 
 use std::collections::BTreeMap;
 
