@@ -47,9 +47,11 @@ impl Timestamp {
         Ok(Timestamp(datetime))
     }
 
-    /// The timestamp at `seconds` (fractions rounded to microseconds).
+    /// The timestamp at `seconds`, as Sentry reads a float timestamp: scaled to microseconds
+    /// and rounded half to even (`1796682531.2754765` → `…275476`, `1796682531.2642515` →
+    /// `…264252`: both are exactly `….5` µs after scaling; StoreNormalizer 0.10.1).
     pub fn from_seconds(seconds: f64) -> Result<Self, Error> {
-        let micros = (seconds * 1_000_000.0).round();
+        let micros = (seconds * 1_000_000.0).round_ties_even();
         // The range check makes the conversion exact; i64::MAX as f64 rounds up, hence `<`.
         if !micros.is_finite() || micros < i64::MIN as f64 || micros >= i64::MAX as f64 {
             return Err(Error::invalid("timestamp out of range"));
@@ -110,6 +112,23 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn float_seconds_round_like_sentry() {
+        // StoreNormalizer 0.10.1 outputs for these inputs.
+        let cases = [
+            (1796682531.2754765, 1796682531.275476),
+            (1796682531.2642515, 1796682531.264252),
+            (1796682531.2751675, 1796682531.275168),
+            (1796682531.9999995, 1796682532.0),
+            (-0.0000005, 0.0),
+            (1.0000005, 1.000001),
+        ];
+        for (input, expected) in cases {
+            let timestamp = Timestamp::from_seconds(input).unwrap();
+            assert_eq!(timestamp.as_seconds(), expected, "{input}");
+        }
+    }
     use crate::from_value::annotated_from_json;
 
     fn parse(json: serde_json::Value) -> Annotated<Timestamp> {

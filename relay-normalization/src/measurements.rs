@@ -30,7 +30,7 @@
 use std::collections::BTreeMap;
 
 use relay_event::schema::{Event, EventType, Measurement, Measurements};
-use relay_event::{Annotated, Error, IntoValue, Object, Value};
+use relay_event::{Annotated, Error, ErrorKind, IntoValue, Object, Value};
 use serde::{Deserialize, Serialize};
 
 /// A built-in measurement of the `measurements` config.
@@ -114,6 +114,31 @@ impl CombinedMeasurementsConfig {
 
     fn builtin(&self, name: &str) -> Option<&BuiltinMeasurementKey> {
         self.builtin_measurements.iter().find(|k| k.name == name)
+    }
+}
+
+/// The longest custom unit name Sentry accepts.
+const MAX_CUSTOM_UNIT_LENGTH: usize = 15;
+
+/// A unit as Sentry parses it: `""` is the unit `none`; a unit that is not a word of ASCII
+/// letters, digits and `_` of at most 15 characters is invalid (removed with its original
+/// value and `invalid_data`, then defaulted like a missing one). Observed with StoreNormalizer
+/// 0.10.1: `""` → `"none"`, `"Bogus Unit"` → error and `"none"`.
+fn normalize_unit_text(unit: &mut Annotated<String>) {
+    let Some(text) = unit.value() else {
+        return;
+    };
+    if text.is_empty() {
+        unit.set_value(Some("none".to_owned()));
+        return;
+    }
+    let valid = text.len() <= MAX_CUSTOM_UNIT_LENGTH
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        let original = unit.take().map(Value::String);
+        let meta = unit.meta_mut();
+        meta.add_error(ErrorKind::InvalidData);
+        meta.set_original_value(original);
     }
 }
 
@@ -210,6 +235,7 @@ pub fn normalize_measurements(event: &mut Event, config: Option<&CombinedMeasure
 
     for (name, value) in measurements.iter_mut() {
         if let Some(m) = value.value_mut() {
+            normalize_unit_text(&mut m.unit);
             if m.unit.value().is_none() {
                 m.unit.set_value(Some(default_unit(name).to_owned()));
             }
@@ -297,6 +323,23 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn empty_and_invalid_units() {
+        let mut unit = Annotated::new(String::new());
+        normalize_unit_text(&mut unit);
+        assert_eq!(unit.value().map(String::as_str), Some("none"));
+        let mut unit = Annotated::new("Bogus Unit".to_owned());
+        normalize_unit_text(&mut unit);
+        assert_eq!(unit.value(), None);
+        assert_eq!(
+            unit.meta().original_value(),
+            Some(&Value::String("Bogus Unit".into()))
+        );
+        let mut unit = Annotated::new("custom_unit".to_owned());
+        normalize_unit_text(&mut unit);
+        assert_eq!(unit.value().map(String::as_str), Some("custom_unit"));
+    }
 
     #[test]
     fn config_deserializes_like_project_config() {

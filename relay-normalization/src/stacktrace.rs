@@ -118,8 +118,8 @@ mod tests {
                     {"filename": "/srv/app/views.py", "abs_path": "/srv/app/views.py",
                         "lineno": 10}]}}]},
                 "threads": {"values": [{"stacktrace": {"frames": [
-                    {"filename": "https://ex.com/", "abs_path": "https://ex.com/",
-                        "post_context": []}]}}]}})
+                    // An empty `post_context` is not written (as in StoreNormalizer).
+                    {"filename": "https://ex.com/", "abs_path": "https://ex.com/"}]}}]}})
         );
     }
 }

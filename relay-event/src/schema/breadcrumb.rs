@@ -24,7 +24,12 @@ pub struct Breadcrumb {
     #[metastructure(pii = "true", max_chars = 8192, max_chars_allowance = 200)]
     pub message: Annotated<String>,
     /// Arbitrary data.
-    #[metastructure(pii = "true", max_bytes = 2048, max_depth = 5)]
+    #[metastructure(
+        pii = "true",
+        max_bytes = 2048,
+        max_depth = 5,
+        skip_serialization = "empty"
+    )]
     pub data: Annotated<Object<Value>>,
     /// The id of a related event.
     pub event_id: Annotated<EventId>,

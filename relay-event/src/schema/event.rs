@@ -172,7 +172,7 @@ pub struct Event {
     #[metastructure(max_chars = 64, characters = LOGGER_CHARACTERS)]
     pub logger: Annotated<String>,
     /// Loaded modules and their versions.
-    #[metastructure(max_bytes = 8192, max_depth = 7)]
+    #[metastructure(max_bytes = 8192, max_depth = 7, skip_serialization = "empty")]
     pub modules: Annotated<Object<String>>,
     /// The platform (e.g. `python`).
     pub platform: Annotated<String>,

@@ -20,7 +20,7 @@ pub struct User {
     #[metastructure(pii = "true")]
     pub ip_address: Annotated<String>,
     /// The username.
-    #[metastructure(pii = "true", max_chars = 128)]
+    #[metastructure(pii = "true", max_chars = 128, skip_serialization = "empty")]
     pub username: Annotated<LenientString>,
     /// The human-readable name.
     #[metastructure(pii = "true", max_chars = 128)]

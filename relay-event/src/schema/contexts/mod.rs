@@ -211,7 +211,7 @@ fn parse_context(key: &str, value: Annotated<Value>) -> Annotated<Context> {
             }
             Context::parse(&ty, object, meta)
         }
-        Annotated(Some(other), meta) => invalid_type(other, meta, "a context"),
+        Annotated(Some(other), meta) => invalid_type(other, meta, "an object"),
         Annotated(None, meta) => Annotated(None, meta),
     }
 }
@@ -362,7 +362,7 @@ mod tests {
         assert_eq!(output["_meta"]["os"][""]["err"][0][0], "invalid_data");
         assert_eq!(
             output["_meta"]["os"][""]["err"][0][1]["reason"],
-            "expected a context"
+            "expected an object"
         );
         assert_eq!(output["_meta"]["os"][""]["val"], "Linux");
         assert_eq!(output["_meta"]["trace"]["trace_id"][""]["val"], "nope");
