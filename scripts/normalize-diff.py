@@ -29,7 +29,8 @@ common differing paths with array indices generalized to `*` (counted once per e
 Usage:
   .venv/bin/python scripts/normalize-diff.py [PATH ...] [--relay BIN] [--enable-trimming]
       [--renormalize] [--remove-other | --keep-other] [--received ISO] [--sent-at ISO]
-      [--client-ip IP] [--infer-ip-address] [--max-secs-in-past N] [--max-secs-in-future N]
+      [--client-ip IP] [--infer-ip-address] [--normalize-user-agent] [--normalize-spans]
+      [--client CLIENT] [--max-secs-in-past N] [--max-secs-in-future N]
       [--project-id N] [--key-id N] [--protocol-version N] [--max-paths N] [--top N]
 Exit status: 0 when every event matches, 1 otherwise, 2 on usage errors.
 """
@@ -72,6 +73,9 @@ def parse_args(argv):
     parser.add_argument("--max-secs-in-past", type=int, help="max_secs_in_past")
     parser.add_argument("--max-secs-in-future", type=int, help="max_secs_in_future")
     parser.add_argument("--infer-ip-address", action="store_true", help="infer_ip_address=True")
+    parser.add_argument("--normalize-user-agent", action="store_true", help="normalize_user_agent=True")
+    parser.add_argument("--normalize-spans", action="store_true", help="normalize_spans=True")
+    parser.add_argument("--client", help="client string, e.g. sentry.python/2.1.0")
     parser.add_argument("--project-id", type=int, help="project_id")
     parser.add_argument("--key-id", type=int, help="key_id (a string for Sentry)")
     parser.add_argument("--protocol-version", type=int, help="protocol_version (a string for Sentry)")
@@ -90,6 +94,12 @@ def options(args):
     result.append(("received_at", args.received, ["--received", args.received]))
     if args.infer_ip_address:
         result.append(("infer_ip_address", True, ["--infer-ip-address"]))
+    if args.normalize_user_agent:
+        result.append(("normalize_user_agent", True, ["--normalize-user-agent"]))
+    if args.normalize_spans:
+        result.append(("normalize_spans", True, ["--normalize-spans"]))
+    if args.client is not None:
+        result.append(("client", args.client, ["--client", args.client]))
     for key, flag, convert in [
         ("sent_at", "--sent-at", None),
         ("client_ip", "--client-ip", None),

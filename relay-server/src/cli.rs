@@ -78,8 +78,9 @@ enum Command {
     GenerateCompletions(CompletionArgs),
     /// Normalize one event JSON like Sentry's `StoreNormalizer` and print it with `_meta`.
     ///
-    /// A development tool: the normalization steps of relay-normalization implemented so far,
-    /// without the processing pipeline (which does not normalize events yet). No config is read.
+    /// A development and test tool: the normalization steps of relay-normalization with the
+    /// options given here (StoreNormalizer's defaults otherwise), outside the processing
+    /// pipeline. No config is read.
     Normalize(NormalizeArgs),
 }
 
@@ -293,6 +294,18 @@ struct NormalizeArgs {
     /// `protocol_version`). Default: cleared.
     #[arg(long, value_name = "VERSION")]
     protocol_version: Option<u16>,
+    /// The client string (`sentry_client`, e.g. `sentry.python/2.1.0`): an event without
+    /// `sdk` gets its name and version from it (StoreNormalizer `client`).
+    #[arg(long, value_name = "CLIENT")]
+    client: Option<String>,
+    /// Fill browser/os/device contexts from the user agent and client hints
+    /// (StoreNormalizer `normalize_user_agent`). Off by default.
+    #[arg(long)]
+    normalize_user_agent: bool,
+    /// Span normalization of transactions: span-data conventions and exclusive time
+    /// (StoreNormalizer `normalize_spans`). Off by default.
+    #[arg(long)]
+    normalize_spans: bool,
     /// Pretty-print the output instead of writing one line of compact JSON.
     #[arg(long)]
     pretty: bool,
@@ -321,6 +334,9 @@ impl NormalizeArgs {
             project_id: self.project_id,
             key_id: self.key_id,
             protocol_version: self.protocol_version,
+            client: self.client.clone(),
+            normalize_user_agent: self.normalize_user_agent,
+            normalize_spans: self.normalize_spans,
             ..relay_normalization::NormalizationConfig::default()
         }
     }
