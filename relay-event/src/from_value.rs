@@ -8,6 +8,8 @@
 //! Input JSON is first turned into an `Annotated<Value>` with [`annotated_from_json`] (JSON
 //! `null` becomes `None`), then parsed with [`FromValue::from_value`].
 
+pub mod de;
+
 use crate::annotated::{Annotated, Array, Error, Meta, Object, Value};
 
 /// A type that can be parsed leniently from an untyped [`Value`].
@@ -28,8 +30,7 @@ pub trait FromValue: Sized {
     fn deserialize_annotated<'de, D: serde::Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Annotated<Self>, D::Error> {
-        serde::de::DeserializeSeed::deserialize(crate::de::ValueSeed, deserializer)
-            .map(Self::from_value)
+        serde::de::DeserializeSeed::deserialize(de::ValueSeed, deserializer).map(Self::from_value)
     }
 
     /// [`FromValue::deserialize_annotated`] into `place`, replacing what is there. Large
@@ -89,7 +90,7 @@ impl FromValue for Value {
     fn deserialize_annotated<'de, D: serde::Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Annotated<Self>, D::Error> {
-        deserializer.deserialize_any(crate::de::ValueVisitor)
+        deserializer.deserialize_any(de::ValueVisitor)
     }
 }
 
@@ -164,7 +165,7 @@ impl<T: FromValue> FromValue for Array<T> {
     fn deserialize_annotated<'de, D: serde::Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Annotated<Self>, D::Error> {
-        deserializer.deserialize_any(crate::de::ArrayVisitor(std::marker::PhantomData))
+        deserializer.deserialize_any(de::ArrayVisitor(std::marker::PhantomData))
     }
 }
 
@@ -187,7 +188,7 @@ impl<T: FromValue> FromValue for Object<T> {
     fn deserialize_annotated<'de, D: serde::Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Annotated<Self>, D::Error> {
-        deserializer.deserialize_any(crate::de::ObjectVisitor(std::marker::PhantomData))
+        deserializer.deserialize_any(de::ObjectVisitor(std::marker::PhantomData))
     }
 }
 

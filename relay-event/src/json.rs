@@ -18,6 +18,9 @@
 //! `[rule_id, type]` or `[rule_id, type, start, end]`.
 
 use serde::de::Error as _;
+#[doc(hidden)]
+pub mod ser;
+
 use serde_json::{json, Map, Number};
 
 use crate::annotated::{Annotated, Error, ErrorKind, Meta, Remark, RemarkType, Value};
@@ -27,8 +30,7 @@ use crate::meta_tree::MetaTree;
 use crate::processor::{process_value, ProcessValue, ProcessingResult, Processor};
 use crate::state::ProcessingState;
 
-/// The key of the meta tree in a serialized object root.
-pub const META_KEY: &str = "_meta";
+pub use crate::meta_tree::META_KEY;
 
 /// Converts an untyped value to JSON (non-finite floats become `null`).
 pub fn value_to_json(value: &Value) -> serde_json::Value {
@@ -133,7 +135,7 @@ pub fn to_json_string<T: IntoValue>(annotated: &Annotated<T>) -> serde_json::Res
 /// [`to_json`] as compact JSON bytes, written directly.
 pub fn to_json_vec<T: IntoValue>(annotated: &Annotated<T>) -> serde_json::Result<Vec<u8>> {
     let mut out = Vec::with_capacity(8192);
-    crate::ser::write_document(&mut out, annotated)?;
+    ser::write_document(&mut out, annotated)?;
     Ok(out)
 }
 
@@ -143,7 +145,7 @@ pub fn to_json_writer<W: std::io::Write, T: IntoValue>(
     writer: W,
     annotated: &Annotated<T>,
 ) -> serde_json::Result<()> {
-    crate::ser::write_document_to(writer, annotated)
+    ser::write_document_to(writer, annotated)
 }
 
 fn error_from_json(json: &serde_json::Value) -> Option<Error> {
@@ -283,7 +285,11 @@ pub fn from_json<T: FromValue + ProcessValue>(mut json: serde_json::Value) -> An
 /// [`from_json`] from text; only malformed JSON is an error. Parses straight into `T`
 /// without a `serde_json::Value` tree ([`crate::de`]), with the same result.
 pub fn from_json_str<T: FromValue + ProcessValue>(text: &str) -> serde_json::Result<Annotated<T>> {
-    crate::de::from_str(text)
+    let (mut annotated, meta) = crate::de::from_str_with_meta(text)?;
+    if let Some(meta) = meta {
+        attach_meta_tree(&mut annotated, meta_tree_from_json(&meta));
+    }
+    Ok(annotated)
 }
 
 /// [`from_json`] from bytes; malformed JSON and invalid UTF-8 are errors (like

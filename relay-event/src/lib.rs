@@ -85,7 +85,6 @@ extern crate self as relay_event;
 
 mod annotated;
 mod attrs;
-pub mod de;
 #[cfg(doctest)]
 mod derive_compile_fail;
 mod from_value;
@@ -96,7 +95,6 @@ mod lenient;
 mod meta_tree;
 mod processor;
 pub mod schema;
-mod ser;
 mod state;
 mod timestamp;
 
@@ -119,6 +117,9 @@ pub use processor::{process_value, ProcessValue, ProcessingAction, ProcessingRes
 pub use state::{Path, ProcessingState, Segment};
 pub use timestamp::Timestamp;
 
+/// The streaming JSON parser (a child of `from_value`: it fills [`FromValue`] types).
+pub use from_value::de;
+
 pub use relay_event_derive::{FromValue, IntoValue, ProcessValue};
 
 /// Not public API: what the derives' generated code needs.
@@ -130,5 +131,5 @@ pub mod __private {
         deserialize_ignored, deserialize_other, deserialize_struct, deserialize_struct_into,
         AnnotatedSeed, DeserializeFields, FieldSeed, KeySeed,
     };
-    pub use crate::ser::other_override;
+    pub use crate::json::ser::other_override;
 }

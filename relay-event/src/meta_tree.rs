@@ -9,6 +9,9 @@ use std::collections::BTreeMap;
 
 use crate::annotated::Meta;
 
+/// The key of the meta tree in a serialized object root.
+pub const META_KEY: &str = "_meta";
+
 /// The children of a [`MetaTree`] node, keyed by field name, object key or array index.
 pub type MetaMap = BTreeMap<String, MetaTree>;
 

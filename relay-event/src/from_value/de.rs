@@ -39,8 +39,7 @@ use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::annotated::{Annotated, Array, Object, Value};
 use crate::from_value::FromValue;
-use crate::json::{attach_meta_tree, meta_tree_from_json, META_KEY};
-use crate::processor::ProcessValue;
+use crate::meta_tree::META_KEY;
 
 /// Builds an `Annotated<Value>` from a deserializer (see the module docs).
 #[derive(Clone, Copy, Debug, Default)]
@@ -430,18 +429,16 @@ where
     Ok((value, meta))
 }
 
-/// Parses a JSON document leniently, exactly like
-/// [`from_json`](crate::from_json)`(serde_json::from_str(text)?)`; only malformed JSON is an
-/// error.
-pub fn from_str<T: FromValue + ProcessValue>(text: &str) -> serde_json::Result<Annotated<T>> {
+/// Parses a JSON document leniently into `T`; only malformed JSON is an error. Returns the
+/// root's `_meta` object (if any) unattached: the caller ([`crate::from_json_str`]) attaches
+/// it with the reference code, since `_meta` is rare and small.
+pub(crate) fn from_str_with_meta<T: FromValue>(
+    text: &str,
+) -> serde_json::Result<(Annotated<T>, Option<serde_json::Value>)> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
-    let (mut annotated, meta) = deserialize_root::<T, _>(&mut deserializer)?;
+    let parsed = deserialize_root::<T, _>(&mut deserializer)?;
     deserializer.end()?;
-    if let Some(meta) = meta {
-        // `_meta` is rare and small: read it with the reference code.
-        attach_meta_tree(&mut annotated, meta_tree_from_json(&meta));
-    }
-    Ok(annotated)
+    Ok(parsed)
 }
 
 /// Wraps the root deserializer so that an object root hides its `_meta` entries.
@@ -568,6 +565,7 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for RootMap<'_, A> {
 mod tests {
     use super::*;
     use crate::fuzzing::fuzz_event;
+    use crate::processor::ProcessValue;
     use crate::schema::Event;
     use crate::{from_json, from_json_slice, to_json, to_json_string};
 

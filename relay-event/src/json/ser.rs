@@ -21,8 +21,8 @@ use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
 use crate::annotated::{Annotated, Error, Meta, Object, Remark, Value};
 use crate::into_value::{IntoValue, SerializePayload};
-use crate::json::META_KEY;
 use crate::meta_tree::MetaTree;
+use crate::meta_tree::META_KEY;
 
 /// The value of an unknown attribute of a struct that has the same name as one of its fields
 /// and would be written (not null without meta); such a key is written once, at the field's
