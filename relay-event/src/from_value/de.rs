@@ -21,9 +21,10 @@
 //!   input shape its `from_value` parses field by field (an object for a struct, an array for
 //!   `Array<T>`); any other shape is built as a [`Value`] and handed to `from_value`, so the
 //!   error, the original value and all coercions come from one implementation.
-//! * [`from_str`] parses a document: it removes the `_meta` key of an object root (the last
-//!   one wins, like `shift_remove` on a parsed map) while streaming, then attaches it with
-//!   [`attach_meta_tree`] — the same code as the reference.
+//! * `from_str_with_meta` parses a document: it removes the `_meta` key of an object root
+//!   (the last one wins, like `shift_remove` on a parsed map) while streaming and hands it
+//!   back; [`crate::from_json_str`] attaches it with [`crate::json::attach_meta_tree`] — the
+//!   same code as the reference.
 //!
 //! Recursion is bounded by `serde_json`'s recursion limit (128 nested arrays/objects, checked
 //! by its deserializer whatever the visitor), so deep input is an error, never a stack
