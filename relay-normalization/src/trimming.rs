@@ -35,6 +35,7 @@
 //! `spans` has a byte budget but the spans themselves are not trimmed: below a span element
 //! only the §8.1 limits apply; the list of spans is still cut when the budget is exhausted.
 
+mod flat_cost;
 use relay_event::{
     process_value, Annotated, Array, IntoValue, Meta, Object, ProcessValue, ProcessingAction,
     ProcessingResult, ProcessingState, Processor, Remark, RemarkType, Segment, Value,
@@ -116,10 +117,20 @@ impl TrimmingProcessor {
     }
 }
 
-/// Whether `state` is below an element of the top-level `spans` list.
+/// Whether `state` is below an element of the top-level `spans` list. Walks up to the
+/// top-level field instead of collecting the path: this runs for every value in a databag.
 fn inside_span(state: &ProcessingState<'_>) -> bool {
-    let segments = state.segments();
-    segments.len() >= 2 && matches!(segments[0], Segment::Key(key) if key == "spans")
+    if state.depth() < 2 {
+        return false;
+    }
+    let mut top_level = state;
+    while top_level.depth() > 1 {
+        match top_level.parent() {
+            Some(parent) => top_level = parent,
+            None => return false,
+        }
+    }
+    matches!(top_level.segment(), Some(Segment::Key(key)) if key == "spans")
 }
 
 /// The built-in budget (bytes, depth) of an entry of the top-level `extra` or `contexts`.
@@ -305,10 +316,10 @@ impl Processor for TrimmingProcessor {
             (None, _) if state.attrs().name.is_some() => 0,
             (None, _) => flat_cost(&serde_json::Value::Null),
             (Some(_), Some((at, cost))) if at == depth => cost,
-            // Structs, enums and timestamps: serialize to learn their kind.
+            // Structs, enums and timestamps: serialize the first level to learn their kind.
             (Some(value), _) => value
-                .serialize_payload(serde_json::value::Serializer)
-                .map_or(0, |json| flat_cost(&json)),
+                .serialize_payload(flat_cost::FlatCost)
+                .map_or(0, |cost| cost + flat_cost::SEPARATOR),
         };
         for record in &mut self.records {
             if let Some(remaining) = &mut record.remaining_bytes {
