@@ -16,7 +16,7 @@
 //! fills exactly that unit for both app start measurements, so the result is the same with
 //! or without it (it is not implemented yet).
 
-use relay_event::schema::{Context, Event, EventType, Measurement, Measurements};
+use relay_event::schema::{Contexts, Event, EventType, Measurement, Measurements};
 use relay_event::{Annotated, Object, Value};
 
 use crate::util::add_tag_if_absent;
@@ -94,12 +94,11 @@ pub fn normalize_app_start(event: &mut Event) {
     else {
         return;
     };
-    let Some(Context::Trace(trace)) = event
+    let Some(trace) = event
         .contexts
         .value_mut()
         .as_mut()
-        .and_then(|contexts| contexts.0.get_mut("trace"))
-        .and_then(|trace| trace.value_mut().as_mut())
+        .and_then(Contexts::trace_mut)
     else {
         return;
     };

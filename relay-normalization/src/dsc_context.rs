@@ -35,9 +35,8 @@ pub fn normalize_client_sample_rate(event: &mut Event, client_sample_rate: Optio
         .contexts
         .value_mut()
         .as_mut()
-        .and_then(|contexts| contexts.0.get_mut("trace"))
-        .and_then(|trace| trace.value_mut().as_mut());
-    if let Some(Context::Trace(trace)) = trace {
+        .and_then(Contexts::trace_mut);
+    if let Some(trace) = trace {
         trace.client_sample_rate = Annotated(client_sample_rate, Default::default());
     }
 }

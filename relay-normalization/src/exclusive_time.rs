@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 
-use relay_event::schema::{Context, Event, EventType};
+use relay_event::schema::{Contexts, Event, EventType};
 use relay_event::Timestamp;
 
 type Interval = (i64, i64);
@@ -95,12 +95,11 @@ pub fn compute_exclusive_time(event: &mut Event) {
     ) else {
         return;
     };
-    let Some(Context::Trace(trace)) = event
+    let Some(trace) = event
         .contexts
         .value_mut()
         .as_mut()
-        .and_then(|c| c.get_mut("trace"))
-        .and_then(|c| c.value_mut().as_mut())
+        .and_then(Contexts::trace_mut)
     else {
         return;
     };

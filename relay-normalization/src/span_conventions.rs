@@ -16,7 +16,7 @@
 //!   `browser.web_vital.cls.source.1`; `cls.source.a.b` stays);
 //! * values are copied whatever their type.
 
-use relay_event::schema::{Context, Event, EventType};
+use relay_event::schema::{Contexts, Event, EventType};
 use relay_event::{Annotated, Object, Remark, RemarkType, Value};
 
 /// What happens to a deprecated attribute once its value is under the replacement.
@@ -75,9 +75,8 @@ pub fn normalize_span_conventions(event: &mut Event, normalize_spans: bool) {
         .contexts
         .value_mut()
         .as_mut()
-        .and_then(|contexts| contexts.0.get_mut("trace"))
-        .and_then(|trace| trace.value_mut().as_mut());
-    if let Some(Context::Trace(trace)) = trace {
+        .and_then(Contexts::trace_mut);
+    if let Some(trace) = trace {
         if let Some(data) = trace.data.value_mut() {
             normalize_data(data);
         }

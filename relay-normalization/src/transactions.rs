@@ -17,7 +17,7 @@
 //! * the trace context's `op` defaults to `default`; a span without `op` gets one from the
 //!   global span-op default rules ([`crate::span_op_defaults`]) or `default`.
 
-use relay_event::schema::{Context, Event, EventType};
+use relay_event::schema::{Event, EventType};
 use relay_event::{Annotated, Remark, RemarkType, Value};
 
 use crate::span_op_defaults::SpanOpDefaults;
@@ -256,10 +256,7 @@ pub fn normalize_transaction_with_rules(
     }
 
     if let Some(contexts) = event.contexts.value_mut() {
-        if let Some(Context::Trace(trace)) = contexts
-            .get_mut("trace")
-            .and_then(|c| c.value_mut().as_mut())
-        {
+        if let Some(trace) = contexts.trace_mut() {
             trace.op.get_or_insert_with(|| "default".to_owned());
         }
     }

@@ -243,6 +243,15 @@ impl Contexts {
             _ => None,
         }
     }
+
+    /// The trace context (under the key `trace`), mutably; `None` when absent, invalid or of
+    /// another type.
+    pub fn trace_mut(&mut self) -> Option<&mut TraceContext> {
+        match self.0.get_mut("trace")?.value_mut().as_mut()? {
+            Context::Trace(trace) => Some(trace),
+            _ => None,
+        }
+    }
 }
 
 container_newtype!(Contexts, Object<Context>, process_object);
