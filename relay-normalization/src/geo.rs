@@ -160,7 +160,17 @@ const AUTO: &str = "{{auto}}";
 /// §7 step 5: sets `user.geo` (creating `user`) when it is absent and the user's IP address,
 /// or else `client_ip`, has a location in `lookup`.
 pub fn normalize_user_geo(event: &mut Event, lookup: &GeoIpLookup, client_ip: Option<IpAddr>) {
-    let user = event.user.value();
+    fill_user_geo(&mut event.user, lookup, client_ip);
+}
+
+/// The GeoIP step on any payload with a `user` (events, replay events): `user.geo` from the
+/// user's IP address, or else `client_ip`, unless a location is already there.
+pub fn fill_user_geo(
+    user_slot: &mut Annotated<User>,
+    lookup: &GeoIpLookup,
+    client_ip: Option<IpAddr>,
+) {
+    let user = user_slot.value();
     if user.is_some_and(|user| user.geo.value().is_some()) {
         return;
     }
@@ -171,9 +181,9 @@ pub fn normalize_user_geo(event: &mut Event, lookup: &GeoIpLookup, client_ip: Op
     let Some(ip) = user_ip.or(client_ip) else {
         return;
     };
-    // A lookup error means a corrupt record: the event goes on without a location.
+    // A lookup error means a corrupt record: the payload goes on without a location.
     if let Ok(Some(geo)) = lookup.lookup(ip) {
-        let user = event.user.get_or_insert_with(User::default);
+        let user = user_slot.get_or_insert_with(User::default);
         user.geo = Annotated::new(geo);
     }
 }

@@ -29,6 +29,9 @@
 //!   names and the `response` context of §7.10, and the DSC-derived span data and app-start
 //!   spans of span normalization (27).
 //!
+//! Replay events are not events: [`replay`] validates and normalizes them with the same
+//! building blocks (schema checks, trimming, user agent → contexts, GeoIP).
+//!
 //! The project and global config parts that normalization needs are typed here, deserialized
 //! from the config JSON (project-config.md §2, §5) by the server and passed in through
 //! [`NormalizationConfig`]: [`transaction_name_rules::TransactionNameRule`] (`txNameRules`),
@@ -67,6 +70,7 @@ pub mod performance_score;
 pub mod raw_descriptions;
 pub mod release;
 pub mod remove_other;
+pub mod replay;
 pub mod request;
 pub mod rule_condition;
 pub mod schema;

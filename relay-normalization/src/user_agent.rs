@@ -204,6 +204,14 @@ struct RawHeaders<'a> {
 }
 
 impl<'a> RawHeaders<'a> {
+    /// Whether there is anything to derive contexts from.
+    fn has_any(&self) -> bool {
+        self.user_agent.is_some()
+            || self.sec_ch_ua.is_some()
+            || self.sec_ch_ua_model.is_some()
+            || self.sec_ch_ua_platform.is_some()
+    }
+
     fn from_headers(headers: &'a Headers) -> Self {
         let mut raw = Self::default();
         for header in headers.0.iter().filter_map(Annotated::value) {
@@ -430,20 +438,63 @@ pub fn normalize_user_agent(event: &mut Event) {
         return;
     };
     let raw = RawHeaders::from_headers(headers);
-    if raw.user_agent.is_none()
-        && raw.sec_ch_ua.is_none()
-        && raw.sec_ch_ua_model.is_none()
-        && raw.sec_ch_ua_platform.is_none()
-    {
+    let is_javascript = event.platform.value().map(String::as_str) == Some("javascript");
+    fill_contexts_from_headers(&raw, is_javascript, &mut event.contexts);
+}
+
+/// The user agent and client hints of an HTTP request, for items whose own payload has no
+/// request headers (replay events fall back to the submitting request's headers).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RequestUserAgent<'a> {
+    /// The `User-Agent` header.
+    pub user_agent: Option<&'a str>,
+    /// `Sec-CH-UA`.
+    pub sec_ch_ua: Option<&'a str>,
+    /// `Sec-CH-UA-Model`.
+    pub sec_ch_ua_model: Option<&'a str>,
+    /// `Sec-CH-UA-Platform`.
+    pub sec_ch_ua_platform: Option<&'a str>,
+    /// `Sec-CH-UA-Platform-Version`.
+    pub sec_ch_ua_platform_version: Option<&'a str>,
+}
+
+/// Step 17 for a payload other than an event (replay events): the contexts come from
+/// `headers` when they carry a user agent or client hints, else from `fallback`. The OS goes
+/// to `os` for `javascript` payloads and to `client_os` otherwise, as for events.
+pub fn fill_user_agent_contexts(
+    headers: Option<&Headers>,
+    fallback: RequestUserAgent<'_>,
+    is_javascript: bool,
+    contexts: &mut Annotated<Contexts>,
+) {
+    let own = headers.map(RawHeaders::from_headers).unwrap_or_default();
+    let raw = if own.has_any() {
+        own
+    } else {
+        RawHeaders {
+            user_agent: fallback.user_agent,
+            sec_ch_ua: fallback.sec_ch_ua.map(str::trim),
+            sec_ch_ua_model: fallback.sec_ch_ua_model.map(str::trim),
+            sec_ch_ua_platform: fallback.sec_ch_ua_platform.map(str::trim),
+            sec_ch_ua_platform_version: fallback.sec_ch_ua_platform_version.map(str::trim),
+        }
+    };
+    fill_contexts_from_headers(&raw, is_javascript, contexts);
+}
+
+/// Adds the `browser`, `device` and OS contexts that `contexts` lacks, from client hints
+/// first and the user agent for the rest.
+fn fill_contexts_from_headers(
+    raw: &RawHeaders<'_>,
+    is_javascript: bool,
+    contexts_slot: &mut Annotated<Contexts>,
+) {
+    if !raw.has_any() {
         return;
     }
 
-    let contexts = event.contexts.value();
-    let os_key = if event.platform.value().map(String::as_str) == Some("javascript") {
-        "os"
-    } else {
-        "client_os"
-    };
+    let contexts = contexts_slot.value();
+    let os_key = if is_javascript { "os" } else { "client_os" };
     let want_browser = !has_context(contexts, "browser", |c| matches!(c, Context::Browser(_)));
     let want_device = !has_context(contexts, "device", |c| matches!(c, Context::Device(_)));
     let want_os = !contexts.is_some_and(|c| c.0.contains_key(os_key));
@@ -474,7 +525,7 @@ pub fn normalize_user_agent(event: &mut Event) {
     if browser.is_none() && device.is_none() && os.is_none() {
         return;
     }
-    let contexts = event.contexts.get_or_insert_with(Contexts::default);
+    let contexts = contexts_slot.get_or_insert_with(Contexts::default);
     let entries = [
         ("browser", browser.map(|c| Context::Browser(Box::new(c)))),
         ("device", device.map(|c| Context::Device(Box::new(c)))),

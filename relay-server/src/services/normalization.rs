@@ -75,6 +75,11 @@ impl NormalizationResources {
             projects: Some(projects),
         })
     }
+
+    /// The GeoIP database, if one is configured.
+    pub fn geoip(&self) -> Option<&GeoIpLookup> {
+        self.geoip.as_deref()
+    }
 }
 
 /// How much of normalization a relay runs on the events it handles.

@@ -199,25 +199,6 @@ pub fn unix_seconds_value(timestamp: DateTime<Utc>) -> Value {
     serde_json::Number::from_f64(seconds).map_or(Value::Null, Value::Number)
 }
 
-pub fn fill_auto_ip(context: &ProcessingContext, event: &mut EventObject) {
-    let scrub_ips = context.scrub_ip_addresses();
-    let Some(Value::Object(user)) = event.get_mut("user") else {
-        return;
-    };
-    let is_auto = user.get("ip_address").and_then(Value::as_str) == Some(AUTO_IP);
-    if !is_auto {
-        return;
-    }
-    match context.client_addr {
-        Some(address) if !scrub_ips => {
-            user.insert("ip_address".into(), Value::String(address.to_string()));
-        }
-        _ => {
-            user.remove("ip_address");
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

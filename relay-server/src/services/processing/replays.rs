@@ -14,26 +14,30 @@
 //!   one video); anything else is `invalid`/`duplicate_item`, an event alone is
 //!   `invalid`/`invalid_replay_missing_recording`.
 //!
-//! Skeleton stages (§2): the replay event gets the span-like timestamp rules of §3.2a (with
-//! the event retention) and the `{{auto}}` client IP; inbound filters and PII scrubbing run
-//! through the shared [`stages`]; quotas are enforced from the cached rate limits before
-//! processing. User-agent contexts and GeoIP of the replay event and recording scrubbing
-//! (`organizations:session-replay-recording-scrubbing`) are not implemented yet; their places
-//! are [`normalize_user_agent_and_geo`] and [`scrub_recording`].
+//! The replay event is parsed into the typed [`Replay`] model, validated and normalized by
+//! `relay_normalization::replay` (segment id range, array caps, `{{auto}}` client IP, user
+//! agent → contexts, GeoIP, schema checks and trimming), gets the span-like timestamp rules of
+//! §3.2a (with the event retention) here, and goes through the inbound filters and PII
+//! scrubbing of the shared [`stages`]; quotas are enforced from the cached rate limits before
+//! processing. Recording scrubbing (`organizations:session-replay-recording-scrubbing`) is not
+//! implemented yet; its place is [`scrub_recording`].
 
 use std::fmt;
 
 use bytes::Bytes;
 use chrono::Duration as ChronoDuration;
+use relay_event::schema::Replay;
+use relay_event::Annotated;
 use relay_kafka::messages::{unix_seconds_or_now, ReplayRecordingNotChunkedMessage};
 use relay_kafka::KafkaTopic;
+use relay_normalization::replay::{self, ReplayNormalizationConfig};
+use relay_normalization::user_agent::RequestUserAgent;
 use relay_protocol::envelope::{Item, ItemType};
 use relay_protocol::{DataCategory, EventId};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
-use serde_json::Value;
 
-use super::event::{self, parse_timestamp, unix_seconds_value, EventObject, MINIMUM_CLOCK_DRIFT};
+use super::event::MINIMUM_CLOCK_DRIFT;
 use super::{stages, ProcessingContext, ProcessingOutput};
 use crate::managed::ManagedEnvelope;
 use crate::outcome::{DiscardReason, Outcome};
@@ -354,39 +358,69 @@ impl<'de> Deserialize<'de> for RawBytes {
 /// the JSON that goes into the message.
 fn process_replay_event(context: &ProcessingContext, payload: &[u8]) -> Result<Bytes, ReplayError> {
     let mut replay = parse_replay_event(payload)?;
+    replay::validate_replay(&replay).map_err(|error| {
+        tracing::debug!(%error, "invalid replay event");
+        ReplayError::InvalidEvent
+    })?;
+    replay::normalize_replay(&mut replay, &replay_normalization_config(context));
     normalize_timestamps(context, &mut replay)?;
-    event::fill_auto_ip(context, &mut replay);
-    normalize_user_agent_and_geo(context, &mut replay);
     stages::filter_replay_event(context, &replay).map_err(ReplayError::Filtered)?;
     stages::scrub_replay_event(context, &mut replay);
-    // Serializing a JSON map cannot really fail; if it did, the scrubbed event is unusable,
-    // which is what the scrubber-failure reason says.
-    serde_json::to_vec(&replay)
+    // The model serializes any value it holds; if it did not, the scrubbed event would be
+    // unusable, which is what the scrubber-failure reason says.
+    relay_event::to_json_vec(&replay)
         .map(Bytes::from)
         .map_err(|_| ReplayError::PiiScrubberFailed)
 }
 
-/// Parses the replay event: an empty payload is `invalid_replay_no_payload`, anything but a
-/// JSON object `invalid_replay`.
-pub fn parse_replay_event(payload: &[u8]) -> Result<EventObject, ReplayError> {
+/// The request and project facts the replay event's normalization reads.
+fn replay_normalization_config(context: &ProcessingContext) -> ReplayNormalizationConfig<'_> {
+    let hints = &context.headers.client_hints;
+    ReplayNormalizationConfig {
+        client_ip: context.client_addr,
+        scrub_ip_addresses: context.scrub_ip_addresses(),
+        request_user_agent: RequestUserAgent {
+            user_agent: context.headers.user_agent.as_deref(),
+            sec_ch_ua: hints.sec_ch_ua.as_deref(),
+            sec_ch_ua_model: hints.sec_ch_ua_model.as_deref(),
+            sec_ch_ua_platform: hints.sec_ch_ua_platform.as_deref(),
+            sec_ch_ua_platform_version: hints.sec_ch_ua_platform_version.as_deref(),
+        },
+        geoip: context.normalization.geoip(),
+    }
+}
+
+/// Parses the replay event straight into the model: an empty payload or `null` is
+/// `invalid_replay_no_payload`, malformed JSON or anything but an object `invalid_replay`.
+pub fn parse_replay_event(payload: &[u8]) -> Result<Annotated<Replay>, ReplayError> {
     if payload.iter().all(u8::is_ascii_whitespace) {
         return Err(ReplayError::NoPayload);
     }
-    match serde_json::from_slice::<Value>(payload) {
-        Ok(Value::Object(replay)) => Ok(replay),
-        Ok(Value::Null) => Err(ReplayError::NoPayload),
-        Ok(_) | Err(_) => Err(ReplayError::InvalidEvent),
+    let replay: Annotated<Replay> =
+        relay_event::from_json_slice(payload).map_err(|_| ReplayError::InvalidEvent)?;
+    if replay.value().is_some() {
+        return Ok(replay);
+    }
+    // Lenient parsing turns a non-object into an error in `_meta`; only a plain `null` is
+    // "no payload".
+    if replay.meta().has_errors() {
+        Err(ReplayError::InvalidEvent)
+    } else {
+        Err(ReplayError::NoPayload)
     }
 }
 
 /// Timestamp rules of span-like items (§3.2a) with the event retention. The main timestamp
-/// is `timestamp`; `replay_start_timestamp` moves with it. A replay event without a usable
+/// is `timestamp`; `replay_start_timestamp` moves with it. A replay event without a
 /// `timestamp` is left as it is.
 pub fn normalize_timestamps(
     context: &ProcessingContext,
-    replay: &mut EventObject,
+    replay: &mut Annotated<Replay>,
 ) -> Result<(), ReplayError> {
-    let Some(timestamp) = replay.get("timestamp").and_then(parse_timestamp) else {
+    let Some(replay) = replay.value_mut() else {
+        return Ok(());
+    };
+    let Some(timestamp) = replay.timestamp.value().map(|timestamp| timestamp.0) else {
         return Ok(());
     };
     let received = context.received_at;
@@ -403,9 +437,9 @@ pub fn normalize_timestamps(
     };
     let corrected = match shift {
         Some(delta) => {
-            for key in ["timestamp", "replay_start_timestamp"] {
-                if let Some(value) = replay.get(key).and_then(parse_timestamp) {
-                    replay.insert(key.into(), unix_seconds_value(value + delta));
+            for slot in [&mut replay.timestamp, &mut replay.replay_start_timestamp] {
+                if let Some(value) = slot.value_mut() {
+                    value.0 += delta;
                 }
             }
             timestamp + delta
@@ -419,10 +453,6 @@ pub fn normalize_timestamps(
     }
     Ok(())
 }
-
-/// PLACEHOLDER: user-agent contexts (browser, OS, device from `request.headers`) and GeoIP
-/// (`user.geo`) of the replay event (§3.7 step 4); later work fills this in.
-fn normalize_user_agent_and_geo(_context: &ProcessingContext, _replay: &mut EventObject) {}
 
 /// PLACEHOLDER: PII scrubbing of the recording with
 /// `organizations:session-replay-recording-scrubbing` (§3.7 step 7); a failure will be
@@ -440,7 +470,7 @@ mod tests {
     use relay_config::{ByteSize, Config};
     use relay_protocol::envelope::ContentType;
     use relay_protocol::ProjectId;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     use super::*;
     use crate::outcome::{OutcomeHandle, TrackOutcome};
@@ -763,6 +793,33 @@ mod tests {
             harness.rejected(vec![item(ItemType::ReplayVideo, &native)]),
             "1x invalid_replay_no_payload"
         );
+    }
+
+    #[test]
+    fn segment_ids_beyond_16_bits_reject_the_replay() {
+        let harness = Harness::new();
+        let mut event: Value = serde_json::from_slice(&recent_event()).unwrap();
+        event["segment_id"] = json!(65_536);
+        let rejected = harness.rejected(web(&serde_json::to_vec(&event).unwrap()));
+        assert_eq!(rejected, "2x invalid_replay");
+    }
+
+    #[test]
+    fn the_replay_event_is_normalized_on_the_typed_model() {
+        let harness = Harness::new();
+        let mut event: Value = serde_json::from_slice(&recent_event()).unwrap();
+        event["platform"] = json!("javascript");
+        event["request"] = json!({"headers": {"User-Agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"}});
+        event["environment"] = json!(" production ");
+        event["urls"] = json!((0..150)
+            .map(|i| format!("https://example.com/{i}"))
+            .collect::<Vec<_>>());
+        let message = harness.message(web(&serde_json::to_vec(&event).unwrap()));
+        let event = event_json(&message);
+        assert_eq!(event["contexts"]["browser"]["name"], "Chrome");
+        assert_eq!(event["contexts"]["os"]["name"], "Windows");
+        assert_eq!(event["environment"], "production");
+        assert_eq!(event["urls"].as_array().map(Vec::len), Some(100));
     }
 
     #[test]

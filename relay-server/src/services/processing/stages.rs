@@ -7,10 +7,10 @@
 //! keep everything; quotas are enforced from the cached rate limits before processing
 //! (`processing.md` §1.4) and Redis quotas are not consulted yet.
 
-use relay_event::schema::Event;
+use relay_event::schema::{Event, Replay};
 use relay_event::Annotated;
 
-use super::event::{self, EventKind, EventObject};
+use super::event::{self, EventKind};
 use super::ProcessingContext;
 use crate::outcome::{DiscardReason, Outcome};
 
@@ -36,14 +36,14 @@ pub fn filter_event(
 /// PII scrubbing of an event (`pii.md`).
 pub fn scrub_event(_context: &ProcessingContext, _event: &mut Annotated<Event>) {}
 
-/// Inbound filters of a replay event, which is processed as a JSON map (`processing.md`
-/// §3.7): `Err` carries the `filtered` outcome.
+/// Inbound filters of a replay event (`processing.md` §3.7): `Err` carries the `filtered`
+/// outcome.
 pub fn filter_replay_event(
     _context: &ProcessingContext,
-    _replay: &EventObject,
+    _replay: &Annotated<Replay>,
 ) -> Result<(), Outcome> {
     Ok(())
 }
 
 /// PII scrubbing of a replay event (`pii.md`).
-pub fn scrub_replay_event(_context: &ProcessingContext, _replay: &mut EventObject) {}
+pub fn scrub_replay_event(_context: &ProcessingContext, _replay: &mut Annotated<Replay>) {}
