@@ -183,9 +183,9 @@ fn scenario_invalid() {
         os.insert("name".to_owned(), json!(42));
         os.insert("version".to_owned(), json!(["1", "2"]));
         scope.set_context("os", Context::Other(os));
-        let mut trace = BTreeMap::new();
-        trace.insert("trace_id".to_owned(), json!("not-a-trace-id"));
-        scope.set_context("browser", Context::Other(trace));
+        let mut browser = BTreeMap::new();
+        browser.insert("trace_id".to_owned(), json!("not-a-trace-id"));
+        scope.set_context("browser", Context::Other(browser));
         scope.set_fingerprint(Some(&["{{ default }}", ""]));
     });
     sentry::capture_message(&"x".repeat(9000), Level::Fatal); // overlong message
