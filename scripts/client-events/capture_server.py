@@ -20,6 +20,11 @@ not named after another type (so the feedback scenario yields
 ...-feedback.json for the feedback and ...-feedback-event.json for the error
 it refers to); "-<n>" (2, 3, ...) only for repeats.
 
+CORS: browser SDKs post from another origin (the page's), so every answer
+carries the CORS headers Sentry's ingest sends (any origin, the x-sentry-*
+response headers exposed) and OPTIONS preflights are answered with 200 and
+the requested method/headers allowed.
+
 Usage: capture_server.py OUT_DIR PORT_FILE -- binds an ephemeral port on
 127.0.0.1, writes it to PORT_FILE, serves until killed. A request it cannot parse is
 logged to stderr as "capture-server: ERROR" and answered with 400; the
@@ -113,6 +118,22 @@ def write_item(name, subdir, payload):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # clients keep connections alive
 
+    def send_cors_headers(self):
+        self.send_header("Access-Control-Allow-Origin", self.headers.get("Origin") or "*")
+        self.send_header("Vary", "Origin")
+        self.send_header("Access-Control-Expose-Headers", "x-sentry-error, x-sentry-rate-limits, retry-after")
+
+    def do_OPTIONS(self):
+        # CORS preflight of a browser SDK (e.g. for a non-simple content type).
+        self.send_response(200)
+        self.send_cors_headers()
+        self.send_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+        requested = self.headers.get("Access-Control-Request-Headers")
+        self.send_header("Access-Control-Allow-Headers", requested or "content-type, x-sentry-auth")
+        self.send_header("Access-Control-Max-Age", "3600")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
     def read_body(self):
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
             # @sentry/node streams its request bodies.
@@ -150,6 +171,7 @@ class Handler(BaseHTTPRequestHandler):
         except Exception as e:  # noqa: BLE001 - report every failure loudly
             print(f"capture-server: ERROR {self.path}: {e!r}", file=sys.stderr)
             self.send_response(400)
+            self.send_cors_headers()
             self.send_header("Content-Length", "0")
             self.send_header("Connection", "close")
             self.end_headers()
@@ -157,6 +179,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         out = b"{}"
         self.send_response(200)
+        self.send_cors_headers()
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(out)))
         self.end_headers()
