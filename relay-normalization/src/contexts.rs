@@ -13,9 +13,10 @@
 //!   * `os`, `browser`: an unset description (`os` / `browser`) is `"<name> <version>"`, or
 //!     `"<name>"` without a version; nothing without a name. Empty parts count.
 //!   * `runtime`: an unset `runtime` is `"<name> <version>"`, only when both are set.
+//!   * `response`: body, cookies and the `Set-Cookie` header
+//!     ([`crate::request::normalize_response`]).
 //!
-//! Not implemented: the marketing names of Android device models (`device.name`, §7.10) and
-//! the `response` context (§7.10).
+//! Not implemented: the marketing names of Android device models (`device.name`, §7.10).
 
 use relay_event::schema::contexts::{
     BrowserContext, OsContext, RuntimeContext, SpanId, SpanStatus, TraceContext, TraceId,
@@ -70,6 +71,7 @@ fn normalize_context(context: &mut Context) {
         Context::Os(os) => normalize_os(os),
         Context::Browser(browser) => normalize_browser(browser),
         Context::Runtime(runtime) => normalize_runtime(runtime),
+        Context::Response(response) => crate::request::normalize_response(response),
         _ => {}
     }
 }

@@ -12,9 +12,10 @@
 //! contexts (26, §7.10) with the `raw_description` parsing of `os` and `runtime`, the exclusive
 //! time of spans (27, with `normalize_spans`) and the client sample rate (29).
 //!
-//! Not implemented yet: the Android device model names and the `response` context of step 26
-//! (§7.10), the DSC-derived span data and app-start spans of step 27, and span enrichment (28,
-//! out of scope in normalization.md).
+//! Not implemented yet: the Android device model names of step 26 (§7.10), the DSC-derived
+//! span data and app-start spans of step 27 (normalization.md names them without their rules,
+//! and `StoreNormalizer`, which has no DSC, shows neither), and span enrichment (28, out of
+//! scope in normalization.md).
 
 use relay_event::schema::Event;
 use relay_event::Annotated;

@@ -21,10 +21,14 @@
 //! * Cookies: with `cookies` set the `Cookie` header is removed; otherwise a parseable `Cookie`
 //!   header is moved into `cookies`. A header list left empty is removed (`StoreNormalizer`
 //!   0.10.1 writes no `headers` then).
+//! * The `response` context (§7.10) gets the same `cookies`, `data` and cookie-header rules,
+//!   with `Set-Cookie` as its cookie header and without form parsing of `data` (as
+//!   `StoreNormalizer` 0.10.1 does: `"a=1&b=2"` stays a string).
 //!
 //! Renormalizing skips this step (normalization.md §3), so the pair-list forms are only
 //! produced on full normalization.
 
+use relay_event::schema::contexts::ResponseContext;
 use relay_event::schema::{Event, Headers, Request};
 use relay_event::{from_json, Annotated, Error, ErrorKind, Object, Value};
 
@@ -235,44 +239,56 @@ fn content_type_header(headers: &Annotated<Headers>) -> Option<String> {
     )
 }
 
-fn normalize_data(request: &mut Request) {
-    let text = match request.data.value() {
+/// The body of a request or response: a string that parses as JSON is replaced by the parsed
+/// value (`application/json`); for requests only, a form-urlencoded string by its object;
+/// otherwise the content type comes from the `Content-Type` header.
+fn normalize_body(
+    data: &mut Annotated<Value>,
+    inferred_content_type: &mut Annotated<String>,
+    headers: &Annotated<Headers>,
+    parses_forms: bool,
+) {
+    let text = match data.value() {
         Some(Value::String(text)) => Some(text.clone()),
         _ => None,
     };
     if let Some(text) = text {
         if let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) {
-            request.data = from_json(json);
-            request.inferred_content_type = Annotated::new("application/json".to_owned());
+            *data = from_json(json);
+            *inferred_content_type = Annotated::new("application/json".to_owned());
             return;
         }
-        if let Some(form) = parse_form(&text) {
-            request.data.set_value(Some(form));
-            request.inferred_content_type =
-                Annotated::new("application/x-www-form-urlencoded".to_owned());
+        if let Some(form) = parses_forms.then(|| parse_form(&text)).flatten() {
+            data.set_value(Some(form));
+            *inferred_content_type = Annotated::new("application/x-www-form-urlencoded".to_owned());
             return;
         }
     }
-    if let Some(content_type) = content_type_header(&request.headers) {
-        request.inferred_content_type = Annotated::new(content_type);
+    if let Some(content_type) = content_type_header(headers) {
+        *inferred_content_type = Annotated::new(content_type);
     }
 }
 
-fn is_cookie_header(header: &Annotated<relay_event::schema::Header>) -> bool {
-    header
-        .value()
-        .and_then(|h| h.0.value())
-        .is_some_and(|name| name.as_str().eq_ignore_ascii_case("cookie"))
-}
-
-fn normalize_cookie_header(request: &mut Request) {
-    let Some(headers) = request.headers.value_mut() else {
+/// Moves a parseable cookie header (`Cookie` of requests, `Set-Cookie` of responses) into
+/// `cookies`; when `cookies` is already set, the header is only removed.
+fn move_cookie_header(
+    headers_slot: &mut Annotated<Headers>,
+    cookies: &mut Annotated<Value>,
+    header_name: &str,
+) {
+    let Some(headers) = headers_slot.value_mut() else {
         return;
+    };
+    let is_cookie_header = |header: &Annotated<relay_event::schema::Header>| {
+        header
+            .value()
+            .and_then(|h| h.0.value())
+            .is_some_and(|name| name.as_str().eq_ignore_ascii_case(header_name))
     };
     let Some(index) = headers.iter().position(is_cookie_header) else {
         return;
     };
-    if request.cookies.value().is_some() {
+    if cookies.value().is_some() {
         headers.remove(index);
     } else {
         let header_value = headers[index]
@@ -281,12 +297,12 @@ fn normalize_cookie_header(request: &mut Request) {
             .map(|v| v.as_str().to_owned());
         if let Some(Ok(parsed)) = header_value.as_deref().map(parse_cookies) {
             headers.remove(index);
-            request.cookies.set_value(Some(pairs(parsed)));
+            cookies.set_value(Some(pairs(parsed)));
         }
     }
     // An emptied header list is not written (like an empty pair list sent by the client).
     if headers.is_empty() {
-        request.headers.set_value(None);
+        headers_slot.set_value(None);
     }
 }
 
@@ -296,8 +312,26 @@ pub fn normalize_request_value(request: &mut Request) {
     normalize_url(request);
     normalize_query_string(&mut request.query_string);
     normalize_cookies(&mut request.cookies);
-    normalize_data(request);
-    normalize_cookie_header(request);
+    normalize_body(
+        &mut request.data,
+        &mut request.inferred_content_type,
+        &request.headers,
+        true,
+    );
+    move_cookie_header(&mut request.headers, &mut request.cookies, "Cookie");
+}
+
+/// §7.10 for the `response` context: the body like a request's but without form parsing,
+/// cookies in pair-list form, and a `Set-Cookie` header moved into `cookies`.
+pub fn normalize_response(response: &mut ResponseContext) {
+    normalize_cookies(&mut response.cookies);
+    normalize_body(
+        &mut response.data,
+        &mut response.inferred_content_type,
+        &response.headers,
+        false,
+    );
+    move_cookie_header(&mut response.headers, &mut response.cookies, "Set-Cookie");
 }
 
 /// Step 24: the event's request.
@@ -320,6 +354,47 @@ mod tests {
             normalize_request(event);
         }
         to_json(&event).unwrap_or_default()
+    }
+
+    fn response(input: serde_json::Value) -> serde_json::Value {
+        let mut response: Annotated<ResponseContext> = relay_event::from_json(input);
+        if let Some(response) = response.value_mut() {
+            normalize_response(response);
+        }
+        to_json(&response).unwrap_or_default()
+    }
+
+    /// Outputs of `StoreNormalizer` 0.10.1 for a `response` context.
+    #[test]
+    fn response_context_like_sentry() {
+        assert_eq!(
+            response(json!({"status_code": 500, "data": "{\"x\":1}",
+                "headers": {"Set-Cookie": "a=1; Path=/", "Content-Type": "text/plain"}})),
+            json!({"status_code": 500, "data": {"x": 1}, "inferred_content_type": "application/json",
+                "cookies": [["a", "1"], ["Path", "/"]], "headers": [["Content-Type", "text/plain"]]})
+        );
+        // No form parsing; the content type from the header; a cookie string becomes pairs.
+        assert_eq!(
+            response(json!({"data": "a=1&b=2", "cookies": "c=3",
+                "headers": [["Content-Type", "application/x-www-form-urlencoded"]]})),
+            json!({"data": "a=1&b=2", "cookies": [["c", "3"]],
+                "headers": [["Content-Type", "application/x-www-form-urlencoded"]],
+                "inferred_content_type": "application/x-www-form-urlencoded"})
+        );
+        // Cookies already set: the header is only removed; an unparseable one stays.
+        assert_eq!(
+            response(json!({"cookies": {"x": "1"}, "headers": {"Set-Cookie": "a=1"}})),
+            json!({"cookies": [["x", "1"]]})
+        );
+        assert_eq!(
+            response(json!({"headers": {"Set-Cookie": "bad"}})),
+            json!({"headers": [["Set-Cookie", "bad"]]})
+        );
+        // The request's `Cookie` header is not a response cookie header.
+        assert_eq!(
+            response(json!({"headers": {"set-cookie": "a=1; b=2", "Cookie": "c=3"}})),
+            json!({"cookies": [["a", "1"], ["b", "2"]], "headers": [["Cookie", "c=3"]]})
+        );
     }
 
     #[test]
