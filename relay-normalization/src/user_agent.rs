@@ -420,6 +420,17 @@ fn parse_user_agent(ua: &str) -> Option<Arc<Parsed>> {
     Some(parsed)
 }
 
+/// The browser family and version (`major.minor.patch`, as in the `browser` context) of a
+/// user agent, from the same uap-core regexes and cache as step 17; `None` when uap-core
+/// does not recognise a browser. Spans and logs fill `browser.name` / `browser.version`
+/// from it.
+pub fn parse_browser(user_agent: &str) -> Option<(String, Option<String>)> {
+    let parsed = parse_user_agent(user_agent)?;
+    let browser = parsed.browser.as_ref()?;
+    let name = browser.name.value()?.clone();
+    Some((name, browser.version.value().cloned()))
+}
+
 /// Whether `contexts[key]` holds a context of the variant `is_kind` checks.
 fn has_context(contexts: Option<&Contexts>, key: &str, is_kind: fn(&Context) -> bool) -> bool {
     contexts
@@ -823,5 +834,20 @@ mod tests {
             json!({"contexts": {"browser": browser, "client_os": {"type": "x"}, "device": device},
                 "_meta": null})
         );
+    }
+
+    #[test]
+    fn browser_name_and_version_for_spans_and_logs() {
+        let chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.6099.109 Safari/537.36";
+        assert_eq!(
+            parse_browser(chrome),
+            Some(("Chrome".to_owned(), Some("120.0.6099".to_owned())))
+        );
+        let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 16_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.5 Mobile/15E148 Safari/604.1";
+        assert_eq!(
+            parse_browser(iphone),
+            Some(("Mobile Safari".to_owned(), Some("16.5".to_owned())))
+        );
+        assert_eq!(parse_browser("sentry.python/2.0.0"), None);
     }
 }

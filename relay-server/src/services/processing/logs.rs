@@ -376,7 +376,9 @@ impl<'a> LogBuilder<'a> {
         };
         if let Some((name, version)) = parse_browser(&user_agent) {
             attributes.insert("browser.name".into(), AnyValue::string(name));
-            attributes.insert("browser.version".into(), AnyValue::string(version));
+            if let Some(version) = version {
+                attributes.insert("browser.version".into(), AnyValue::string(version));
+            }
             attributes
                 .entry("user_agent.original".into())
                 .or_insert_with(|| AnyValue::string(user_agent));

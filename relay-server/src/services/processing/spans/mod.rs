@@ -16,8 +16,9 @@
 //!
 //! The module also holds what the other span-like processors (logs, trace metrics) share:
 //! item containers (envelope.md §5, `container.rs`), the timestamp rules of processing.md §3.2a and EAP
-//! retention (`timestamps.rs`), typed attributes (`attributes.rs`) and the small user-agent
-//! parser (`user_agent.rs`). They are re-exported here, so users name them `spans::<item>`.
+//! retention (`timestamps.rs`), typed attributes (`attributes.rs`) and the browser of a user
+//! agent (`relay_normalization::user_agent::parse_browser`, the uap-core regexes events use).
+//! They are re-exported here, so users name them `spans::<item>`.
 //!
 //! Layout: this file selects the span source and expands items into span candidates;
 //! `pipeline.rs` runs the per-span stages; `legacy.rs` and [`otlp`] convert the other sources
@@ -40,7 +41,6 @@ mod pipeline;
 pub(crate) mod tests;
 mod timestamps;
 mod usage;
-mod user_agent;
 
 use relay_kafka::messages::SpanMessage;
 use relay_kafka::KafkaTopic;
@@ -60,10 +60,10 @@ pub use attributes::{
 pub use container::{parse_container, ContainerError};
 pub use extraction::extract_from_transaction;
 pub use legacy::legacy_to_v2;
+pub use relay_normalization::user_agent::parse_browser;
 pub use timestamps::{
     retention_pair, sequence_nanos, unix_nanos, unix_seconds, TimestampRules, TooOld,
 };
-pub use user_agent::parse_browser;
 
 /// Why a span, or an item of spans, is rejected; `From<SpanError> for DiscardReason` names
 /// the `invalid` reason of each.

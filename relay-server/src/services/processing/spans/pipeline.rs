@@ -234,7 +234,9 @@ impl SpanPipeline {
         };
         if let Some((name, version)) = user_agent.as_deref().and_then(parse_browser) {
             attributes.insert("browser.name".into(), string_attribute(name));
-            attributes.insert("browser.version".into(), string_attribute(version));
+            if let Some(version) = version {
+                attributes.insert("browser.version".into(), string_attribute(version));
+            }
         }
     }
 }
