@@ -24,8 +24,8 @@
 use std::net::IpAddr;
 
 use relay_event::schema::{
-    Breadcrumb, Contexts, DebugImage, Event, Exception, LogEntry, NativeDebugImage, Request,
-    Stacktrace, Template, User, Values,
+    Breadcrumb, Contexts, DebugId, DebugImage, Event, Exception, LogEntry, NativeDebugImage,
+    Request, Stacktrace, Template, User, Values,
 };
 use relay_event::{Annotated, Error, FromValue, Object, Value};
 
@@ -129,16 +129,8 @@ fn convert_debug_images(event: &mut Event) {
         if let Some(DebugImage::Native(_, native)) = image.value_mut() {
             // Parse-time aliases of native images (StoreNormalizer 0.10.1): `name` for
             // `code_file`, `id` for `debug_id`; the modern key wins, the alias goes either way.
-            for (alias, field) in [
-                ("name", &mut native.code_file),
-                ("id", &mut native.debug_id),
-            ] {
-                if let Some(value) = native.other.remove(alias) {
-                    if field.value().is_none() && field.meta().is_empty() {
-                        *field = String::from_value(value);
-                    }
-                }
-            }
+            take_alias(&mut native.other, "name", &mut native.code_file);
+            take_alias(&mut native.other, "id", &mut native.debug_id);
             continue;
         }
         let Some(DebugImage::Apple(apple)) = image.value_mut() else {
@@ -149,7 +141,7 @@ fn convert_debug_images(event: &mut Event) {
         let apple = std::mem::take(&mut **apple);
         let native = NativeDebugImage {
             code_file: apple.name,
-            debug_id: apple.uuid,
+            debug_id: apple.uuid.map_value(DebugId::from),
             arch: apple.arch,
             image_addr: apple.image_addr,
             image_size: apple.image_size,
@@ -251,11 +243,11 @@ mod tests {
     fn breadcrumb_ty_and_apple_images() {
         assert_eq!(
             convert(json!({"breadcrumbs": [{"ty": "http"}],
-                "debug_meta": {"images": [{"type": "apple", "name": "/a", "uuid": "u",
-                    "arch": "arm64", "cpu_type": 1, "image_size": "big", "x": 1}]}})),
+                "debug_meta": {"images": [{"type": "apple", "name": "/a",
+                    "uuid": "C7AD3BE9111122223333444455556666", "arch": "arm64", "cpu_type": 1, "image_size": "big", "x": 1}]}})),
             json!({"breadcrumbs": {"values": [{"type": "http"}]},
-                "debug_meta": {"images": [{"code_file": "/a", "debug_id": "u",
-                    "arch": "arm64", "image_size": null, "x": 1, "type": "macho"}]},
+                "debug_meta": {"images": [{"code_file": "/a",
+                    "debug_id": "c7ad3be9-1111-2222-3333-444455556666", "arch": "arm64", "image_size": null, "x": 1, "type": "macho"}]},
                 "_meta": {"debug_meta": {"images": {"0": {"image_size": {"": {"err": [[
                     "invalid_data", {"reason": "expected an unsigned integer"}]],
                     "val": "big"}}}}}}})
