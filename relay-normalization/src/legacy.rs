@@ -68,23 +68,28 @@ fn convert_interface_aliases(event: &mut Event) {
 }
 
 /// The legacy `message` forms (§2): a logentry object, a plain string, `false` or any other
-/// JSON value.
+/// JSON value. Meta sent with the message (e.g. the remarks of a client's trimming) goes
+/// with it: onto the logentry for an object or `null`, onto `logentry.formatted` for text, as
+/// in Sentry's output.
 fn message_to_logentry(value: Annotated<Value>) -> Option<Annotated<LogEntry>> {
+    let formatted = |text: String, meta| {
+        Some(Annotated::new(LogEntry {
+            formatted: Annotated(Some(text), meta),
+            ..LogEntry::default()
+        }))
+    };
     match value {
         Annotated(Some(Value::Bool(false)), _) => None,
         Annotated(Some(Value::Object(object)), meta) => Some(LogEntry::from_value(Annotated(
             Some(Value::Object(object)),
             meta,
         ))),
-        Annotated(Some(Value::String(text)), _) => Some(Annotated::new(LogEntry {
-            formatted: Annotated::new(text),
-            ..LogEntry::default()
-        })),
-        Annotated(Some(other), _) => Some(Annotated::new(LogEntry {
-            formatted: Annotated::new(relay_event::json::value_to_json(&other).to_string()),
-            ..LogEntry::default()
-        })),
-        Annotated(None, _) => None,
+        Annotated(Some(Value::String(text)), meta) => formatted(text, meta),
+        Annotated(Some(other), meta) => {
+            formatted(relay_event::json::value_to_json(&other).to_string(), meta)
+        }
+        Annotated(None, meta) if meta.is_empty() => None,
+        Annotated(None, meta) => Some(Annotated(None, meta)),
     }
 }
 
@@ -236,6 +241,29 @@ mod tests {
         assert_eq!(
             convert(json!({"message": "m", "sentry.interfaces.Message": {"message": "i"}})),
             json!({"logentry": {"message": "i"}})
+        );
+    }
+
+    #[test]
+    fn message_meta_moves_with_the_message() {
+        let remark = json!({"": {"len": 9000, "rem": [["!limit", "s", 0, 10]]}});
+        assert_eq!(
+            convert(json!({"message": "hello...", "_meta": {"message": remark}})),
+            json!({"logentry": {"formatted": "hello..."},
+                "_meta": {"logentry": {"formatted": remark}}})
+        );
+        assert_eq!(
+            convert(json!({"message": 5, "_meta": {"message": remark}})),
+            json!({"logentry": {"formatted": "5"}, "_meta": {"logentry": {"formatted": remark}}})
+        );
+        assert_eq!(
+            convert(json!({"message": {"formatted": "f"}, "_meta": {"message": remark}})),
+            json!({"logentry": {"formatted": "f"}, "_meta": {"logentry": remark}})
+        );
+        let error = json!({"": {"err": ["invalid_data"]}});
+        assert_eq!(
+            convert(json!({"message": null, "_meta": {"message": error}})),
+            json!({"logentry": null, "_meta": {"logentry": error}})
         );
     }
 
