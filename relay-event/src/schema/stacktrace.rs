@@ -119,6 +119,12 @@ pub struct Frame {
     pub stack_start: Annotated<bool>,
     /// A lock the frame waits on or holds.
     pub lock: Annotated<LockReason>,
+    /// The revision of the source file (version control).
+    pub file_revision: Annotated<String>,
+    /// The index of the parent frame (profiling call trees).
+    pub parent_index: Annotated<i64>,
+    /// How many samples of a profile hit this frame.
+    pub sample_count: Annotated<u64>,
     /// Unknown attributes.
     #[metastructure(additional_properties)]
     pub other: Object<Value>,
@@ -156,7 +162,8 @@ mod tests {
     #[test]
     fn roundtrip_with_unknown_attributes() {
         let input = json!({"frames": [{"function": "main", "lineno": 3, "in_app": true,
-            "vars": {"a": [1]}, "x": "y"}], "lang": "rust"});
+            "vars": {"a": [1]}, "file_revision": "abc", "parent_index": -1, "sample_count": 2,
+            "x": "y"}], "lang": "rust"});
         let stacktrace: Annotated<Stacktrace> = from_json(input.clone());
         assert_eq!(to_json(&stacktrace).ok(), Some(input));
     }
