@@ -135,8 +135,9 @@ fn expected_differences() -> BTreeMap<&'static str, Vec<&'static str>> {
         ),
         (
             "generic-event.json",
-            &[".tags", ".extra"],
-            "tags object becomes sorted pairs (§2); empty `extra` omitted (§11)",
+            &[".tags", ".extra", ".sdk.integrations", ".sdk.packages"],
+            "tags object becomes sorted pairs (§2); empty `extra`, `sdk.integrations` and \
+             `sdk.packages` omitted (§11; the latter two as Sentry)",
         ),
         (
             "invalid-interfaces.json",
@@ -268,6 +269,38 @@ fn corpus_round_trip() {
         expected,
         "\n{}",
         serde_json::to_string_pretty(&report).unwrap_or_default()
+    );
+}
+
+/// Empty containers that Sentry's normalizer does not write (StoreNormalizer 0.10.1, also when
+/// renormalizing), besides the top-level ones of normalization.md §11.
+#[test]
+fn empty_containers_are_not_written() {
+    let event: Annotated<Event> = from_json(json!({
+        "user": {"id": "1", "geo": {}, "data": {}},
+        "request": {"url": "http://x/", "cookies": {}, "query_string": {}, "headers": {},
+            "env": {}},
+        "sdk": {"name": "n", "version": "1", "integrations": [], "features": [],
+            "packages": [], "settings": {}},
+        "debug_meta": {"sdk_info": {}, "images": [{"type": "jvm",
+            "debug_id": "ed72b7e0-7d1c-4ba6-a6e4-91c1a6a2dd3e"}]},
+        "exception": {"values": [{"type": "t", "mechanism": {"type": "g", "data": {},
+            "meta": {"errno": {}, "signal": {}, "mach_exception": {}, "ns_error": {}}}}]},
+        "contexts": {"app": {"view_names": [], "app_memory": 1},
+            "response": {"cookies": {}, "headers": {}, "status_code": 200}},
+    }));
+    assert_eq!(
+        to_json(&event).ok(),
+        Some(json!({
+            "user": {"id": "1"},
+            "request": {"url": "http://x/"},
+            "contexts": {"app": {"app_memory": 1, "type": "app"},
+                "response": {"status_code": 200, "type": "response"}},
+            "exception": {"values": [{"type": "t", "mechanism": {"type": "g"}}]},
+            "debug_meta": {"images": [{"debug_id": "ed72b7e0-7d1c-4ba6-a6e4-91c1a6a2dd3e",
+                "type": "jvm"}]},
+            "sdk": {"name": "n", "version": "1"},
+        }))
     );
 }
 

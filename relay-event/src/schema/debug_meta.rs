@@ -23,6 +23,7 @@ use crate::{
 #[derive(Clone, Debug, Default, PartialEq, FromValue, IntoValue, ProcessValue)]
 pub struct DebugMeta {
     /// Information about the system SDK (e.g. iOS SDK).
+    #[metastructure(skip_serialization = "empty")]
     pub sdk_info: Annotated<SystemSdkInfo>,
     /// Debug images loaded into the process.
     #[metastructure(skip_serialization = "empty")]
