@@ -6,11 +6,12 @@
 //! `version` are set from the configuration or cleared, and so is `grouping_config`; an
 //! absent `sdk` is derived from the client string; an unknown `platform` is removed (original kept, no
 //! error) and `platform` defaults to `other`; `event_id` defaults to a random id, `logger` to
-//! `""`, `level` to `info` for transactions and `error` otherwise. A `java` logger is trimmed
+//! `""`, `level` to `info` for transactions and `error` otherwise, `extra` to `{}` (so an
+//! invalid one is written as `{}` with its error, as Sentry does). A `java` logger is trimmed
 //! and shortened from the left to 64 characters, with its remark on the event root (§7.8).
 
 use relay_event::schema::{Breadcrumb, ClientSdkInfo, Event, EventId, EventType, Level};
-use relay_event::{Annotated, Meta, Remark, RemarkType, Value};
+use relay_event::{Annotated, Meta, Object, Remark, RemarkType, Value};
 
 use crate::NormalizationConfig;
 
@@ -162,6 +163,9 @@ pub fn normalize_default_attributes(event: &mut Annotated<Event>, config: &Norma
     event
         .grouping_config
         .set_value(config.grouping_config.clone());
+    // Sentry's normalizer always has an `extra` object here: an invalid one is written as
+    // `{}` with its error (an empty one without meta is not written, normalization.md §11).
+    event.extra.get_or_insert_with(Object::new);
     if event.client_sdk.value().is_none() {
         if let Some(sdk) = config.client.as_deref().and_then(sdk_from_client) {
             event.client_sdk.set_value(Some(sdk));
@@ -208,6 +212,13 @@ mod tests {
         }
         normalize_default_attributes(&mut event, config);
         to_json(&event).unwrap_or_default()
+    }
+
+    #[test]
+    fn invalid_extra_is_written_as_an_empty_object() {
+        let output = run(json!({"extra": [1, 2]}), &NormalizationConfig::default());
+        assert_eq!(output["extra"], json!({}));
+        assert_eq!(output["_meta"]["extra"][""]["val"], json!([1, 2]));
     }
 
     #[test]

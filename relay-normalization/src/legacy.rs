@@ -10,6 +10,7 @@
 //! * the top-level `message`: a string becomes `logentry.formatted`, `false` is ignored, an
 //!   object is parsed as a logentry, anything else becomes its JSON text in
 //!   `logentry.formatted`; precedence `logentry` > `sentry.interfaces.Message` > `message`;
+//! * `logentry.params` that is neither a list nor an object is `expected message parameters`;
 //! * breadcrumb `ty` → `type` (the modern key wins);
 //! * debug images of type `apple` become `macho` images (`name` → `code_file`, `uuid` →
 //!   `debug_id`; `arch`, `image_addr`, `image_size`, `image_vmaddr` and unknown attributes
@@ -36,6 +37,7 @@ pub fn convert_legacy(event: &mut Annotated<Event>) {
     };
     convert_interface_aliases(event);
     convert_message(event);
+    validate_logentry_params(event);
     convert_breadcrumb_types(event);
     convert_debug_images(event);
     fix_tags(event);
@@ -67,30 +69,35 @@ fn convert_interface_aliases(event: &mut Event) {
     take_alias::<Value>(other, "sentry.interfaces.Csp", &mut event.csp);
 }
 
-/// The legacy `message` forms (§2): a logentry object, a plain string, `false` or any other
-/// JSON value. Meta sent with the message (e.g. the remarks of a client's trimming) goes
-/// with it: onto the logentry for an object or `null`, onto `logentry.formatted` for text, as
-/// in Sentry's output.
+/// The legacy `message` forms (§2): `false` is ignored, anything else is parsed as a logentry
+/// (an object as its fields, any other value as the formatted text). Meta sent with the
+/// message (e.g. the remarks of a client's trimming) goes with it: onto the logentry for an
+/// object or `null`, onto `logentry.formatted` for text, as in Sentry's output.
 fn message_to_logentry(value: Annotated<Value>) -> Option<Annotated<LogEntry>> {
-    let formatted = |text: String, meta| {
-        Some(Annotated::new(LogEntry {
-            formatted: Annotated(Some(text), meta),
-            ..LogEntry::default()
-        }))
-    };
     match value {
         Annotated(Some(Value::Bool(false)), _) => None,
-        Annotated(Some(Value::Object(object)), meta) => Some(LogEntry::from_value(Annotated(
-            Some(Value::Object(object)),
-            meta,
-        ))),
-        Annotated(Some(Value::String(text)), meta) => formatted(text, meta),
-        Annotated(Some(other), meta) => {
-            formatted(relay_event::json::value_to_json(&other).to_string(), meta)
-        }
         Annotated(None, meta) if meta.is_empty() => None,
-        Annotated(None, meta) => Some(Annotated(None, meta)),
+        other => Some(LogEntry::from_value(other)),
     }
+}
+
+/// `logentry.params` must be a list or an object (else `expected message parameters`, the
+/// original kept, as Sentry's parser does).
+fn validate_logentry_params(event: &mut Event) {
+    let Some(logentry) = event.logentry.value_mut() else {
+        return;
+    };
+    let params = &mut logentry.params;
+    if matches!(
+        params.value(),
+        None | Some(Value::Array(_) | Value::Object(_))
+    ) {
+        return;
+    }
+    let original = params.value_mut().take();
+    let meta = params.meta_mut();
+    meta.add_error(Error::expected("message parameters"));
+    meta.set_original_value(original);
 }
 
 fn convert_message(event: &mut Event) {
@@ -242,6 +249,18 @@ mod tests {
             convert(json!({"message": "m", "sentry.interfaces.Message": {"message": "i"}})),
             json!({"logentry": {"message": "i"}})
         );
+    }
+
+    #[test]
+    fn logentry_params_must_be_a_list_or_an_object() {
+        assert_eq!(
+            convert(json!({"logentry": {"message": "m", "params": "p"}})),
+            json!({"logentry": {"message": "m", "params": null}, "_meta": {"logentry": {
+                "params": {"": {"err": [["invalid_data",
+                    {"reason": "expected message parameters"}]], "val": "p"}}}}})
+        );
+        let params = json!({"logentry": {"message": "m", "params": {"a": 1}}});
+        assert_eq!(convert(params.clone()), params);
     }
 
     #[test]

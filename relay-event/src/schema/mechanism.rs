@@ -12,6 +12,7 @@ use crate::{Annotated, FromValue, IntoValue, Object, ProcessValue, Value};
 
 /// The mechanism by which an exception was generated and handled.
 #[derive(Clone, Debug, Default, PartialEq, FromValue, IntoValue, ProcessValue)]
+#[metastructure(expectation = "exception mechanism")]
 pub struct Mechanism {
     /// The kind of mechanism (e.g. `generic`, `onerror`).
     #[metastructure(field = "type", required = true, nonempty = true, max_chars = 128)]

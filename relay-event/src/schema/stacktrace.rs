@@ -15,6 +15,7 @@ use super::{Addr, LockReason, RegVal};
 
 /// A stack trace: frames from the oldest (outermost) call to the newest.
 #[derive(Clone, Debug, Default, PartialEq, FromValue, IntoValue, ProcessValue)]
+#[metastructure(expectation = "rawstacktrace")]
 pub struct Stacktrace {
     /// The frames, oldest first.
     #[metastructure(required = true, nonempty = true)]

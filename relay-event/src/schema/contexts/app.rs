@@ -4,6 +4,7 @@ use crate::{Annotated, Array, FromValue, IntoValue, Object, ProcessValue, Value}
 
 /// Application information.
 #[derive(Clone, Debug, Default, PartialEq, FromValue, IntoValue, ProcessValue)]
+#[metastructure(expectation = "an object")]
 pub struct AppContext {
     /// When the app was started (ISO 8601 text).
     pub app_start_time: Annotated<String>,
