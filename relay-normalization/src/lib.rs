@@ -258,6 +258,9 @@ pub fn normalize_event(
     if config.removes_other() {
         run(event, &mut RemoveOtherProcessor);
     }
+    if let Some(event) = event.value_mut() {
+        remove_other::drop_empty_sdk_list_elements(event);
+    }
     if config.emits_event_errors() {
         emit_event_errors(event);
     }
