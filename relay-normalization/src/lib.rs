@@ -25,8 +25,8 @@
 //! These steps of normalization.md are not part of this crate yet; [`normalize_event`] leaves
 //! the event as they would find it:
 //!
-//! * the field steps of §7 listed as not implemented in [`fields`]: the Android device model
-//!   names and the `response` context of §7.10, and the DSC-derived span data and app-start
+//! * the field steps of §7 listed as not implemented in [`fields`]: the `response` context of
+//!   §7.10, and the DSC-derived span data and app-start
 //!   spans of span normalization (27).
 //!
 //! The project and global config parts that normalization needs are typed here, deserialized
@@ -44,6 +44,7 @@
 #![warn(missing_docs)]
 
 pub mod ai_costs;
+pub mod android_models;
 pub mod app_start;
 pub mod breakdowns;
 pub mod clock_drift;
