@@ -50,12 +50,20 @@
 //! literal or a constant expression. Every field gets `FieldAttrs::name` set to its
 //! serialized name.
 //!
-//! # Container attribute
+//! # Container attributes
 //!
 //! `#[metastructure(process_func = "method")]` makes the generated
 //! [`ProcessValue::process_value`] call `processor.method(self, meta, state)` (a processor
 //! hook for this type, taking `&mut Self, &mut Meta, &ProcessingState`) instead of processing
 //! the children directly; the hook decides whether to recurse with `process_child_values`.
+//!
+//! `#[metastructure(expectation = "text")]` sets what the `invalid_data` error of a value that
+//! is not an object says: `expected text`. The default is the struct's name in lower case
+//! (`Geo` → `expected geo`), Sentry's wording.
+//!
+//! `#[metastructure(from_non_object = "function")]` parses a value that is not an object with
+//! `Self::function(value: Value, meta: Meta) -> Annotated<Self>` instead (e.g. a log entry
+//! given as plain text).
 //!
 //! # Generated code
 //!
@@ -117,6 +125,10 @@ struct Schema<'a> {
     fields: Vec<SchemaField>,
     other: Option<Ident>,
     process_func: Option<Ident>,
+    /// What the error of a non-object value says is expected (`expected <expectation>`).
+    expectation: String,
+    /// The associated function that parses a non-object value instead of the error.
+    from_non_object: Option<Ident>,
 }
 
 /// One `Annotated<T>` field with its attributes.
@@ -180,7 +192,15 @@ impl<'a> Schema<'a> {
             }
         };
 
-        let process_func = parse_container_attrs(input)?;
+        let ContainerAttrs {
+            process_func,
+            expectation,
+            from_non_object,
+        } = parse_container_attrs(input)?;
+        // Sentry's wording: the struct's name in lower case (`expected geo`,
+        // `expected clientsdkinfo`) unless the struct says otherwise.
+        let expectation =
+            expectation.unwrap_or_else(|| input.ident.to_string().to_ascii_lowercase());
         let mut fields = Vec::new();
         let mut other: Option<Ident> = None;
         let mut names: Vec<String> = Vec::new();
@@ -249,6 +269,8 @@ impl<'a> Schema<'a> {
             fields,
             other,
             process_func,
+            expectation,
+            from_non_object,
         })
     }
 }
@@ -269,8 +291,17 @@ fn is_annotated(ty: &Type) -> bool {
     }
 }
 
-fn parse_container_attrs(input: &DeriveInput) -> syn::Result<Option<Ident>> {
+/// The container attributes as written.
+struct ContainerAttrs {
+    process_func: Option<Ident>,
+    expectation: Option<String>,
+    from_non_object: Option<Ident>,
+}
+
+fn parse_container_attrs(input: &DeriveInput) -> syn::Result<ContainerAttrs> {
     let mut process_func = None;
+    let mut expectation = None;
+    let mut from_non_object = None;
     for attr in input
         .attrs
         .iter()
@@ -283,15 +314,30 @@ fn parse_container_attrs(input: &DeriveInput) -> syn::Result<Option<Ident>> {
                     syn::Error::new(lit.span(), "`process_func` must name a method")
                 })?);
                 Ok(())
+            } else if meta.path.is_ident("expectation") {
+                let lit: LitStr = meta.value()?.parse()?;
+                expectation = Some(lit.value());
+                Ok(())
+            } else if meta.path.is_ident("from_non_object") {
+                let lit: LitStr = meta.value()?.parse()?;
+                from_non_object = Some(lit.parse::<Ident>().map_err(|_| {
+                    syn::Error::new(lit.span(), "`from_non_object` must name a function")
+                })?);
+                Ok(())
             } else {
                 Err(meta.error(format!(
-                    "unknown container attribute `{}`; supported: `process_func`",
+                    "unknown container attribute `{}`; supported: `process_func`, \
+                     `expectation`, `from_non_object`",
                     path_text(&meta.path)
                 )))
             }
         })?;
     }
-    Ok(process_func)
+    Ok(ContainerAttrs {
+        process_func,
+        expectation,
+        from_non_object,
+    })
 }
 
 fn path_text(path: &syn::Path) -> String {
@@ -453,6 +499,11 @@ fn field_attrs_expr(name: &str, raw: &RawFieldAttrs) -> TokenStream2 {
 
 fn gen_from_value(schema: &Schema<'_>) -> TokenStream2 {
     let ident = &schema.input.ident;
+    let expectation = &schema.expectation;
+    let non_object = match &schema.from_non_object {
+        Some(function) => quote!(Self::#function(__other, __meta)),
+        None => quote!(::relay_event::invalid_type(__other, __meta, #expectation)),
+    };
     let (impl_generics, ty_generics, where_clause) = schema.input.generics.split_for_impl();
     let fields = schema.fields.iter().map(|f| {
         let SchemaField {
@@ -512,7 +563,7 @@ fn gen_from_value(schema: &Schema<'_>) -> TokenStream2 {
                         ::relay_event::Annotated(::core::option::Option::Some(__result), __meta)
                     }
                     ::relay_event::Annotated(::core::option::Option::Some(__other), __meta) => {
-                        ::relay_event::invalid_type(__other, __meta, "an object")
+                        #non_object
                     }
                     ::relay_event::Annotated(::core::option::Option::None, __meta) => {
                         ::relay_event::Annotated(::core::option::Option::None, __meta)

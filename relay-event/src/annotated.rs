@@ -558,6 +558,13 @@ impl Meta {
         }
     }
 
+    /// Records `value` as the original value without the size check of
+    /// [`Meta::set_original_value`]: for callers that measured the size differently
+    /// ([`Meta::set_original_value_of`]).
+    pub(crate) fn set_original_value_unchecked(&mut self, value: Value) {
+        self.inner_mut().original_value = Some(value);
+    }
+
     /// Takes the original value out.
     pub fn take_original_value(&mut self) -> Option<Value> {
         self.0

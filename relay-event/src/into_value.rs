@@ -12,7 +12,7 @@
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 
-use crate::annotated::{Annotated, Array, Object, Value};
+use crate::annotated::{Annotated, Array, Meta, Object, Value, MAX_ORIGINAL_VALUE_SIZE};
 use crate::meta_tree::{MetaMap, MetaTree};
 
 /// A type that can be turned into a [`Value`] and serialized, with the meta of its children.
@@ -99,6 +99,36 @@ impl<T: IntoValue> Annotated<T> {
     pub fn into_annotated_value(self) -> Annotated<Value> {
         let Annotated(value, meta) = self;
         Annotated(value.map(IntoValue::into_value), meta)
+    }
+}
+
+impl Meta {
+    /// Records the original value of a typed value that normalization removes (an exception
+    /// without type and value, a logentry without message), as Sentry's normalizer does: in
+    /// its full form ([`IntoValue::into_value`]: every field, absent ones as `null`), kept
+    /// when its written JSON (absent fields left out, as on output) is smaller than
+    /// [`MAX_ORIGINAL_VALUE_SIZE`] bytes; a larger value is dropped silently.
+    pub fn set_original_value_of<T: IntoValue>(&mut self, value: T) {
+        let mut counter = ByteCounter(0);
+        let written = value.serialize_payload(&mut serde_json::Serializer::new(&mut counter));
+        let fits = written.is_ok() && counter.0 < MAX_ORIGINAL_VALUE_SIZE;
+        if fits {
+            self.set_original_value_unchecked(value.into_value());
+        }
+    }
+}
+
+/// Counts the bytes written to it.
+struct ByteCounter(usize);
+
+impl std::io::Write for ByteCounter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0 += bytes.len();
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -330,6 +360,40 @@ impl<T: IntoValue> IntoValue for Box<T> {
 mod tests {
     use super::*;
     use crate::annotated::{Error, Meta};
+
+    #[test]
+    fn original_values_of_removed_structs_have_every_field() {
+        // The size limit applies to the written form (absent fields left out), the stored
+        // value has every field: StoreNormalizer 0.10.1 keeps a 586-byte original this way.
+        let exception = |module: &str| crate::schema::Exception {
+            ty: Annotated::new(String::new()),
+            module: Annotated::new(module.to_owned()),
+            ..Default::default()
+        };
+        let mut meta = Meta::default();
+        meta.set_original_value_of(exception(&"m".repeat(476)));
+        let Some(Value::Object(original)) = meta.original_value() else {
+            panic!("kept: {meta:?}");
+        };
+        assert_eq!(
+            original.keys().map(String::as_str).collect::<Vec<_>>(),
+            [
+                "mechanism",
+                "module",
+                "raw_stacktrace",
+                "stacktrace",
+                "thread_id",
+                "type",
+                "value"
+            ]
+        );
+        assert!(original.get("value").is_some_and(Annotated::is_empty));
+        assert!(Value::Object(original.clone()).estimate_json_size() >= MAX_ORIGINAL_VALUE_SIZE);
+
+        let mut meta = Meta::default();
+        meta.set_original_value_of(exception(&"m".repeat(477)));
+        assert!(meta.original_value().is_none());
+    }
 
     fn payload<T: IntoValue>(value: &Annotated<T>) -> String {
         serde_json::to_string(&SerializePayload(value)).unwrap_or_default()

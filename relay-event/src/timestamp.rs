@@ -47,17 +47,27 @@ impl Timestamp {
         Ok(Timestamp(datetime))
     }
 
-    /// The timestamp at `seconds`, as Sentry reads a float timestamp: scaled to microseconds
-    /// and rounded half to even (`1796682531.2754765` → `…275476`, `1796682531.2642515` →
-    /// `…264252`: both are exactly `….5` µs after scaling; StoreNormalizer 0.10.1).
+    /// The timestamp at `seconds`, as Sentry reads a float timestamp: the fraction of the
+    /// whole seconds truncated to nanoseconds, then rounded to microseconds half up
+    /// (`1796682531.2754765` → `…275476`, `-0.0000005` → `0.0`). Found by comparing candidate
+    /// formulas with StoreNormalizer 0.10.1 on 3 000 timestamps: with the JSON number parsed
+    /// as Sentry parses it (serde_json without `float_roundtrip`, see the workspace
+    /// `Cargo.toml`) it matches all of them after 1970-01-01T00:16:40Z.
     pub fn from_seconds(seconds: f64) -> Result<Self, Error> {
-        let micros = (seconds * 1_000_000.0).round_ties_even();
+        const NANOS_PER_MICRO: i128 = 1_000;
+        let whole = seconds.trunc();
         // The range check makes the conversion exact; i64::MAX as f64 rounds up, hence `<`.
-        if !micros.is_finite() || micros < i64::MIN as f64 || micros >= i64::MAX as f64 {
+        if !whole.is_finite() || whole < i64::MIN as f64 || whole >= i64::MAX as f64 {
             return Err(Error::invalid("timestamp out of range"));
         }
-        let micros = micros as i64;
-        Timestamp::from_micros(micros).ok_or_else(|| Error::invalid("timestamp out of range"))
+        // |fraction| < 1 s, so this is below 10^9 in magnitude.
+        let fraction_nanos = ((seconds - whole) * 1_000_000_000.0) as i128;
+        let nanos = i128::from(whole as i64) * 1_000_000_000 + fraction_nanos;
+        let micros = (nanos + NANOS_PER_MICRO / 2).div_euclid(NANOS_PER_MICRO);
+        i64::try_from(micros)
+            .ok()
+            .and_then(Timestamp::from_micros)
+            .ok_or_else(|| Error::invalid("timestamp out of range"))
     }
 
     /// Float Unix seconds with microsecond precision, the output form.
@@ -115,17 +125,23 @@ mod tests {
 
     #[test]
     fn float_seconds_round_like_sentry() {
-        // StoreNormalizer 0.10.1 outputs for these inputs.
+        // StoreNormalizer 0.10.1 outputs for these JSON numbers (parsed as Sentry parses them,
+        // see `from_seconds`).
         let cases = [
-            (1796682531.2754765, 1796682531.275476),
-            (1796682531.2642515, 1796682531.264252),
-            (1796682531.2751675, 1796682531.275168),
-            (1796682531.9999995, 1796682532.0),
-            (-0.0000005, 0.0),
-            (1.0000005, 1.000001),
+            ("1796682531.2754765", 1796682531.275476),
+            ("1796682531.2642515", 1796682531.264252),
+            ("1796682531.2751675", 1796682531.275168),
+            ("1796682531.9999995", 1796682532.0),
+            ("1796682531.2665207", 1796682531.266521),
+            ("1500000000.9383023", 1500000000.938303),
+            ("1796682531.4037654", 1796682531.403765),
+            ("1000000000.2530829", 1000000000.253083),
+            ("-0.0000005", 0.0),
+            ("1.0000005", 1.000001),
         ];
         for (input, expected) in cases {
-            let timestamp = Timestamp::from_seconds(input).unwrap();
+            let parsed: serde_json::Value = serde_json::from_str(input).unwrap();
+            let timestamp = Timestamp::from_seconds(parsed.as_f64().unwrap()).unwrap();
             assert_eq!(timestamp.as_seconds(), expected, "{input}");
         }
     }

@@ -100,12 +100,13 @@ fn parses_leniently_and_keeps_unknown_attributes() {
 
 #[test]
 fn wrong_type_for_a_struct_is_invalid_data() {
+    // The expectation is the struct's name in lower case (Sentry's wording).
     let event: Annotated<Event> = from_json(json!({"user": "jane"}));
     assert_eq!(
         text(&event),
         concat!(
             r#"{"release":null,"user":null,"#,
-            r#""_meta":{"user":{"":{"err":[["invalid_data",{"reason":"expected an object"}]],"val":"jane"}}}}"#
+            r#""_meta":{"user":{"":{"err":[["invalid_data",{"reason":"expected user"}]],"val":"jane"}}}}"#
         )
     );
 }
@@ -298,4 +299,44 @@ fn characters_and_constant_limits_and_no_additional_properties() {
                 .characters(DIST_CHARS)
         )
     );
+}
+
+#[derive(Clone, Debug, Default, PartialEq, FromValue, IntoValue, ProcessValue)]
+#[metastructure(expectation = "a location")]
+struct Place {
+    name: Annotated<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, FromValue, IntoValue, ProcessValue)]
+#[metastructure(from_non_object = "from_name")]
+struct Named {
+    name: Annotated<String>,
+}
+
+impl Named {
+    fn from_name(value: Value, meta: Meta) -> Annotated<Self> {
+        let name = match value {
+            Value::String(name) => name,
+            _ => "?".to_owned(),
+        };
+        Annotated::new(Named {
+            name: Annotated(Some(name), meta),
+        })
+    }
+}
+
+#[test]
+fn container_attributes_for_non_object_values() {
+    let place: Annotated<Place> = from_json(json!(5));
+    assert_eq!(
+        text(&place),
+        r#"null"#,
+        "the payload of an invalid value is null"
+    );
+    assert_eq!(
+        place.meta().errors()[0].get("reason"),
+        Some(&Value::from("expected a location"))
+    );
+    let named: Annotated<Named> = from_json(json!("Ada"));
+    assert_eq!(text(&named), r#"{"name":"Ada"}"#);
 }

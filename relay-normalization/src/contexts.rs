@@ -15,16 +15,17 @@
 //!   * `runtime`: an unset `runtime` is `"<name> <version>"`, only when both are set.
 //!   * `response`: body, cookies and the `Set-Cookie` header
 //!     ([`crate::request::normalize_response`]).
-//!
-//! Not implemented: the marketing names of Android device models (`device.name`, §7.10).
+//!   * `device`: a `model` the table of [`android_models`] knows sets `name` to its
+//!     marketing name (replacing a sent name).
 
 use relay_event::schema::contexts::{
-    BrowserContext, OsContext, RuntimeContext, SpanId, SpanStatus, TraceContext, TraceId,
+    BrowserContext, DeviceContext, OsContext, RuntimeContext, SpanId, SpanStatus, TraceContext,
+    TraceId,
 };
 use relay_event::schema::{Context, Contexts, Event};
 use relay_event::Annotated;
 
-use crate::raw_descriptions;
+use crate::{android_models, raw_descriptions};
 
 /// Runs step 25 (forced trace context), then step 26 (context descriptions).
 pub fn normalize_contexts(event: &mut Event) {
@@ -72,7 +73,19 @@ fn normalize_context(context: &mut Context) {
         Context::Browser(browser) => normalize_browser(browser),
         Context::Runtime(runtime) => normalize_runtime(runtime),
         Context::Response(response) => crate::request::normalize_response(response),
+        Context::Device(device) => normalize_device(device),
         _ => {}
+    }
+}
+
+/// A known Android model names the device (replacing any name), as Sentry does.
+fn normalize_device(device: &mut DeviceContext) {
+    let name = device
+        .model
+        .value()
+        .and_then(|model| android_models::marketing_name(model));
+    if let Some(name) = name {
+        device.name.set_value(Some(name.to_owned()));
     }
 }
 
@@ -140,6 +153,18 @@ mod tests {
 
     fn trace(trace_id: &str, span_id: &str) -> serde_json::Value {
         json!({"trace_id": trace_id, "span_id": span_id, "status": "unknown", "type": "trace"})
+    }
+
+    #[test]
+    fn android_models_name_the_device() {
+        // StoreNormalizer 0.10.1: every device context, a sent name replaced, exact matches.
+        let output = run(json!({"device": {"model": "NE2211", "name": "mine"},
+            "d2": {"type": "device", "model": "Android SDK built for x86"},
+            "d3": {"type": "device", "model": "ne2211"}}));
+        let contexts = &output["contexts"];
+        assert_eq!(contexts["device"]["name"], json!("OnePlus 10 Pro 5G"));
+        assert_eq!(contexts["d2"]["name"], json!("Emulator"));
+        assert_eq!(contexts["d3"].get("name"), None);
     }
 
     #[test]

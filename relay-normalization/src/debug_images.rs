@@ -68,6 +68,9 @@ mod tests {
             "val": original}})
     }
 
+    /// A debug id in canonical form (what the parser writes).
+    const DEBUG_ID: &str = "ed72b7e0-7d1c-4ba6-a6e4-91c1a6a2dd3e";
+
     #[test]
     fn unsupported_types_are_removed() {
         // StoreNormalizer 0.10.1: `mystery`, a missing type, `5`, `ELF` and `{}` are
@@ -81,7 +84,7 @@ mod tests {
         ];
         let kept: Vec<_> = SUPPORTED_TYPES
             .iter()
-            .map(|ty| json!({"type": ty, "debug_id": "d"}))
+            .map(|ty| json!({"type": ty, "debug_id": DEBUG_ID}))
             .collect();
         let mut images: Vec<_> = removed.to_vec();
         images.extend(kept.iter().cloned());
@@ -112,7 +115,7 @@ mod tests {
     fn removals_are_listed_in_errors() {
         // StoreNormalizer 0.10.1.
         let mut event: Annotated<Event> = from_json(json!({"debug_meta": {"images": [
-            {"type": "mystery", "a": 1}, {"type": "elf", "code_file": "/a", "debug_id": "d"}]}}));
+            {"type": "mystery", "a": 1}, {"type": "elf", "code_file": "/a", "debug_id": DEBUG_ID}]}}));
         crate::normalize_event(&mut event, &crate::NormalizationConfig::default()).unwrap();
         let output = to_json(&event).unwrap();
         assert_eq!(
@@ -122,7 +125,7 @@ mod tests {
         );
         assert_eq!(
             output["debug_meta"]["images"],
-            json!([null, {"type": "elf", "code_file": "/a", "debug_id": "d"}])
+            json!([null, {"type": "elf", "code_file": "/a", "debug_id": DEBUG_ID}])
         );
     }
 

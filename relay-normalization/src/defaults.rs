@@ -3,14 +3,16 @@
 //!
 //! Default attributes: `type` is recomputed (`transaction` and `feedback` stay, else `error`
 //! with an exception, `csp` with a `csp` body, else `default`); `project`, `key_id` and
-//! `version` are set from the configuration or cleared, and so is `grouping_config`; an
+//! `version` are set from the configuration or cleared, and so is `grouping_config` (their meta
+//! too: a client's invalid value leaves no error); an
 //! absent `sdk` is derived from the client string; an unknown `platform` is removed (original kept, no
 //! error) and `platform` defaults to `other`; `event_id` defaults to a random id, `logger` to
-//! `""`, `level` to `info` for transactions and `error` otherwise. A `java` logger is trimmed
+//! `""`, `level` to `info` for transactions and `error` otherwise, `extra` to `{}` (so an
+//! invalid one is written as `{}` with its error, as Sentry does). A `java` logger is trimmed
 //! and shortened from the left to 64 characters, with its remark on the event root (§7.8).
 
 use relay_event::schema::{Breadcrumb, ClientSdkInfo, Event, EventId, EventType, Level};
-use relay_event::{Annotated, Meta, Remark, RemarkType, Value};
+use relay_event::{Annotated, Meta, Object, Remark, RemarkType, Value};
 
 use crate::NormalizationConfig;
 
@@ -151,17 +153,19 @@ pub fn normalize_default_attributes(event: &mut Annotated<Event>, config: &Norma
         return;
     };
     let ty = event_type(event);
-    event.ty.set_value(Some(ty));
-    event.project.set_value(config.project_id);
-    event
-        .key_id
-        .set_value(config.key_id.map(|id| id.to_string()));
-    event
-        .version
-        .set_value(config.protocol_version.map(|v| v.to_string()));
-    event
-        .grouping_config
-        .set_value(config.grouping_config.clone());
+    // These are replaced with their meta: Sentry's output has no error for a client-sent
+    // value of the wrong type in them (e.g. a numeric `key_id` or `type`).
+    event.ty = Annotated::new(ty);
+    event.project = Annotated(config.project_id, Meta::default());
+    event.key_id = Annotated(config.key_id.map(|id| id.to_string()), Meta::default());
+    event.version = Annotated(
+        config.protocol_version.map(|v| v.to_string()),
+        Meta::default(),
+    );
+    event.grouping_config = Annotated(config.grouping_config.clone(), Meta::default());
+    // Sentry's normalizer always has an `extra` object here: an invalid one is written as
+    // `{}` with its error (an empty one without meta is not written, normalization.md §11).
+    event.extra.get_or_insert_with(Object::new);
     if event.client_sdk.value().is_none() {
         if let Some(sdk) = config.client.as_deref().and_then(sdk_from_client) {
             event.client_sdk.set_value(Some(sdk));
@@ -208,6 +212,23 @@ mod tests {
         }
         normalize_default_attributes(&mut event, config);
         to_json(&event).unwrap_or_default()
+    }
+
+    #[test]
+    fn replaced_attributes_drop_the_errors_of_client_values() {
+        let output = run(
+            json!({"key_id": 558355, "type": 2001, "project": "x", "version": 7}),
+            &NormalizationConfig::default(),
+        );
+        assert_eq!(output.get("_meta"), None);
+        assert_eq!(output["type"], json!("default"));
+    }
+
+    #[test]
+    fn invalid_extra_is_written_as_an_empty_object() {
+        let output = run(json!({"extra": [1, 2]}), &NormalizationConfig::default());
+        assert_eq!(output["extra"], json!({}));
+        assert_eq!(output["_meta"]["extra"][""]["val"], json!([1, 2]));
     }
 
     #[test]

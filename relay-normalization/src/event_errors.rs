@@ -82,15 +82,16 @@ impl Processor for EventErrorsProcessor {
             return Ok(());
         }
         let path = state.path().to_string();
-        // `StoreNormalizer` 0.10.1 lists the errors on an existing top-level `measurements` or
-        // `breakdowns` object twice (e.g. invalid measurement names, §7 step 18), as if the
-        // wrapper and the object inside it were visited with the same meta; kept for
-        // wire-compatible `errors` lists.
-        let passes = if value.is_some() && matches!(path.as_str(), "measurements" | "breakdowns") {
-            2
-        } else {
-            1
-        };
+        // `StoreNormalizer` 0.10.1 lists the errors on an existing top-level `measurements`,
+        // `breakdowns` or `tags` value and on an existing trace context `trace_id` twice (e.g.
+        // invalid measurement names, §7 step 18; invalid tags written as `[]`; an invalid
+        // trace id replaced by the forced trace context), as if the wrapper and the value
+        // inside it were visited with the same meta; kept for wire-compatible `errors` lists.
+        let doubled = matches!(
+            path.as_str(),
+            "measurements" | "breakdowns" | "tags" | "contexts.trace.trace_id"
+        );
+        let passes = if value.is_some() && doubled { 2 } else { 1 };
         for _ in 0..passes {
             for (position, error) in meta.errors().iter().enumerate() {
                 let original = if position == 0 {
@@ -178,6 +179,24 @@ mod tests {
                 {"type": "invalid_attribute", "name": "foo"},
             ])
         );
+    }
+
+    #[test]
+    fn errors_of_present_tags_and_trace_ids_are_listed_twice() {
+        // StoreNormalizer 0.10.1 on `{"tags": 5}` after normalization: `tags: []`.
+        let error = json!({"": {"err": [["invalid_data", {"reason": "expected an array"}]],
+            "val": 5}});
+        let entry = json!({"type": "invalid_data", "name": "tags", "value": 5,
+            "reason": "expected an array"});
+        let output = emit(json!({"tags": [], "_meta": {"tags": error}}));
+        assert_eq!(output["errors"], json!([entry, entry]));
+        let output = emit(json!({"tags": null, "_meta": {"tags": error}}));
+        assert_eq!(output["errors"], json!([entry]));
+
+        let output = emit(json!({"contexts": {"trace": {"trace_id": "a".repeat(32)}},
+            "_meta": {"contexts": {"trace": {"trace_id": {"": {"err": ["missing_attribute"]}}}}}}));
+        let entry = json!({"type": "missing_attribute", "name": "contexts.trace.trace_id"});
+        assert_eq!(output["errors"], json!([entry, entry]));
     }
 
     #[test]

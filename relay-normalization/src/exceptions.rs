@@ -43,12 +43,14 @@ fn normalize_exception(annotated: &mut Annotated<Exception>, os: Option<OsHint>)
     let no_type = exception.ty.value().is_none_or(String::is_empty);
     let no_value = exception.value.value().is_none_or(|value| value.is_empty());
     if no_type && no_value {
-        let original = annotated.take().map(crate::util::original_value);
+        let original = annotated.take();
         let meta = annotated.meta_mut();
         meta.add_error(
             Error::new(ErrorKind::MissingAttribute).with("attribute", Value::from("type or value")),
         );
-        meta.set_original_value(original);
+        if let Some(original) = original {
+            meta.set_original_value_of(original);
+        }
         return;
     }
     if let Some(mechanism) = exception.mechanism.value_mut() {
@@ -115,7 +117,8 @@ mod tests {
                 null, {"type": "T"}]},
                 "_meta": {"exception": {"values": {"1": {"": {
                     "err": [["missing_attribute", {"attribute": "type or value"}]],
-                    "val": {"type": "", "value": ""}}}}}}})
+                    "val": {"type": "", "value": "", "module": null, "stacktrace": null,
+                        "raw_stacktrace": null, "thread_id": null, "mechanism": null}}}}}}})
         );
         assert_eq!(
             run(json!({"exception": {"values": [{"value": "not a: type"}]}})),

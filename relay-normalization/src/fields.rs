@@ -9,13 +9,13 @@
 //! the measurements config (18), app start backfill (19), performance score, AI costs and
 //! breakdowns (20, each only with its config), default attributes (21, §7.8), trace data tags
 //! (22), replay context (23), request (24, §7.9), the forced trace context (25, §7.10),
-//! contexts (26, §7.10) with the `raw_description` parsing of `os` and `runtime`, the exclusive
+//! contexts (26, §7.10) with the `raw_description` parsing of `os` and `runtime` and the
+//! Android device model names, the exclusive
 //! time of spans (27, with `normalize_spans`) and the client sample rate (29).
 //!
-//! Not implemented yet: the Android device model names of step 26 (§7.10), the DSC-derived
-//! span data and app-start spans of step 27 (normalization.md names them without their rules,
-//! and `StoreNormalizer`, which has no DSC, shows neither), and span enrichment (28, out of
-//! scope in normalization.md).
+//! Not implemented yet: the DSC-derived span data and app-start spans of step 27
+//! (normalization.md names them without their rules, and `StoreNormalizer`, which has no DSC,
+//! shows neither), and span enrichment (28, out of scope in normalization.md).
 
 use relay_event::schema::Event;
 use relay_event::Annotated;

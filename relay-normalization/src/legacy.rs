@@ -10,6 +10,7 @@
 //! * the top-level `message`: a string becomes `logentry.formatted`, `false` is ignored, an
 //!   object is parsed as a logentry, anything else becomes its JSON text in
 //!   `logentry.formatted`; precedence `logentry` > `sentry.interfaces.Message` > `message`;
+//! * `logentry.params` that is neither a list nor an object is `expected message parameters`;
 //! * breadcrumb `ty` → `type` (the modern key wins);
 //! * debug images of type `apple` become `macho` images (`name` → `code_file`, `uuid` →
 //!   `debug_id`; `arch`, `image_addr`, `image_size`, `image_vmaddr` and unknown attributes
@@ -24,8 +25,8 @@
 use std::net::IpAddr;
 
 use relay_event::schema::{
-    Breadcrumb, Contexts, DebugImage, Event, Exception, LogEntry, NativeDebugImage, Request,
-    Stacktrace, Template, User, Values,
+    Breadcrumb, Contexts, DebugId, DebugImage, Event, Exception, LogEntry, NativeDebugImage,
+    Request, Stacktrace, Template, User, Values,
 };
 use relay_event::{Annotated, Error, FromValue, Object, Value};
 
@@ -36,6 +37,7 @@ pub fn convert_legacy(event: &mut Annotated<Event>) {
     };
     convert_interface_aliases(event);
     convert_message(event);
+    validate_logentry_params(event);
     convert_breadcrumb_types(event);
     convert_debug_images(event);
     fix_tags(event);
@@ -67,25 +69,35 @@ fn convert_interface_aliases(event: &mut Event) {
     take_alias::<Value>(other, "sentry.interfaces.Csp", &mut event.csp);
 }
 
-/// The legacy `message` forms (§2): a logentry object, a plain string, `false` or any other
-/// JSON value.
+/// The legacy `message` forms (§2): `false` is ignored, anything else is parsed as a logentry
+/// (an object as its fields, any other value as the formatted text). Meta sent with the
+/// message (e.g. the remarks of a client's trimming) goes with it: onto the logentry for an
+/// object or `null`, onto `logentry.formatted` for text, as in Sentry's output.
 fn message_to_logentry(value: Annotated<Value>) -> Option<Annotated<LogEntry>> {
     match value {
         Annotated(Some(Value::Bool(false)), _) => None,
-        Annotated(Some(Value::Object(object)), meta) => Some(LogEntry::from_value(Annotated(
-            Some(Value::Object(object)),
-            meta,
-        ))),
-        Annotated(Some(Value::String(text)), _) => Some(Annotated::new(LogEntry {
-            formatted: Annotated::new(text),
-            ..LogEntry::default()
-        })),
-        Annotated(Some(other), _) => Some(Annotated::new(LogEntry {
-            formatted: Annotated::new(relay_event::json::value_to_json(&other).to_string()),
-            ..LogEntry::default()
-        })),
-        Annotated(None, _) => None,
+        Annotated(None, meta) if meta.is_empty() => None,
+        other => Some(LogEntry::from_value(other)),
     }
+}
+
+/// `logentry.params` must be a list or an object (else `expected message parameters`, the
+/// original kept, as Sentry's parser does).
+fn validate_logentry_params(event: &mut Event) {
+    let Some(logentry) = event.logentry.value_mut() else {
+        return;
+    };
+    let params = &mut logentry.params;
+    if matches!(
+        params.value(),
+        None | Some(Value::Array(_) | Value::Object(_))
+    ) {
+        return;
+    }
+    let original = params.value_mut().take();
+    let meta = params.meta_mut();
+    meta.add_error(Error::expected("message parameters"));
+    meta.set_original_value(original);
 }
 
 fn convert_message(event: &mut Event) {
@@ -129,16 +141,8 @@ fn convert_debug_images(event: &mut Event) {
         if let Some(DebugImage::Native(_, native)) = image.value_mut() {
             // Parse-time aliases of native images (StoreNormalizer 0.10.1): `name` for
             // `code_file`, `id` for `debug_id`; the modern key wins, the alias goes either way.
-            for (alias, field) in [
-                ("name", &mut native.code_file),
-                ("id", &mut native.debug_id),
-            ] {
-                if let Some(value) = native.other.remove(alias) {
-                    if field.value().is_none() && field.meta().is_empty() {
-                        *field = String::from_value(value);
-                    }
-                }
-            }
+            take_alias(&mut native.other, "name", &mut native.code_file);
+            take_alias(&mut native.other, "id", &mut native.debug_id);
             continue;
         }
         let Some(DebugImage::Apple(apple)) = image.value_mut() else {
@@ -149,7 +153,7 @@ fn convert_debug_images(event: &mut Event) {
         let apple = std::mem::take(&mut **apple);
         let native = NativeDebugImage {
             code_file: apple.name,
-            debug_id: apple.uuid,
+            debug_id: apple.uuid.map_value(DebugId::from),
             arch: apple.arch,
             image_addr: apple.image_addr,
             image_size: apple.image_size,
@@ -248,14 +252,49 @@ mod tests {
     }
 
     #[test]
+    fn logentry_params_must_be_a_list_or_an_object() {
+        assert_eq!(
+            convert(json!({"logentry": {"message": "m", "params": "p"}})),
+            json!({"logentry": {"message": "m", "params": null}, "_meta": {"logentry": {
+                "params": {"": {"err": [["invalid_data",
+                    {"reason": "expected message parameters"}]], "val": "p"}}}}})
+        );
+        let params = json!({"logentry": {"message": "m", "params": {"a": 1}}});
+        assert_eq!(convert(params.clone()), params);
+    }
+
+    #[test]
+    fn message_meta_moves_with_the_message() {
+        let remark = json!({"": {"len": 9000, "rem": [["!limit", "s", 0, 10]]}});
+        assert_eq!(
+            convert(json!({"message": "hello...", "_meta": {"message": remark}})),
+            json!({"logentry": {"formatted": "hello..."},
+                "_meta": {"logentry": {"formatted": remark}}})
+        );
+        assert_eq!(
+            convert(json!({"message": 5, "_meta": {"message": remark}})),
+            json!({"logentry": {"formatted": "5"}, "_meta": {"logentry": {"formatted": remark}}})
+        );
+        assert_eq!(
+            convert(json!({"message": {"formatted": "f"}, "_meta": {"message": remark}})),
+            json!({"logentry": {"formatted": "f"}, "_meta": {"logentry": remark}})
+        );
+        let error = json!({"": {"err": ["invalid_data"]}});
+        assert_eq!(
+            convert(json!({"message": null, "_meta": {"message": error}})),
+            json!({"logentry": null, "_meta": {"logentry": error}})
+        );
+    }
+
+    #[test]
     fn breadcrumb_ty_and_apple_images() {
         assert_eq!(
             convert(json!({"breadcrumbs": [{"ty": "http"}],
-                "debug_meta": {"images": [{"type": "apple", "name": "/a", "uuid": "u",
-                    "arch": "arm64", "cpu_type": 1, "image_size": "big", "x": 1}]}})),
+                "debug_meta": {"images": [{"type": "apple", "name": "/a",
+                    "uuid": "C7AD3BE9111122223333444455556666", "arch": "arm64", "cpu_type": 1, "image_size": "big", "x": 1}]}})),
             json!({"breadcrumbs": {"values": [{"type": "http"}]},
-                "debug_meta": {"images": [{"code_file": "/a", "debug_id": "u",
-                    "arch": "arm64", "image_size": null, "x": 1, "type": "macho"}]},
+                "debug_meta": {"images": [{"code_file": "/a",
+                    "debug_id": "c7ad3be9-1111-2222-3333-444455556666", "arch": "arm64", "image_size": null, "x": 1, "type": "macho"}]},
                 "_meta": {"debug_meta": {"images": {"0": {"image_size": {"": {"err": [[
                     "invalid_data", {"reason": "expected an unsigned integer"}]],
                     "val": "big"}}}}}}})

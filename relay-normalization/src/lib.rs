@@ -25,9 +25,8 @@
 //! These steps of normalization.md are not part of this crate yet; [`normalize_event`] leaves
 //! the event as they would find it:
 //!
-//! * the field steps of §7 listed as not implemented in [`fields`]: the Android device model
-//!   names of §7.10, and the DSC-derived span data and app-start spans of span normalization
-//!   (27).
+//! * the field steps of §7 listed as not implemented in [`fields`]: the DSC-derived span data
+//!   and app-start spans of span normalization (27).
 //!
 //! Replay events are not events: [`replay`] validates and normalizes them with the same
 //! building blocks (schema checks, trimming, user agent → contexts, GeoIP).
@@ -47,6 +46,7 @@
 #![warn(missing_docs)]
 
 pub mod ai_costs;
+pub mod android_models;
 pub mod app_start;
 pub mod breakdowns;
 pub mod clock_drift;
@@ -261,6 +261,9 @@ pub fn normalize_event(
     }
     if config.removes_other() {
         run(event, &mut RemoveOtherProcessor);
+    }
+    if let Some(event) = event.value_mut() {
+        remove_other::drop_empty_sdk_list_elements(event);
     }
     if config.emits_event_errors() {
         emit_event_errors(event);

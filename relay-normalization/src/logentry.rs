@@ -31,10 +31,12 @@ pub fn normalize_logentry(event: &mut Event) {
         return;
     }
     if logentry.formatted.value().is_none() && logentry.message.value().is_none() {
-        let original = annotated.take().map(crate::util::original_value);
+        let original = annotated.take();
         let meta = annotated.meta_mut();
         meta.add_error(Error::invalid("no message present"));
-        meta.set_original_value(original);
+        if let Some(original) = original {
+            meta.set_original_value_of(original);
+        }
         return;
     }
     format_params(logentry);
@@ -298,9 +300,10 @@ mod tests {
         );
         assert_eq!(
             run(json!({"params": ["a"]})),
+            // The original is the whole logentry, absent fields as `null` (as Sentry).
             json!({"logentry": null, "_meta": {"logentry": {"": {
                 "err": [["invalid_data", {"reason": "no message present"}]],
-                "val": {"params": ["a"]}}}}})
+                "val": {"formatted": null, "message": null, "params": ["a"]}}}}})
         );
         assert_eq!(run(json!({})), json!({}));
     }

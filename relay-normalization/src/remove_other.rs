@@ -13,10 +13,14 @@
 //! Free-form data ([`Value`] objects such as `extra`) has no unknown attributes and is left
 //! alone. A struct left empty is omitted on output by its field's serialization rule (so
 //! `{"request": {"foo": "x"}}` loses `request` entirely).
+//!
+//! [`drop_empty_sdk_list_elements`] (every mode) then drops the empty elements of the SDK's
+//! lists, which Sentry does not write.
 
+use relay_event::schema::{ClientSdkPackage, Event};
 use relay_event::{
-    Annotated, ErrorKind, Meta, Object, ProcessingResult, ProcessingState, Processor, Segment,
-    Value,
+    Annotated, Array, ErrorKind, Meta, Object, ProcessingResult, ProcessingState, Processor,
+    Segment, Value,
 };
 
 /// Top-level attributes that are dropped silently (normalization.md §9).
@@ -83,6 +87,36 @@ impl Processor for RemoveOtherProcessor {
     }
 }
 
+/// Drops the empty elements (without meta) of the SDK's `integrations`, `features` and
+/// `packages`: Sentry's normalizer does not write them, also when renormalizing. Runs in every
+/// mode after the removal of unknown attributes, which leaves a package with only unknown keys
+/// (`{"Name": …}`) empty.
+pub fn drop_empty_sdk_list_elements(event: &mut Event) {
+    let Some(sdk) = event.client_sdk.value_mut() else {
+        return;
+    };
+    // A name: empty when missing or `""`; a package: when it has no attribute at all
+    // (`{"name": ""}` stays, as in Sentry's output).
+    let empty_name = |name: &Annotated<String>| name.value().is_none_or(String::is_empty);
+    let empty_package = |package: &Annotated<ClientSdkPackage>| {
+        package.value().is_none_or(|package| {
+            package.name.value().is_none()
+                && package.version.value().is_none()
+                && package.other.is_empty()
+        })
+    };
+    retain_unless(&mut sdk.integrations, empty_name);
+    retain_unless(&mut sdk.features, empty_name);
+    retain_unless(&mut sdk.packages, empty_package);
+}
+
+/// Removes the elements without meta for which `is_empty` holds.
+fn retain_unless<T>(list: &mut Annotated<Array<T>>, is_empty: impl Fn(&Annotated<T>) -> bool) {
+    if let Some(items) = list.value_mut() {
+        items.retain(|item| !item.meta().is_empty() || !is_empty(item));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use relay_event::schema::Event;
@@ -100,6 +134,24 @@ mod tests {
         );
         assert_eq!(result, Ok(()));
         to_json(&event).unwrap_or_default()
+    }
+
+    #[test]
+    fn empty_sdk_list_elements_are_dropped() {
+        // StoreNormalizer 0.10.1, also when renormalizing.
+        let mut event: Annotated<Event> = from_json(json!({"sdk": {"name": "a", "version": "1",
+            "integrations": ["", "a", null], "features": ["", "b"],
+            "packages": [{}, null, {"name": ""}]}}));
+        if let Some(event) = event.value_mut() {
+            drop_empty_sdk_list_elements(event);
+        }
+        assert_eq!(
+            to_json(&event).ok(),
+            Some(
+                json!({"sdk": {"name": "a", "version": "1", "integrations": ["a"],
+                "features": ["b"], "packages": [{"name": ""}]}})
+            )
+        );
     }
 
     #[test]

@@ -12,7 +12,10 @@
 //!   pairs, a `Cookie`-style string split into pairs at `;` and `=` (names and values
 //!   trimmed), an object becomes pairs sorted by key. Query values are JSON-lenient strings.
 //!   A cookie string with a part lacking `=` keeps the pairs before it and gets `invalid_data`
-//!   `the cookie is missing a name/value pair`, the string kept as the original.
+//!   `the cookie is missing a name/value pair`, the string kept as the original. Cookie names
+//!   and values must be strings (else `null` with `expected a string`), list elements pairs
+//!   (else `expected a tuple`), and any other cookies value is `expected cookies` (as
+//!   Sentry's normalizer).
 //! * `data`: a string that parses as JSON becomes the parsed value with
 //!   `inferred_content_type` `application/json`; an ASCII string not starting with `<?xml`, `{`
 //!   or `[` that url-decodes into more than one pair, or one pair whose value is neither empty
@@ -30,7 +33,7 @@
 
 use relay_event::schema::contexts::ResponseContext;
 use relay_event::schema::{Event, Headers, Request};
-use relay_event::{from_json, Annotated, Error, ErrorKind, Object, Value};
+use relay_event::{from_json, invalid_type, Annotated, Error, ErrorKind, Object, Value};
 
 /// Name/value pairs.
 pub type Pairs = Vec<(String, String)>;
@@ -134,8 +137,40 @@ fn normalize_cookies(cookies: &mut Annotated<Value>) {
                 meta.set_original_value(Some(Value::String(text)));
             }
         },
-        Some(Value::Object(object)) => cookies.set_value(Some(object_pairs(object, |v| v))),
-        other => cookies.set_value(other),
+        Some(Value::Object(object)) => {
+            cookies.set_value(Some(object_pairs(object, cookie_text)));
+        }
+        Some(Value::Array(items)) => {
+            let items = items.into_iter().map(cookie_pair).collect();
+            cookies.set_value(Some(Value::Array(items)));
+        }
+        Some(other) => {
+            let meta = cookies.meta_mut();
+            meta.add_error(Error::expected("cookies"));
+            meta.set_original_value(Some(other));
+        }
+        None => {}
+    }
+}
+
+/// A cookie name or value: a string; anything else is `expected a string` (as Sentry).
+fn cookie_text(value: Annotated<Value>) -> Annotated<Value> {
+    match value {
+        Annotated(Some(Value::String(text)), meta) => Annotated(Some(Value::String(text)), meta),
+        Annotated(Some(other), meta) => invalid_type(other, meta, "a string"),
+        none => none,
+    }
+}
+
+/// An element of a cookie list: a pair of strings; anything else is `expected a tuple`.
+fn cookie_pair(item: Annotated<Value>) -> Annotated<Value> {
+    match item {
+        Annotated(Some(Value::Array(pair)), meta) if pair.len() == 2 => {
+            let pair = pair.into_iter().map(cookie_text).collect();
+            Annotated(Some(Value::Array(pair)), meta)
+        }
+        Annotated(Some(other), meta) => invalid_type(other, meta, "a tuple"),
+        none => none,
     }
 }
 
@@ -422,6 +457,32 @@ mod tests {
             json!({"request": {"url": "not a url", "method": "GET",
                 "data": {"a": "1", "b": "2"}, "query_string": [["x", "y"]], "fragment": "f",
                 "inferred_content_type": "application/x-www-form-urlencoded"}})
+        );
+    }
+
+    #[test]
+    fn cookies_of_the_wrong_type() {
+        // StoreNormalizer 0.10.1.
+        let expected = |reason: &str| json!([["invalid_data", {"reason": reason}]]);
+        let output = run(json!({"cookies": 3}));
+        assert_eq!(
+            output["_meta"]["request"]["cookies"][""],
+            json!({"err": expected("expected cookies"), "val": 3})
+        );
+        let output = run(json!({"cookies": {"a": 1, "b": "2"}}));
+        assert_eq!(
+            output["request"]["cookies"],
+            json!([["a", null], ["b", "2"]])
+        );
+        assert_eq!(
+            output["_meta"]["request"]["cookies"]["0"]["1"][""],
+            json!({"err": expected("expected a string"), "val": 1})
+        );
+        let output = run(json!({"cookies": [1, ["c", "d"]]}));
+        assert_eq!(output["request"]["cookies"], json!([null, ["c", "d"]]));
+        assert_eq!(
+            output["_meta"]["request"]["cookies"]["0"][""],
+            json!({"err": expected("expected a tuple"), "val": 1})
         );
     }
 

@@ -24,10 +24,8 @@ pub fn normalize_tags(event: &mut Event) {
     }
     let server_name = event.server_name.take();
     let site = event.site.take();
-    let has_tags = event.tags.value().is_some();
-    if !has_tags && server_name.is_none() && site.is_none() {
-        return;
-    }
+    // Always a list, as in Sentry's normalizer: invalid tags are written as `[]` with their
+    // error (an empty list without meta is not written, normalization.md §11).
     let tags = event.tags.get_or_insert_with(Tags::default);
 
     let mut seen = std::collections::BTreeSet::new();
@@ -99,6 +97,17 @@ mod tests {
             remove_device_class_tag(event);
         }
         to_json(&event).unwrap_or_default()
+    }
+
+    #[test]
+    fn invalid_tags_are_written_as_an_empty_list() {
+        let output = run(json!({"tags": "a=b"}));
+        assert_eq!(output["tags"], json!([]));
+        assert_eq!(
+            output["_meta"]["tags"][""],
+            json!({"err": [["invalid_data", {"reason": "expected an array"}]], "val": "a=b"})
+        );
+        assert_eq!(run(json!({})), json!({}));
     }
 
     #[test]

@@ -737,7 +737,8 @@ mod tests {
             ),
             (
                 json!({"Sec-CH-UA-Model": "\"Pix\"el\""}),
-                json!({"device": {"model": "Pixel", "type": "device"}}),
+                // `Pixel` is a known Android model: the contexts step names it (as Sentry).
+                json!({"device": {"name": "Pixel", "model": "Pixel", "type": "device"}}),
             ),
         ];
         for (headers, expected) in cases {

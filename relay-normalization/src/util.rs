@@ -1,19 +1,7 @@
 //! Small helpers shared by the field steps.
 
 use relay_event::schema::{Event, Stacktrace, TagEntry, Tags};
-use relay_event::{Annotated, IntoValue, LenientString, Value};
-
-/// The original value of a removed struct as it was sent: its JSON form without the `null`
-/// fields that the typed model adds for absent attributes.
-pub(crate) fn original_value<T: IntoValue>(value: T) -> Value {
-    match value.into_value() {
-        Value::Object(mut object) => {
-            object.retain(|_, v| !v.is_empty());
-            Value::Object(object)
-        }
-        other => other,
-    }
-}
+use relay_event::{Annotated, LenientString};
 
 /// Calls `f` on the event's stack trace, then on every exception's and every thread's stack
 /// trace, each followed by its raw stack trace when `include_raw` is set.

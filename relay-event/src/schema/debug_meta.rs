@@ -7,11 +7,13 @@
 //! that normalization turns into `macho`, normalization.md §6.1); `proguard`, `sourcemap`,
 //! `jvm`. Any other type (or none) is kept untyped ([`DebugImage::Other`]); normalization
 //! removes those (normalization.md §7, step 10). PII (pii.md): `code_file`, `debug_file`
-//! `maybe`. Addresses and identifiers are kept as the strings the SDK sent.
+//! `maybe`. Addresses are [`Addr`]s, identifiers [`DebugId`], [`CodeId`] and [`DebugUuid`]
+//! (written in their canonical forms).
 //!
 //! A non-object image is `invalid_data` `expected an object` with its original value (as in
 //! Sentry's normalizer).
 
+use super::{Addr, CodeId, DebugId, DebugUuid};
 use crate::{
     invalid_type, Annotated, Array, FromValue, IntoValue, Meta, MetaMap, Object, ProcessValue,
     ProcessingResult, ProcessingState, Processor, Value,
@@ -21,6 +23,7 @@ use crate::{
 #[derive(Clone, Debug, Default, PartialEq, FromValue, IntoValue, ProcessValue)]
 pub struct DebugMeta {
     /// Information about the system SDK (e.g. iOS SDK).
+    #[metastructure(skip_serialization = "empty")]
     pub sdk_info: Annotated<SystemSdkInfo>,
     /// Debug images loaded into the process.
     #[metastructure(skip_serialization = "empty")]
@@ -50,13 +53,13 @@ pub struct SystemSdkInfo {
 #[derive(Clone, Debug, Default, PartialEq, FromValue, IntoValue, ProcessValue)]
 pub struct NativeDebugImage {
     /// The identifier of the executable or library.
-    pub code_id: Annotated<String>,
+    pub code_id: Annotated<CodeId>,
     /// The path of the executable or library.
     #[metastructure(required = true, pii = "maybe")]
     pub code_file: Annotated<String>,
     /// The identifier of the debug companion file.
     #[metastructure(required = true)]
-    pub debug_id: Annotated<String>,
+    pub debug_id: Annotated<DebugId>,
     /// The path of the debug companion file.
     #[metastructure(pii = "maybe")]
     pub debug_file: Annotated<String>,
@@ -65,11 +68,11 @@ pub struct NativeDebugImage {
     /// The CPU architecture (e.g. `arm64`).
     pub arch: Annotated<String>,
     /// The start address of the image in memory.
-    pub image_addr: Annotated<String>,
+    pub image_addr: Annotated<Addr>,
     /// The size of the image in bytes.
     pub image_size: Annotated<u64>,
     /// The preferred load address of the image.
-    pub image_vmaddr: Annotated<String>,
+    pub image_vmaddr: Annotated<Addr>,
     /// Unknown attributes.
     #[metastructure(additional_properties)]
     pub other: Object<Value>,
@@ -89,15 +92,15 @@ pub struct AppleDebugImage {
     pub cpu_subtype: Annotated<u64>,
     /// The start address of the image in memory.
     #[metastructure(required = true)]
-    pub image_addr: Annotated<String>,
+    pub image_addr: Annotated<Addr>,
     /// The size of the image in bytes.
     #[metastructure(required = true)]
     pub image_size: Annotated<u64>,
     /// The preferred load address of the image.
-    pub image_vmaddr: Annotated<String>,
+    pub image_vmaddr: Annotated<Addr>,
     /// The UUID of the image.
     #[metastructure(required = true)]
-    pub uuid: Annotated<String>,
+    pub uuid: Annotated<DebugUuid>,
     /// Unknown attributes.
     #[metastructure(additional_properties)]
     pub other: Object<Value>,
@@ -108,7 +111,7 @@ pub struct AppleDebugImage {
 pub struct ProguardDebugImage {
     /// The UUID of the mapping file.
     #[metastructure(required = true)]
-    pub uuid: Annotated<String>,
+    pub uuid: Annotated<DebugUuid>,
     /// Unknown attributes.
     #[metastructure(additional_properties)]
     pub other: Object<Value>,
@@ -122,7 +125,7 @@ pub struct SourceMapDebugImage {
     pub code_file: Annotated<String>,
     /// The debug id of the source map.
     #[metastructure(required = true)]
-    pub debug_id: Annotated<String>,
+    pub debug_id: Annotated<DebugId>,
     /// The URL or path of the source map.
     #[metastructure(pii = "maybe")]
     pub debug_file: Annotated<String>,
@@ -136,7 +139,7 @@ pub struct SourceMapDebugImage {
 pub struct JvmDebugImage {
     /// The debug id of the source bundle.
     #[metastructure(required = true)]
-    pub debug_id: Annotated<String>,
+    pub debug_id: Annotated<DebugId>,
     /// Unknown attributes.
     #[metastructure(additional_properties)]
     pub other: Object<Value>,
@@ -331,11 +334,13 @@ mod tests {
             {"type": "elf", "code_file": "/system/lib64/libc.so", "code_id": "ab12",
                 "debug_id": "ed72b7e0-7d1c-4ba6-a6e4-91c1a6a2dd3e", "image_addr": "0x7a2b000",
                 "image_size": 8192, "x": 1},
-            {"type": "apple", "name": "/usr/lib/dyld", "uuid": "c7ad3be9", "image_addr": "0x1000",
+            {"type": "apple", "name": "/usr/lib/dyld", "uuid": "c7ad3be9-1111-2222-3333-444455556666",
+                "image_addr": "0x1000",
                 "image_size": 4096, "cpu_type": 16777228},
             {"type": "proguard", "uuid": "2b3d7a8e-91c1-4c55-a9ae-5e1e9d6a0e3b"},
-            {"type": "sourcemap", "code_file": "app.min.js", "debug_id": "d1"},
-            {"type": "jvm", "debug_id": "j1"},
+            {"type": "sourcemap", "code_file": "app.min.js",
+                "debug_id": "d1d1d1d1-0000-4000-8000-000000000001"},
+            {"type": "jvm", "debug_id": "1e1e1e1e-0000-4000-8000-000000000001"},
             {"type": "mystery", "a": 1}]});
         let meta: Annotated<DebugMeta> = from_json(input.clone());
         assert_eq!(to_json(&meta).ok(), Some(input.clone()));
@@ -370,11 +375,19 @@ mod tests {
     fn invalid_debug_images() {
         let image: Annotated<DebugImage> =
             from_json(json!({"type": "macho", "code_file": "/a", "debug_id": "d",
-                "image_size": "big"}));
+                "image_size": "big", "image_addr": "0xZZ"}));
         let Some(DebugImage::Native(_, native)) = image.value() else {
             panic!("not a native image: {image:?}");
         };
         assert!(native.image_size.value().is_none());
+        assert_eq!(
+            native.debug_id.meta().original_value(),
+            Some(&Value::from("d"))
+        );
+        assert_eq!(
+            native.image_addr.meta().original_value(),
+            Some(&Value::from("0xZZ"))
+        );
         assert!(native.image_size.meta().has_errors());
         assert_eq!(
             native.image_size.meta().original_value(),
@@ -383,6 +396,23 @@ mod tests {
         let image: Annotated<DebugImage> = from_json(json!("macho"));
         assert!(image.value().is_none());
         assert_eq!(image.meta().original_value(), Some(&Value::from("macho")));
+    }
+
+    #[test]
+    fn identifiers_and_addresses_are_written_canonically() {
+        let meta: Annotated<DebugMeta> = from_json(json!({"images": [
+            {"type": "pe", "code_file": "a.dll", "code_id": "5AB380779000",
+                "debug_id": "3249D99D-0C40-4931-8610-F4E4FB0B6936-1", "image_addr": "0X0001000",
+                "image_vmaddr": 4096},
+            {"type": "proguard", "uuid": "{2B3D7A8E-91C1-4C55-A9AE-5E1E9D6A0E3B}"}]}));
+        assert_eq!(
+            to_json(&meta).ok(),
+            Some(json!({"images": [
+                {"code_id": "5ab380779000", "code_file": "a.dll",
+                    "debug_id": "3249d99d-0c40-4931-8610-f4e4fb0b6936-1", "image_addr": "0x1000",
+                    "image_vmaddr": "0x1000", "type": "pe"},
+                {"uuid": "2b3d7a8e-91c1-4c55-a9ae-5e1e9d6a0e3b", "type": "proguard"}]}))
+        );
     }
 
     #[test]

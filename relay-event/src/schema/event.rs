@@ -126,6 +126,7 @@ pub struct EventProcessingError {
 
 /// One relay that the event passed (`ingest_path`).
 #[derive(Clone, Debug, Default, PartialEq, FromValue, IntoValue, ProcessValue)]
+#[metastructure(expectation = "relayinfo")]
 pub struct IngestPathEntry {
     /// The relay's version.
     #[metastructure(max_chars = 256, max_chars_allowance = 20)]

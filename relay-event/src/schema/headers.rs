@@ -4,7 +4,7 @@
 //! an array of pairs. Names and values are lenient strings (the schema's "into-string"
 //! `HeaderName` / `HeaderValue`); each name is capitalized per `-` segment (`user-agent` →
 //! `User-Agent`; the rest of a segment is kept). An array element that is not a 2-element
-//! array is `null` with `invalid_data` `expected a tuple`, any other value `expected headers`;
+//! array is `null` with `invalid_data` `expected a tuple`, any other value `expected an array`;
 //! the original is kept. Output is always the array of pairs, addressed in `_meta` by index,
 //! `"0"` the name and `"1"` the value (normalization.md §10.1). The PII level and bag size
 //! come from the field holding the headers (`request.headers`, `contexts.response.headers`).
@@ -83,7 +83,7 @@ impl ProcessValue for Header {
 
 impl FromValue for Headers {
     fn from_value(value: Annotated<Value>) -> Annotated<Self> {
-        pairs_from_value(value, "headers", |name, value| {
+        pairs_from_value(value, |name, value| {
             Header(
                 Annotated::new(LenientString(normalize_header_name(&name))),
                 LenientString::from_value(value),
@@ -131,7 +131,7 @@ mod tests {
         assert!(headers.value().is_none());
         assert_eq!(
             headers.meta().errors()[0].get("reason"),
-            Some(&Value::from("expected headers"))
+            Some(&Value::from("expected an array"))
         );
         assert_eq!(
             headers.meta().original_value(),

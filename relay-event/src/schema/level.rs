@@ -2,10 +2,11 @@
 //!
 //! Accepted: `debug`, `info`, `log` (→ `info`), `warning`, `error`, `fatal`, `critical`
 //! (→ `fatal`), case-sensitive, and the Python numeric levels 10/20/30/40/50. Any other string
-//! or number is `invalid_data` `invalid level`, other types `expected a level`; the original
-//! value is kept in both cases.
+//! is `invalid_data` `invalid level`, any other number a bare `invalid_data` (no reason, as
+//! Sentry's normalizer writes it), other types `expected a level`; the original value is kept
+//! in every case.
 
-use crate::{invalid_type, Annotated, Error, FromValue, Value};
+use crate::{invalid_type, Annotated, Error, ErrorKind, FromValue, Value};
 
 /// Severity level of an event or breadcrumb.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -62,17 +63,20 @@ impl Level {
 impl FromValue for Level {
     fn from_value(value: Annotated<Value>) -> Annotated<Self> {
         let Annotated(value, mut meta) = value;
-        let parsed = match &value {
+        let (parsed, error) = match &value {
             None => return Annotated(None, meta),
-            Some(Value::String(name)) => Level::parse(name),
-            Some(Value::I64(n)) => Level::from_python(*n),
-            Some(Value::U64(n)) => i64::try_from(*n).ok().and_then(Level::from_python),
+            Some(Value::String(name)) => (Level::parse(name), Error::invalid("invalid level")),
+            Some(Value::I64(n)) => (Level::from_python(*n), Error::new(ErrorKind::InvalidData)),
+            Some(Value::U64(n)) => (
+                i64::try_from(*n).ok().and_then(Level::from_python),
+                Error::new(ErrorKind::InvalidData),
+            ),
             Some(other) => return invalid_type(other.clone(), meta, "a level"),
         };
         match parsed {
             Some(level) => Annotated(Some(level), meta),
             None => {
-                meta.add_error(Error::invalid("invalid level"));
+                meta.add_error(error);
                 meta.set_original_value(value);
                 Annotated(None, meta)
             }
@@ -104,13 +108,17 @@ mod tests {
     #[test]
     fn invalid_levels_keep_the_original() {
         for (input, reason) in [
-            (json!("Error"), "invalid level"),
-            (json!(15), "invalid level"),
-            (json!(true), "expected a level"),
+            (json!("Error"), Some("invalid level")),
+            (json!(15), None),
+            (json!(true), Some("expected a level")),
         ] {
             let Annotated(value, meta) = parse(input.clone());
             assert!(value.is_none());
-            assert_eq!(meta.errors()[0].get("reason"), Some(&Value::from(reason)));
+            assert_eq!(meta.errors()[0].kind(), &ErrorKind::InvalidData);
+            assert_eq!(
+                meta.errors()[0].get("reason"),
+                reason.map(Value::from).as_ref()
+            );
             assert_eq!(meta.original_value(), annotated_from_json(input).value());
         }
     }

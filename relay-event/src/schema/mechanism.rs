@@ -12,6 +12,7 @@ use crate::{Annotated, FromValue, IntoValue, Object, ProcessValue, Value};
 
 /// The mechanism by which an exception was generated and handled.
 #[derive(Clone, Debug, Default, PartialEq, FromValue, IntoValue, ProcessValue)]
+#[metastructure(expectation = "exception mechanism")]
 pub struct Mechanism {
     /// The kind of mechanism (e.g. `generic`, `onerror`).
     #[metastructure(field = "type", required = true, nonempty = true, max_chars = 128)]
@@ -34,9 +35,15 @@ pub struct Mechanism {
     /// The id of the parent exception within its group.
     pub parent_id: Annotated<u64>,
     /// Arbitrary extra data.
-    #[metastructure(pii = "true", max_bytes = 2048, max_depth = 5)]
+    #[metastructure(
+        pii = "true",
+        max_bytes = 2048,
+        max_depth = 5,
+        skip_serialization = "empty"
+    )]
     pub data: Annotated<Object<Value>>,
     /// Operating-system error information (signal, Mach exception, errno, NSError).
+    #[metastructure(skip_serialization = "empty")]
     pub meta: Annotated<MechanismMeta>,
     /// Unknown attributes.
     #[metastructure(additional_properties)]
@@ -47,12 +54,16 @@ pub struct Mechanism {
 #[derive(Clone, Debug, Default, PartialEq, FromValue, IntoValue, ProcessValue)]
 pub struct MechanismMeta {
     /// An error code of the C standard library.
+    #[metastructure(skip_serialization = "empty")]
     pub errno: Annotated<CError>,
     /// A POSIX signal.
+    #[metastructure(skip_serialization = "empty")]
     pub signal: Annotated<PosixSignal>,
     /// A Mach exception (Darwin).
+    #[metastructure(skip_serialization = "empty")]
     pub mach_exception: Annotated<MachException>,
     /// An `NSError` (Darwin).
+    #[metastructure(skip_serialization = "empty")]
     pub ns_error: Annotated<NsError>,
     /// Unknown attributes.
     #[metastructure(additional_properties)]

@@ -11,12 +11,14 @@
 //! This is the first batch: fields whose interface is not modelled yet are
 //! `Annotated<Value>` (or `Object<Value>`) with a `TODO(schema)` note, namely
 //! the security report (`csp`), request cookies and
-//! query string, stack trace `registers` and the internal `_metrics` / `_dsc` /
-//! `_performance_issues_spans`. Debug images are typed by their `type` ([`DebugImage`]);
-//! their identifiers (`debug_id`, `uuid`) are still plain strings.
+//! query string and the internal `_metrics` / `_dsc` /
+//! `_performance_issues_spans`. Debug images are typed by their `type` ([`DebugImage`]),
+//! with typed identifiers ([`DebugId`], [`CodeId`], [`DebugUuid`]) and addresses ([`Addr`]).
 
+mod addr;
 mod breadcrumb;
 pub mod contexts;
+mod debug_id;
 mod debug_meta;
 mod event;
 mod event_id;
@@ -39,8 +41,10 @@ mod transaction_info;
 mod user;
 mod values;
 
+pub use addr::{Addr, RegVal};
 pub use breadcrumb::Breadcrumb;
 pub use contexts::{Context, Contexts};
+pub use debug_id::{CodeId, DebugId, DebugUuid};
 pub use debug_meta::{
     AppleDebugImage, DebugImage, DebugMeta, JvmDebugImage, NativeDebugImage, ProguardDebugImage,
     SourceMapDebugImage, SystemSdkInfo,

@@ -104,10 +104,10 @@ pub(crate) use pair_into_value_impl;
 
 /// Parses a list of pairs: an array (each element parsed by `T`'s [`FromValue`]) or an object
 /// (each entry turned into a pair by `from_entry`, in the object's sorted key order). Any
-/// other value is `expected <expected>`.
+/// other value is `expected an array` (Sentry's wording for tags and headers, which accept
+/// objects too).
 pub(crate) fn pairs_from_value<T: FromValue>(
     value: Annotated<Value>,
-    expected: &str,
     from_entry: impl Fn(String, Annotated<Value>) -> T,
 ) -> Annotated<Array<T>> {
     match value {
@@ -122,7 +122,7 @@ pub(crate) fn pairs_from_value<T: FromValue>(
             ),
             meta,
         ),
-        Annotated(Some(other), meta) => invalid_type(other, meta, expected),
+        Annotated(Some(other), meta) => invalid_type(other, meta, "an array"),
         Annotated(None, meta) => Annotated(None, meta),
     }
 }

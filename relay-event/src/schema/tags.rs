@@ -3,7 +3,7 @@
 //! Parsing accepts an object (becoming pairs sorted by key, since objects keep their keys
 //! sorted) or an array of `[key, value]` pairs; keys and values are lenient strings. An array
 //! element that is not a 2-element array becomes `null` with `invalid_data` `expected a
-//! tuple`; any other value is `expected tags`. Output is always the array of pairs. Keys and
+//! tuple`; any other value is `expected an array`. Output is always the array of pairs. Keys and
 //! values are limited to 200 characters (normalization.md §8.1), keys allow only
 //! `a-zA-Z0-9_.:-`, values deny `\n` (normalization.md §6.2); PII level `maybe` (pii.md).
 
@@ -69,7 +69,7 @@ impl ProcessValue for TagEntry {
 
 impl FromValue for Tags {
     fn from_value(value: Annotated<Value>) -> Annotated<Self> {
-        pairs_from_value(value, "tags", |key, value| {
+        pairs_from_value(value, |key, value| {
             TagEntry(
                 Annotated::new(LenientString(key)),
                 LenientString::from_value(value),

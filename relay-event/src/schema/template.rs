@@ -7,6 +7,7 @@ use crate::{Annotated, Array, FromValue, IntoValue, Object, ProcessValue, Value}
 
 /// Template debug information.
 #[derive(Clone, Debug, Default, PartialEq, FromValue, IntoValue, ProcessValue)]
+#[metastructure(expectation = "templateinfo")]
 pub struct Template {
     /// The template file, relative.
     #[metastructure(pii = "true", max_chars = 128, max_chars_allowance = 20)]

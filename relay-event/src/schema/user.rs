@@ -29,12 +29,12 @@ pub struct User {
     #[metastructure(pii = "true")]
     pub sentry_user: Annotated<String>,
     /// Approximate location.
-    #[metastructure(pii = "true")]
+    #[metastructure(pii = "true", skip_serialization = "empty")]
     pub geo: Annotated<Geo>,
     /// The user segment.
     pub segment: Annotated<String>,
     /// Additional data.
-    #[metastructure(pii = "true")]
+    #[metastructure(pii = "true", skip_serialization = "empty")]
     pub data: Annotated<Object<Value>>,
     /// Unknown attributes (moved into `data` by normalization).
     #[metastructure(additional_properties)]

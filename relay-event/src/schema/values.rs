@@ -4,7 +4,10 @@
 //! Parsing accepts `{"values": [...]}` (other keys are kept as unknown attributes), a bare
 //! array, or a single object without `values` (wrapped into one element); `{}` is absent; any
 //! other value is `invalid_data` `expected a list or values object`. The output is always the
-//! object form. `values` is `required` (normalization.md §6.2).
+//! object form, without the `null` elements that have no meta and without a `values` key that
+//! has neither meta nor written elements (normalization.md §11; such output does not parse
+//! back to the same wrapper, as Sentry's does not). `values` is `required` (normalization.md
+//! §6.2).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -164,21 +167,71 @@ impl<'de, T: FromValue> Visitor<'de> for ValuesVisitor<T> {
     }
 }
 
+impl<T: IntoValue> Values<T> {
+    /// Whether the `values` key is written: not when it has no meta and no written element (a
+    /// `null` element without meta is not written, normalization.md §11), as in Sentry's
+    /// output (`{"values": [null]}` → `{}`, renormalized `{"values": [], "x": 1}` →
+    /// `{"x": 1}`, which parses back differently: Sentry's quirk, kept).
+    fn writes_values(&self) -> bool {
+        if !self.values.meta().is_empty() {
+            return true;
+        }
+        self.values
+            .value()
+            .is_some_and(|items| items.iter().any(is_written_element))
+    }
+}
+
+/// A `null` element without meta is left out of `values` (normalization.md §11); its index
+/// in `_meta` stays the original one.
+fn is_written_element<T: IntoValue>(element: &Annotated<T>) -> bool {
+    !element.skip_serialization(SkipSerialization::Null)
+}
+
+/// The written elements of a `values` list.
+struct WrittenElements<'a, T>(&'a Array<T>);
+
+impl<T: IntoValue> serde::Serialize for WrittenElements<'_, T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(
+            self.0
+                .iter()
+                .filter(|element| is_written_element(element))
+                .map(SerializePayload),
+        )
+    }
+}
+
 impl<T: IntoValue> IntoValue for Values<T> {
     fn into_value(self) -> Value {
+        let writes_values = self.writes_values();
         let mut map = self.other;
-        map.insert("values".to_owned(), self.values.into_annotated_value());
+        if writes_values {
+            let Annotated(items, meta) = self.values;
+            let items = items.map(|items| {
+                Value::Array(
+                    items
+                        .into_iter()
+                        .filter(is_written_element)
+                        .map(Annotated::into_annotated_value)
+                        .collect(),
+                )
+            });
+            map.entry("values".to_owned())
+                .or_insert(Annotated(items, meta));
+        }
         Value::Object(map)
     }
 
     fn serialize_payload<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        // `values` is always written, `null` included: `{}` would parse back as an absent
-        // interface, losing the interface and any `_meta` of its `values`. A `values` key in
-        // `other` (only possible when code puts it there) takes its place, written once.
+        // A `values` key in `other` (only possible when code puts it there) takes the place
+        // of the field, written once.
         let mut map = serializer.serialize_map(None)?;
-        match self.other.get("values") {
-            Some(value) => map.serialize_entry("values", &SerializePayload(value))?,
-            None => map.serialize_entry("values", &SerializePayload(&self.values))?,
+        match (self.other.get("values"), self.values.value()) {
+            (Some(value), _) => map.serialize_entry("values", &SerializePayload(value))?,
+            (None, _) if !self.writes_values() => {}
+            (None, Some(items)) => map.serialize_entry("values", &WrittenElements(items))?,
+            (None, None) => map.serialize_entry("values", &SerializePayload(&self.values))?,
         }
         for (key, value) in &self.other {
             if key != "values" {
@@ -249,6 +302,44 @@ mod tests {
         assert_eq!(
             to_json(&single).ok(),
             Some(json!({"values": [{"type": "x"}]}))
+        );
+    }
+
+    #[test]
+    fn null_elements_without_meta_are_not_written() {
+        assert_eq!(roundtrip(json!({"values": [null]})), json!({}));
+        assert_eq!(roundtrip(json!({"values": []})), json!({}));
+        assert_eq!(roundtrip(json!({"values": [], "x": 1})), json!({"x": 1}));
+        assert_eq!(roundtrip(json!({"values": null, "x": 1})), json!({"x": 1}));
+        assert_eq!(
+            roundtrip(json!({"values": [null, "a", null]})),
+            json!({"values": ["a"]})
+        );
+
+        // With meta, the element and the key stay; the meta keeps the original index.
+        let mut parsed: Annotated<Values<String>> = from_json(json!({"values": [null, 1]}));
+        if let Some(values) = parsed.value_mut() {
+            if let Some(items) = values.values.value_mut() {
+                items[1].set_value(None);
+            }
+        }
+        assert_eq!(
+            to_json(&parsed).ok(),
+            Some(json!({"values": [null], "_meta": {"values": {"1": {"": {
+                "err": [["invalid_data", {"reason": "expected a string"}]], "val": 1}}}}}))
+        );
+        let missing = Annotated::new(Values::<String> {
+            values: Annotated(
+                None,
+                crate::Meta::from_error(crate::ErrorKind::MissingAttribute),
+            ),
+            other: Object::new(),
+        });
+        assert_eq!(
+            to_json(&missing).ok(),
+            Some(
+                json!({"values": null, "_meta": {"values": {"": {"err": ["missing_attribute"]}}}})
+            )
         );
     }
 

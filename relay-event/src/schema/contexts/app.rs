@@ -4,6 +4,7 @@ use crate::{Annotated, Array, FromValue, IntoValue, Object, ProcessValue, Value}
 
 /// Application information.
 #[derive(Clone, Debug, Default, PartialEq, FromValue, IntoValue, ProcessValue)]
+#[metastructure(expectation = "an object")]
 pub struct AppContext {
     /// When the app was started (ISO 8601 text).
     pub app_start_time: Annotated<String>,
@@ -24,6 +25,7 @@ pub struct AppContext {
     /// Whether the app was in the foreground.
     pub in_foreground: Annotated<bool>,
     /// The names of the visible views.
+    #[metastructure(skip_serialization = "empty")]
     pub view_names: Annotated<Array<String>>,
     /// Unknown attributes.
     #[metastructure(additional_properties)]

@@ -8,6 +8,7 @@ use crate::{Annotated, FromValue, IntoValue, Object, ProcessValue, Value};
 
 /// Browser information.
 #[derive(Clone, Debug, Default, PartialEq, FromValue, IntoValue, ProcessValue)]
+#[metastructure(expectation = "an object")]
 pub struct BrowserContext {
     /// The description of the browser: `"<name> <version>"` (e.g. `Chrome 120.0.0`).
     pub browser: Annotated<String>,

@@ -5,6 +5,7 @@ use crate::{Annotated, FromValue, IntoValue, Object, ProcessValue, Value};
 
 /// Cloud resource information.
 #[derive(Clone, Debug, Default, PartialEq, FromValue, IntoValue, ProcessValue)]
+#[metastructure(expectation = "an object")]
 pub struct CloudResourceContext {
     /// The cloud provider (e.g. `aws`).
     #[metastructure(field = "cloud.provider")]

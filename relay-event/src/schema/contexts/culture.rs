@@ -5,6 +5,7 @@ use crate::{Annotated, FromValue, IntoValue, Object, ProcessValue, Value};
 
 /// Culture information.
 #[derive(Clone, Debug, Default, PartialEq, FromValue, IntoValue, ProcessValue)]
+#[metastructure(expectation = "an object")]
 pub struct CultureContext {
     /// The calendar (e.g. `GregorianCalendar`).
     pub calendar: Annotated<String>,

@@ -6,6 +6,7 @@ use crate::{Annotated, FromValue, IntoValue, Object, ProcessValue, Value};
 
 /// Device information.
 #[derive(Clone, Debug, Default, PartialEq, FromValue, IntoValue, ProcessValue)]
+#[metastructure(expectation = "an object")]
 pub struct DeviceContext {
     /// The name of the device (e.g. `iPhone of Jane`).
     pub name: Annotated<String>,

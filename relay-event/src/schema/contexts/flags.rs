@@ -6,6 +6,7 @@ use crate::{Annotated, Array, FromValue, IntoValue, Object, ProcessValue, Value}
 
 /// Feature flag evaluations.
 #[derive(Clone, Debug, Default, PartialEq, FromValue, IntoValue, ProcessValue)]
+#[metastructure(expectation = "an object")]
 pub struct FlagsContext {
     /// The evaluations, oldest first.
     pub values: Annotated<Array<FlagEntry>>,
@@ -16,6 +17,7 @@ pub struct FlagsContext {
 
 /// One feature flag evaluation.
 #[derive(Clone, Debug, Default, PartialEq, FromValue, IntoValue, ProcessValue)]
+#[metastructure(expectation = "flagscontextitem")]
 pub struct FlagEntry {
     /// The name of the flag.
     pub flag: Annotated<String>,

@@ -6,6 +6,7 @@ use crate::{Annotated, FromValue, IntoValue, Object, ProcessValue, Value};
 
 /// Network Error Logging information.
 #[derive(Clone, Debug, Default, PartialEq, FromValue, IntoValue, ProcessValue)]
+#[metastructure(expectation = "an object")]
 pub struct NelContext {
     /// The error type (e.g. `dns.unreachable`).
     pub error_type: Annotated<String>,

@@ -9,6 +9,7 @@ use crate::{Annotated, FromValue, IntoValue, Object, ProcessValue, Value};
 
 /// Operating system information.
 #[derive(Clone, Debug, Default, PartialEq, FromValue, IntoValue, ProcessValue)]
+#[metastructure(expectation = "an object")]
 pub struct OsContext {
     /// The description of the OS: `"<name> <version>"` or `"<name>"` (e.g. `Windows 10`).
     pub os: Annotated<String>,

@@ -4,6 +4,7 @@ use crate::{Annotated, FromValue, IntoValue, Object, ProcessValue, Value};
 
 /// OpenTelemetry data of the event.
 #[derive(Clone, Debug, Default, PartialEq, FromValue, IntoValue, ProcessValue)]
+#[metastructure(expectation = "an object")]
 pub struct OtelContext {
     /// The OpenTelemetry attributes.
     pub attributes: Annotated<Object<Value>>,

@@ -5,6 +5,7 @@ use crate::{Annotated, FromValue, IntoValue, Object, ProcessValue, Value};
 
 /// Performance score information.
 #[derive(Clone, Debug, Default, PartialEq, FromValue, IntoValue, ProcessValue)]
+#[metastructure(expectation = "an object")]
 pub struct PerformanceScoreContext {
     /// The version of the score profile.
     pub score_profile_version: Annotated<String>,

@@ -5,6 +5,7 @@ use crate::{Annotated, FromValue, IntoValue, Object, ProcessValue, Value};
 
 /// Profile information.
 #[derive(Clone, Debug, Default, PartialEq, FromValue, IntoValue, ProcessValue)]
+#[metastructure(expectation = "an object")]
 pub struct ProfileContext {
     /// The id of the (transaction) profile.
     pub profile_id: Annotated<EventId>,

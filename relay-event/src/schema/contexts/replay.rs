@@ -5,6 +5,7 @@ use crate::{Annotated, FromValue, IntoValue, Object, ProcessValue, Value};
 
 /// Replay information.
 #[derive(Clone, Debug, Default, PartialEq, FromValue, IntoValue, ProcessValue)]
+#[metastructure(expectation = "an object")]
 pub struct ReplayContext {
     /// The id of the replay.
     pub replay_id: Annotated<EventId>,

@@ -8,12 +8,23 @@ use crate::{Annotated, FromValue, IntoValue, Object, ProcessValue, Value};
 
 /// An HTTP response.
 #[derive(Clone, Debug, Default, PartialEq, FromValue, IntoValue, ProcessValue)]
+#[metastructure(expectation = "an object")]
 pub struct ResponseContext {
     /// Cookies set by the response.
-    #[metastructure(pii = "true", max_bytes = 2048, max_depth = 5)]
+    #[metastructure(
+        pii = "true",
+        max_bytes = 2048,
+        max_depth = 5,
+        skip_serialization = "empty"
+    )]
     pub cookies: Annotated<Value>,
     /// The response headers.
-    #[metastructure(pii = "true", max_bytes = 8192, max_depth = 7)]
+    #[metastructure(
+        pii = "true",
+        max_bytes = 8192,
+        max_depth = 7,
+        skip_serialization = "empty"
+    )]
     pub headers: Annotated<Headers>,
     /// The HTTP status code.
     pub status_code: Annotated<u64>,

@@ -8,6 +8,7 @@ use crate::{Annotated, FromValue, IntoValue, Object, ProcessValue, Value};
 
 /// Runtime information.
 #[derive(Clone, Debug, Default, PartialEq, FromValue, IntoValue, ProcessValue)]
+#[metastructure(expectation = "an object")]
 pub struct RuntimeContext {
     /// The description of the runtime: `"<name> <version>"` (e.g. `CPython 3.12.1`).
     pub runtime: Annotated<String>,

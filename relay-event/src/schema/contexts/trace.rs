@@ -4,8 +4,8 @@
 //! Per the published schema a trace id is 32 hex digits and a span id 16. Parsing is lenient
 //! about form: a trace id may be any UUID text form (hyphenated, braced, any case) and is
 //! written as 32 lower-case hex digits; a span id may use either case and is written in lower
-//! case. Anything else is `invalid_data` (`invalid trace id` / `invalid span id`, or
-//! `expected a trace id` / `expected a span id` for non-strings) with the original value.
+//! case. Anything else is `invalid_data` (`not a valid trace id` / `not a valid span id`, or
+//! `expected trace id` / `expected span id` for non-strings, Sentry's wording) with the original value.
 //! `trace_id` and `span_id` are required (normalization.md §6.2; the transaction checks of
 //! normalization.md §5 reject transactions without them). `op` is at most 128 characters,
 //! `origin` 128 characters of `a-zA-Z0-9_.` like a span's; `data` has PII level `true`.
@@ -73,13 +73,13 @@ fn parse_id<T>(
 
 impl FromValue for TraceId {
     fn from_value(value: Annotated<Value>) -> Annotated<Self> {
-        parse_id(value, TraceId::parse, "invalid trace id", "a trace id")
+        parse_id(value, TraceId::parse, "not a valid trace id", "trace id")
     }
 }
 
 impl FromValue for SpanId {
     fn from_value(value: Annotated<Value>) -> Annotated<Self> {
-        parse_id(value, SpanId::parse, "invalid span id", "a span id")
+        parse_id(value, SpanId::parse, "not a valid span id", "span id")
     }
 }
 
@@ -177,6 +177,7 @@ super::super::string_enum_value!(SpanStatus);
 
 /// The trace context: the transaction's own span or the span active when an error happened.
 #[derive(Clone, Debug, Default, PartialEq, FromValue, IntoValue, ProcessValue)]
+#[metastructure(expectation = "an object")]
 pub struct TraceContext {
     /// The trace id.
     #[metastructure(required = true)]
@@ -251,11 +252,11 @@ mod tests {
         );
         assert_eq!(
             meta["trace_id"][""]["err"][0][1]["reason"],
-            "invalid trace id"
+            "not a valid trace id"
         );
         assert_eq!(
             meta["span_id"][""]["err"][0][1]["reason"],
-            "expected a span id"
+            "expected span id"
         );
         assert_eq!(meta["span_id"][""]["val"], 5);
         assert_eq!(meta["parent_span_id"][""]["val"], "xyz");
