@@ -4,7 +4,8 @@
 //! Accepted input:
 //!
 //! * RFC 3339 / ISO 8601 strings; a missing offset means UTC (`2023-12-31T23:59:50` is
-//!   accepted, `2023-12-31 23:59:50` is not). Other offsets are converted to UTC.
+//!   accepted, `2023-12-31 23:59:50` is not). Other offsets are converted to UTC. Digits
+//!   beyond microseconds round half up.
 //! * Integer or float Unix seconds, rounded to microseconds; negative values are accepted here
 //!   (stale timestamps are rejected later, normalization.md §4.3).
 //!
@@ -44,7 +45,12 @@ impl Timestamp {
         if datetime.year() > 9999 {
             return Err(Error::invalid("timestamp out of range"));
         }
-        Ok(Timestamp(datetime))
+        // More than six fractional digits (SDKs that send nanoseconds) are rounded to the
+        // microsecond half up, carrying into the seconds, as StoreNormalizer 0.10.1 does
+        // (`…00.0000005Z` → `.000001`, `…00.9999996Z` → `…01.0`).
+        let micros = datetime.timestamp() * 1_000_000
+            + i64::from((datetime.timestamp_subsec_nanos() + 500) / 1_000);
+        Timestamp::from_micros(micros).ok_or_else(|| Error::invalid("timestamp out of range"))
     }
 
     /// The timestamp at `seconds`, as Sentry reads a float timestamp: the fraction of the
@@ -122,6 +128,23 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    /// StoreNormalizer 0.10.1's outputs for strings with sub-microsecond digits.
+    #[test]
+    fn string_fractions_beyond_microseconds_round_half_up() {
+        let cases = [
+            ("2024-01-01T00:00:00.0000005Z", 1_704_067_200_000_001),
+            ("2024-01-01T00:00:00.9999996Z", 1_704_067_201_000_000),
+            ("2024-01-01T00:00:00.0000004999Z", 1_704_067_200_000_000),
+            ("2024-01-01T00:00:00.0000025Z", 1_704_067_200_000_003),
+            ("2024-01-01T00:00:00.1234565+01:00", 1_704_063_600_123_457),
+            ("2024-01-01T00:00:00.1234565", 1_704_067_200_123_457),
+        ];
+        for (text, micros) in cases {
+            let parsed = Timestamp::parse_str(text).map(|t| t.0.timestamp_micros());
+            assert_eq!(parsed, Ok(micros), "{text}");
+        }
+    }
 
     #[test]
     fn float_seconds_round_like_sentry() {

@@ -41,12 +41,6 @@ KNOWN_DIFFERENCES = {
             'extra user.id',
         },
     ),
-    'rust-0.49.5-transaction.json': (
-        'RFC 3339 timestamp strings with more than 6 fractional digits (the Rust SDK sends nanoseconds): Sentry rounds to the nearest µs, half up, carrying into the seconds (…:12.063468573Z → .063469, .07660065Z → .076601, .0000005Z → .000001, 00.9999996Z → 01.0); ours truncates to µs (.063468, .0766, .0, 00.999999) (span `timestamp`s here)',
-        {
-            'value spans.*.timestamp',
-        },
-    ),
     'sentry-cli-3.8.2-invalid.json': (
         'empty strings in `user.id` / `user.email`: Sentry drops them from the output without any `_meta` (as it drops an empty `username`, which we match) but still derives `sentry_user` from them (`id:`, `email:`); ours derives the same `sentry_user` but keeps `"id": ""` (and `"email": ""`)',
         {
