@@ -135,6 +135,19 @@ def test_managed_relay_forwards_message_as_logentry(relay, upstream):
     assert not headers.get("fully_normalized")
 
 
+def test_managed_relay_ignores_fully_normalized_from_an_sdk(relay, upstream):
+    # Only a trusted relay may say an event needs no normalization (processing.md §3.1); an
+    # SDK setting the header must not get a raw event past this relay and, through it, past
+    # the processing relay that trusts it.
+    managed = relay(upstream, mode="managed")
+    envelope = build_envelope(event_item({"message": "hello"}, fully_normalized=True))
+    assert_status(managed.send_envelope(PROJECT_ID, envelope), 200)
+    [received] = upstream.wait_for_envelopes(1, predicate=lambda e: e.envelope.event_id == envelope.event_id)
+    item = received.envelope.get_item("event")
+    assert json.loads(item.payload)["logentry"] == {"formatted": "hello"}
+    assert not item.headers.get("fully_normalized")
+
+
 def test_managed_relay_with_full_level_normalizes_everything(relay, upstream):
     _, event, headers = _managed_event(relay, upstream, "full", {"message": "hello", "unknown_key": 1})
     assert event["unknown_key"] is None

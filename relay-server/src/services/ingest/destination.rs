@@ -41,17 +41,32 @@ pub enum Destination {
     },
 }
 
+/// `fully_normalized` lets a relay skip normalization only when a trusted relay set it
+/// (`processing.md` §3.1): from anyone else (an SDK, an untrusted relay) it is cleared, so
+/// the managed relay normalizes the event and the upstream, which trusts this relay, does
+/// not skip an event nobody normalized.
+fn distrust_normalization_flags(managed: &mut ManagedEnvelope) {
+    for item in managed.envelope_mut().items_mut() {
+        if item.fully_normalized() {
+            item.set_fully_normalized(false);
+        }
+    }
+}
+
 impl Destination {
     /// Sends an envelope of an enabled project that passed every check on its way.
     pub fn submit_checked(
         &self,
-        #[cfg_attr(not(feature = "processing"), allow(unused_mut))] mut managed: ManagedEnvelope,
+        mut managed: ManagedEnvelope,
         state: &Arc<ProjectState>,
         target: Option<UpstreamDescriptor>,
-        #[cfg_attr(not(feature = "processing"), allow(unused_variables))] trusted_sender: bool,
+        trusted_sender: bool,
     ) {
         match self {
             Destination::Forwarding(forwarding) => {
+                if !trusted_sender {
+                    distrust_normalization_flags(&mut managed);
+                }
                 forwarding.submit_checked(managed, state, target)
             }
             #[cfg(feature = "processing")]
