@@ -12,6 +12,15 @@
 //!   trace op is `ui.load` and the transaction name is not `<unlabeled transaction>`, the
 //!   trace context's `data` gets `app.vitals.start.screen` = the name unless it has that key.
 //!
+//! App start spans (§7 step 27, with span normalization): React Native SDKs 3.x to 4.4 named
+//! their app start spans `app_start_cold` / `app_start_warm`; transactions from them get the
+//! ops `app.start.cold` / `app.start.warm` the product expects. Which versions count was
+//! observed with StoreNormalizer 0.10.1: the SDK `sentry.javascript.react-native` with a
+//! version text starting with `3` or with one of `4.0` … `4.4` (a text prefix, so `4.10.0`
+//! and `4.40` count too, `4` and `4.5.0` do not). Only the first such span is renamed (a
+//! transaction has one app start). Other ops, other SDKs and errors keep their spans
+//! unchanged.
+//!
 //! A missing unit counts as `millisecond`: the measurements step (18), which runs before,
 //! fills exactly that unit for both app start measurements, so the result is the same with
 //! or without it (it is not implemented yet).
@@ -109,6 +118,53 @@ pub fn normalize_app_start(event: &mut Event) {
     let screen = data.entry(SCREEN.to_owned()).or_default();
     if screen.value().is_none() {
         screen.set_value(Some(Value::String(name)));
+    }
+}
+
+/// The SDK whose old versions sent `app_start_*` span ops.
+const REACT_NATIVE_SDK: &str = "sentry.javascript.react-native";
+
+/// Whether a React Native SDK version named app start spans `app_start_*` (see the module
+/// docs: a text prefix, as Sentry checks it).
+fn sends_legacy_app_start_ops(version: &str) -> bool {
+    version.starts_with('3')
+        || ["4.0", "4.1", "4.2", "4.3", "4.4"]
+            .iter()
+            .any(|prefix| version.starts_with(prefix))
+}
+
+/// Step 27 (app start spans): `app_start_cold` / `app_start_warm` span ops of old React
+/// Native SDKs become `app.start.cold` / `app.start.warm`, in transactions.
+pub fn normalize_app_start_spans(event: &mut Event) {
+    if event.ty.value() != Some(&EventType::Transaction) {
+        return;
+    }
+    let Some(sdk) = event.client_sdk.value() else {
+        return;
+    };
+    let is_legacy_react_native = sdk.name.value().map(String::as_str) == Some(REACT_NATIVE_SDK)
+        && sdk
+            .version
+            .value()
+            .is_some_and(|version| sends_legacy_app_start_ops(version));
+    if !is_legacy_react_native {
+        return;
+    }
+    let Some(spans) = event.spans.value_mut() else {
+        return;
+    };
+    for span in spans
+        .iter_mut()
+        .filter_map(|span| span.value_mut().as_mut())
+    {
+        let renamed = match span.op.value().map(String::as_str) {
+            Some("app_start_cold") => "app.start.cold",
+            Some("app_start_warm") => "app.start.warm",
+            _ => continue,
+        };
+        span.op.set_value(Some(renamed.to_owned()));
+        // A transaction has one app start; Sentry renames only the first such span.
+        return;
     }
 }
 
@@ -228,5 +284,86 @@ mod tests {
         let mut input = transaction(json!({"app_start_cold": ms(1.0)}), "ui.load");
         input["type"] = json!("default");
         assert_eq!(run(input), json!([null, {"app_start_cold": ms(1.0)}, null]));
+    }
+
+    #[test]
+    fn only_the_first_app_start_span_is_renamed() {
+        let mut event: Annotated<Event> = relay_event::from_json(json!({
+            "type": "transaction",
+            "sdk": {"name": "sentry.javascript.react-native", "version": "4.2.0"},
+            "spans": [{"op": "db"}, {"op": "app_start_warm"}, {"op": "app_start_cold"}]
+        }));
+        if let Some(event) = event.value_mut() {
+            normalize_app_start_spans(event);
+        }
+        let output = relay_event::to_json(&event).unwrap_or_default();
+        let ops: Vec<&str> = (0..3)
+            .filter_map(|i| output["spans"][i]["op"].as_str())
+            .collect();
+        assert_eq!(ops, ["db", "app.start.warm", "app_start_cold"]);
+    }
+
+    fn app_start_span_op(sdk: serde_json::Value, ty: &str, op: &str) -> String {
+        let mut event: Annotated<Event> = relay_event::from_json(json!({
+            "type": ty, "sdk": sdk,
+            "spans": [{"op": op, "span_id": "dddddddddddddddd", "trace_id": "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+                "start_timestamp": 1704067190.0, "timestamp": 1704067191.0}]
+        }));
+        if let Some(event) = event.value_mut() {
+            normalize_app_start_spans(event);
+        }
+        let output = relay_event::to_json(&event).unwrap_or_default();
+        output["spans"][0]["op"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// The version matrix observed with StoreNormalizer 0.10.1.
+    #[test]
+    fn legacy_react_native_app_start_span_ops_are_renamed() {
+        let react_native =
+            |version: &str| json!({"name": "sentry.javascript.react-native", "version": version});
+        for version in [
+            "3",
+            "3.0.0",
+            "3.9.0",
+            "4.0",
+            "4.4.5",
+            "4.4.0-beta.1",
+            "4.10.0",
+            "4.40.0",
+        ] {
+            assert_eq!(
+                app_start_span_op(react_native(version), "transaction", "app_start_cold"),
+                "app.start.cold",
+                "{version}"
+            );
+            assert_eq!(
+                app_start_span_op(react_native(version), "transaction", "app_start_warm"),
+                "app.start.warm",
+                "{version}"
+            );
+        }
+        for version in ["4", "4.5.0", "4.9.99", "5.0.0", "2.99.99", "v4.4.0", ""] {
+            assert_eq!(
+                app_start_span_op(react_native(version), "transaction", "app_start_cold"),
+                "app_start_cold",
+                "{version}"
+            );
+        }
+        let cocoa = json!({"name": "sentry.cocoa", "version": "4.0.0"});
+        assert_eq!(
+            app_start_span_op(cocoa, "transaction", "app_start_cold"),
+            "app_start_cold"
+        );
+        assert_eq!(
+            app_start_span_op(react_native("4.0.0"), "error", "app_start_cold"),
+            "app_start_cold"
+        );
+        assert_eq!(
+            app_start_span_op(react_native("4.0.0"), "transaction", "app_start_hot"),
+            "app_start_hot"
+        );
     }
 }

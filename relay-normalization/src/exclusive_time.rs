@@ -6,7 +6,8 @@
 //! `parent_span_id` equals its `span_id`; the children's intervals are clipped to the parent's
 //! interval and merged, and `exclusive_time` (milliseconds) is the parent's duration less the
 //! merged length. The transaction's own interval (`start_timestamp`..`timestamp`) and trace
-//! context `span_id` give `contexts.trace.exclusive_time` the same way. Children may extend
+//! context `span_id` give `contexts.trace.exclusive_time` the same way, unless the trace
+//! context already has one (spans' values are always recomputed). Children may extend
 //! past their parent or start before it (clipped), overlap each other (merged), and spans
 //! whose parent is unknown still get their own exclusive time. Spans without a timestamp or
 //! span id are skipped. Matches `StoreNormalizer` 0.10.1 with `normalize_spans`.
@@ -103,6 +104,10 @@ pub fn compute_exclusive_time(event: &mut Event) {
     else {
         return;
     };
+    // A value the client sent is kept (only span values are recomputed), as Sentry does.
+    if trace.exclusive_time.value().is_some() {
+        return;
+    }
     let Some(id) = trace.span_id.value() else {
         return;
     };
@@ -129,5 +134,23 @@ mod tests {
         );
         assert_eq!(exclusive_ms((0, 10_000), &[(20_000, 30_000)]), 10.0);
         assert_eq!(exclusive_ms((0, 10_000), &[(0, 10_000), (1, 2)]), 0.0);
+    }
+
+    /// StoreNormalizer 0.10.1 keeps a trace context `exclusive_time` the client sent and
+    /// recomputes every span's.
+    #[test]
+    fn a_sent_trace_value_is_kept_span_values_are_recomputed() {
+        let mut event: relay_event::Annotated<Event> = relay_event::from_json(serde_json::json!({
+            "type": "transaction", "start_timestamp": 100.0, "timestamp": 110.0,
+            "contexts": {"trace": {"trace_id": "b".repeat(32), "span_id": "a".repeat(16), "exclusive_time": 5}},
+            "spans": [{"span_id": "c".repeat(16), "parent_span_id": "a".repeat(16), "trace_id": "b".repeat(32),
+                "start_timestamp": 101.0, "timestamp": 103.0, "exclusive_time": 7}]
+        }));
+        if let Some(event) = event.value_mut() {
+            compute_exclusive_time(event);
+        }
+        let output = relay_event::to_json(&event).unwrap_or_default();
+        assert_eq!(output["contexts"]["trace"]["exclusive_time"], 5.0);
+        assert_eq!(output["spans"][0]["exclusive_time"], 2000.0);
     }
 }

@@ -11,11 +11,12 @@
 //! (22), replay context (23), request (24, §7.9), the forced trace context (25, §7.10),
 //! contexts (26, §7.10) with the `raw_description` parsing of `os` and `runtime` and the
 //! Android device model names, the exclusive
-//! time of spans (27, with `normalize_spans`) and the client sample rate (29).
+//! time of spans and the app start span ops of old React Native SDKs (27, with
+//! `normalize_spans`) and the client sample rate (29).
 //!
-//! Not implemented yet: the DSC-derived span data and app-start spans of step 27
-//! (normalization.md names them without their rules, and `StoreNormalizer`, which has no DSC,
-//! shows neither), and span enrichment (28, out of scope in normalization.md).
+//! Not implemented yet: the DSC-derived span data of step 27 (normalization.md names it
+//! without its rules, and `StoreNormalizer`, which has no DSC, cannot show it), and span
+//! enrichment (28, out of scope in normalization.md).
 
 use relay_event::schema::Event;
 use relay_event::Annotated;
@@ -88,6 +89,7 @@ pub fn normalize_fields(event: &mut Annotated<Event>, config: &NormalizationConf
         request::normalize_request(event);
         contexts::normalize_contexts(event);
         if config.normalize_spans {
+            app_start::normalize_app_start_spans(event);
             exclusive_time::compute_exclusive_time(event);
         }
         dsc_context::normalize_client_sample_rate(event, config.client_sample_rate);

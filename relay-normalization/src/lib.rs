@@ -26,7 +26,7 @@
 //! the event as they would find it:
 //!
 //! * the field steps of §7 listed as not implemented in [`fields`]: the DSC-derived span data
-//!   and app-start spans of span normalization (27).
+//!   of span normalization (27).
 //!
 //! Replay events are not events: [`replay`] validates and normalizes them with the same
 //! building blocks (schema checks, trimming, user agent → contexts, GeoIP).

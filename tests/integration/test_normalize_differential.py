@@ -51,8 +51,23 @@ KNOWN_DIFFERENCES = {
 
 LONG = "x" * 10_000
 
+def _span(op, span_id, start, end):
+    return {"op": op, "span_id": span_id, "parent_span_id": "c" * 16, "trace_id": "b" * 32,
+            "start_timestamp": start, "timestamp": end, "exclusive_time": 1}
+
 # Hand-made events: invalid values of every field type, oversized strings and databags.
 HANDMADE = {
+    # App start spans of an old React Native SDK, a sent trace exclusive time, nested spans.
+    "react-native-4-transaction": {
+        "type": "transaction", "transaction": "App", "start_timestamp": 1704067190.0,
+        "timestamp": 1704067195.0, "platform": "javascript",
+        "sdk": {"name": "sentry.javascript.react-native", "version": "4.2.0"},
+        "contexts": {"trace": {"trace_id": "b" * 32, "span_id": "c" * 16, "op": "ui.load", "exclusive_time": 3}},
+        "measurements": {"app_start_cold": {"value": 1200}},
+        "spans": [_span("app_start_cold", "d" * 16, 1704067190.0, 1704067191.2),
+                  _span("app_start_warm", "e" * 16, 1704067191.0, 1704067191.5),
+                  _span("db", "f" * 16, 1704067192.0, 1704067193.0)],
+    },
     "invalid-types": {
         "level": 5, "platform": ["python"], "release": {"a": 1}, "dist": 3, "environment": True,
         "timestamp": "yesterday", "fingerprint": "abc", "tags": "a=b", "extra": [1, 2],
@@ -95,7 +110,7 @@ def _corpus_events():
                     yield name, json.load(file)
 
 
-def _differences(relay_bin, name, event, trimming):
+def _differences(relay_bin, name, event, trimming, server_knobs=False):
     if isinstance(event, dict) and "event_id" not in event:
         # Sentry would generate a random id; pin one (normalize-diff.py does the same).
         event["event_id"] = uuid.uuid5(uuid.NAMESPACE_URL, name).hex
@@ -104,6 +119,10 @@ def _differences(relay_bin, name, event, trimming):
     if trimming:
         options["enable_trimming"] = True
         flags.append("--enable-trimming")
+    if server_knobs:
+        # The steps the server pipeline enables on top (normalization.md §1.1, last column).
+        options.update(normalize_user_agent=True, normalize_spans=True)
+        flags += ["--normalize-user-agent", "--normalize-spans"]
     theirs, their_error = normalize_diff.run_sentry(StoreNormalizer, options, event)
     ours, our_error = normalize_diff.run_relay(relay_bin, flags, event)
     if their_error or our_error:
@@ -119,6 +138,19 @@ def _differences(relay_bin, name, event, trimming):
 def test_corpus_event_matches_sentry(relay_bin, name, event):
     expected = KNOWN_DIFFERENCES.get(name, ("", set()))[1]
     assert _differences(relay_bin, name, event, trimming=False) == expected
+
+
+@pytest.mark.parametrize("name,event", list(_corpus_events()), ids=lambda value: value if isinstance(value, str) else "")
+def test_corpus_event_matches_sentry_with_the_server_knobs(relay_bin, name, event):
+    expected = KNOWN_DIFFERENCES.get(name, ("", set()))[1]
+    assert _differences(relay_bin, name, event, trimming=True, server_knobs=True) == expected
+
+
+@pytest.mark.parametrize("name", sorted(HANDMADE))
+def test_handmade_event_matches_sentry_with_the_server_knobs(relay_bin, name):
+    event = json.loads(json.dumps(HANDMADE[name]))
+    expected = KNOWN_DIFFERENCES.get(name, ("", set()))[1]
+    assert _differences(relay_bin, name, event, trimming=True, server_knobs=True) == expected
 
 
 @pytest.mark.parametrize("name", sorted(HANDMADE))
