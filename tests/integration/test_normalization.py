@@ -5,15 +5,14 @@ either `normalization.level`, and GeoIP from a database the test creates.
 Needs Redis on 127.0.0.1:6379 and Kafka (tansu) on 127.0.0.1:9092 (`scripts/services.sh`).
 """
 
-import importlib.util
-import os
 import json
 import time
 
 from fixtures.asserts import assert_status
+from fixtures.geoip import make_test_geoip
 from fixtures.envelope import build_envelope, event_item, transaction_item, transaction_payload
 from fixtures.projects import DEFAULT_PROJECT_ID
-from fixtures.relay import REPO_ROOT, RELAY_VERSION
+from fixtures.relay import RELAY_VERSION
 
 from test_processing_events import read_event
 
@@ -84,16 +83,9 @@ def test_transaction_timestamps_become_numbers(processing_relay, kafka_topics):
     assert all(isinstance(span["start_timestamp"], float) for span in event.get("spans", []))
 
 
-def _make_geoip(path):
-    spec = importlib.util.spec_from_file_location("make_test_geoip", os.path.join(REPO_ROOT, "scripts", "make-test-geoip.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.main([str(path), "2.125.160.0/24=GB,United Kingdom,England,Boxford"])
-
-
 def test_geoip_fills_user_geo(processing_relay, kafka_topics, tmp_path):
     database = tmp_path / "geoip.mmdb"
-    _make_geoip(database)
+    make_test_geoip(database)
     relay = processing_relay(config={"geoip": {"path": str(database)}})
     events = kafka_topics.consumer("events")
     envelope = build_envelope(event_item({"message": "where", "user": {"ip_address": "2.125.160.216"}}))

@@ -14,6 +14,7 @@ import uuid
 import pytest
 
 from fixtures.asserts import assert_status
+from fixtures.geoip import make_test_geoip
 from fixtures.envelope import build_envelope, make_item, new_event_id, transaction_item, transaction_payload
 from fixtures.projects import (
     DEFAULT_DSN_KEY,
@@ -146,6 +147,30 @@ def test_span_container_to_kafka(processing_relay, kafka_topics):
     assert db["parent_span_id"] == "eee19b7ec3c1b175"
     assert db["is_segment"] is False
     consumer.assert_empty(timeout=0.5)
+
+
+def test_span_client_address_gets_a_location(processing_relay, kafka_topics, tmp_path):
+    # processing.md §3.3 step 6 ("geo"): with a GeoIP database, `client.address` becomes
+    # `user.geo.*` attributes, as `user.ip_address` becomes `user.geo` on events.
+    database = tmp_path / "geoip.mmdb"
+    make_test_geoip(database)
+    relay = processing_relay(config={"geoip": {"path": str(database)}})
+    consumer = kafka_topics.consumer("spans")
+    trace_id = uuid.uuid4().hex
+    located = v2_span(trace_id, "eee19b7ec3c1b175")
+    located["attributes"]["client.address"] = {"type": "string", "value": "2.125.160.216"}
+    unknown = v2_span(trace_id, "aaaaaaaaaaaaaaaa", name="db", is_segment=False)
+    unknown["attributes"]["client.address"] = {"type": "string", "value": "10.0.0.1"}
+    envelope = build_envelope(container([located, unknown]), trace=dsc(trace_id))
+    assert_status(relay.send_envelope(PROJECT_ID, envelope), 200)
+
+    spans = {span["name"]: span for span in read_spans(consumer, 2)}
+    attributes = spans["GET /users"]["attributes"]
+    assert attributes["user.geo.country_code"] == {"type": "string", "value": "GB"}
+    assert attributes["user.geo.city"] == {"type": "string", "value": "Boxford"}
+    assert attributes["user.geo.subdivision"] == {"type": "string", "value": "England"}
+    assert attributes["user.geo.region"] == {"type": "string", "value": "United Kingdom"}
+    assert not any(name.startswith("user.geo.") for name in spans["db"]["attributes"])
 
 
 def test_legacy_span_items(processing_relay, kafka_topics):

@@ -173,6 +173,7 @@ impl SpanPipeline {
         }
         self.infer_client_address(context, attributes);
         self.infer_user_agent(context, attributes);
+        infer_user_geo(context, attributes);
 
         let has_name = span
             .get("name")
@@ -237,6 +238,39 @@ impl SpanPipeline {
             if let Some(version) = version {
                 attributes.insert("browser.version".into(), string_attribute(version));
             }
+        }
+    }
+}
+
+/// `user.geo.*` (`country_code`, `city`, `subdivision`, `region`) from the span's
+/// `client.address`, when a GeoIP database is configured and the span has no location yet
+/// (processing.md §3.3 step 6, "geo"), the way `user.geo` is filled for events.
+fn infer_user_geo(context: &ProcessingContext, attributes: &mut Map<String, Value>) {
+    const GEO_PREFIX: &str = "user.geo.";
+    let Some(lookup) = context.normalization.geoip() else {
+        return;
+    };
+    if attributes.keys().any(|name| name.starts_with(GEO_PREFIX)) {
+        return;
+    }
+    let Some(address) = attribute_str(attributes, "client.address")
+        .and_then(|address| address.parse::<std::net::IpAddr>().ok())
+    else {
+        return;
+    };
+    // A lookup error means a corrupt record: the span goes on without a location.
+    let Ok(Some(geo)) = lookup.lookup(address) else {
+        return;
+    };
+    let fields = [
+        ("country_code", geo.country_code.0),
+        ("city", geo.city.0),
+        ("subdivision", geo.subdivision.0),
+        ("region", geo.region.0),
+    ];
+    for (field, value) in fields {
+        if let Some(value) = value {
+            attributes.insert(format!("{GEO_PREFIX}{field}"), string_attribute(value));
         }
     }
 }
