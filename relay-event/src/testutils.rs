@@ -1,7 +1,24 @@
 //! Test-only schema structs, implemented with the derives (see the crate docs for the
-//! contract they follow).
+//! contract they follow), and helpers for the tests of leaf types.
 
-use crate::{Annotated, Array, FromValue, IntoValue, Object, ProcessValue, Timestamp, Value};
+use crate::{
+    annotated_from_json, to_json, Annotated, Array, FromValue, IntoValue, Object, ProcessValue,
+    Timestamp, Value,
+};
+
+/// `json` parsed as a `T` and written again (payload and `_meta`).
+pub fn written<T: FromValue + IntoValue>(json: serde_json::Value) -> serde_json::Value {
+    to_json(&T::from_value(annotated_from_json(json))).unwrap_or_default()
+}
+
+/// The `reason` of the first error of `json` parsed as a `T`, which must be rejected with
+/// `json` kept as the original value.
+pub fn reason_of<T: FromValue>(json: serde_json::Value) -> Option<Value> {
+    let Annotated(value, meta) = T::from_value(annotated_from_json(json.clone()));
+    assert!(value.is_none());
+    assert_eq!(meta.original_value(), Some(&annotated_from_json(json).0?));
+    meta.errors().first()?.get("reason").cloned()
+}
 
 #[derive(Clone, Debug, Default, PartialEq, FromValue, IntoValue, ProcessValue)]
 pub struct Exception {

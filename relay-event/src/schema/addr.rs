@@ -110,17 +110,11 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::{annotated_from_json, to_json};
+
+    use crate::testutils::reason_of;
 
     fn written(json: serde_json::Value) -> serde_json::Value {
-        to_json(&Addr::from_value(annotated_from_json(json))).unwrap_or_default()
-    }
-
-    fn reason_of<T: FromValue>(json: serde_json::Value) -> Option<Value> {
-        let Annotated(value, meta) = T::from_value(annotated_from_json(json.clone()));
-        assert!(value.is_none());
-        assert_eq!(meta.original_value(), Some(&annotated_from_json(json).0?));
-        meta.errors().first()?.get("reason").cloned()
+        crate::testutils::written::<Addr>(json)
     }
 
     #[test]

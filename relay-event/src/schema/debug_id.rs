@@ -142,18 +142,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::{annotated_from_json, to_json};
 
-    fn written<T: FromValue + IntoValue>(json: serde_json::Value) -> serde_json::Value {
-        to_json(&T::from_value(annotated_from_json(json))).unwrap_or_default()
-    }
-
-    fn reason_of<T: FromValue>(json: serde_json::Value) -> Option<Value> {
-        let Annotated(value, meta) = T::from_value(annotated_from_json(json.clone()));
-        assert!(value.is_none());
-        assert_eq!(meta.original_value(), Some(&annotated_from_json(json).0?));
-        meta.errors().first()?.get("reason").cloned()
-    }
+    use crate::testutils::{reason_of, written};
 
     #[test]
     fn debug_ids_are_written_in_canonical_form() {
