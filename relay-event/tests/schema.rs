@@ -100,8 +100,9 @@ fn expected_differences() -> BTreeMap<&'static str, Vec<&'static str>> {
         ),
         (
             "generic-event.json",
-            &[".tags", ".extra"],
-            "tags object becomes sorted pairs (§2); empty `extra` omitted (§11)",
+            &[".tags", ".extra", ".sdk.integrations", ".sdk.packages"],
+            "tags object becomes sorted pairs (§2); empty `extra`, `sdk.integrations` and \
+             `sdk.packages` omitted (§11)",
         ),
         (
             "invalid-interfaces.json",
@@ -164,13 +165,31 @@ fn expected_differences() -> BTreeMap<&'static str, Vec<&'static str>> {
                 ".contexts.device.type",
                 ".breadcrumbs",
                 ".tags",
+                ".exception.values.0.stacktrace.frames.0.filename",
+                ".exception.values.0.stacktrace.frames.0.module",
                 ".exception.values.0.stacktrace.frames.0.lineno",
+                ".exception.values.0.stacktrace.frames.1.filename",
+                ".exception.values.0.stacktrace.frames.1.module",
+                ".exception.values.0.stacktrace.frames.2.filename",
+                ".exception.values.0.stacktrace.frames.2.module",
+                ".exception.values.0.stacktrace.frames.3.filename",
+                ".exception.values.0.stacktrace.frames.3.module",
+                ".exception.values.0.stacktrace.frames.4.filename",
+                ".exception.values.0.stacktrace.frames.4.module",
+                ".exception.values.0.stacktrace.frames.5.filename",
+                ".exception.values.0.stacktrace.frames.5.module",
+                ".exception.values.0.stacktrace.frames.6.filename",
+                ".exception.values.0.stacktrace.frames.6.module",
+                ".exception.values.0.stacktrace.frames.7.filename",
+                ".exception.values.0.stacktrace.frames.7.module",
+                ".exception.values.0.stacktrace.frames.8.filename",
+                ".exception.values.0.stacktrace.frames.8.module",
                 "._meta",
             ],
             "bare breadcrumb array wrapped in `values`, tags object becomes pairs, contexts \
              without `type` get their key as `type` (§2); `lineno: -1` is not an unsigned \
              integer and the numeric gpu `vendor_id` is not the schema's string: null + \
-             invalid_data",
+             invalid_data; empty frame `filename` and `module` omitted (§11)",
         ),
     ];
     table

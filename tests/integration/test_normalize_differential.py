@@ -87,13 +87,6 @@ KNOWN_DIFFERENCES = {
             'value errors.*.type',
         },
     ),
-    'generic-event.json': (
-        'not analyzed yet: sdk.integrations and sdk.packages of invalid shape are kept',
-        {
-            'extra sdk.integrations',
-            'extra sdk.packages',
-        },
-    ),
     'invalid-interfaces.json': (
         'the original value of an invalid exception in `_meta`/`errors` is not the input object (Sentry keeps the whole original)',
         {
@@ -175,29 +168,10 @@ KNOWN_DIFFERENCES = {
             'value timestamp',
         },
     ),
-    'rust-0.49.5-invalid.json': (
-        'empty strings in `user.id` / `user.email`: Sentry drops them from the output without any `_meta` (as it drops an empty `username`, which we match) but still derives `sentry_user` from them (`id:`, `email:`); ours derives the same `sentry_user` but keeps `"id": ""` (and `"email": ""`)',
-        {
-            'extra user.id',
-        },
-    ),
     'rust-0.49.5-transaction.json': (
         'RFC 3339 timestamp strings with more than 6 fractional digits (the Rust SDK sends nanoseconds): Sentry rounds to the nearest µs, half up, carrying into the seconds (…:12.063468573Z → .063469, .07660065Z → .076601, .0000005Z → .000001, 00.9999996Z → 01.0); ours truncates to µs (.063468, .0766, .0, 00.999999) (span `timestamp`s here)',
         {
             'value spans.*.timestamp',
-        },
-    ),
-    'sentry-cli-3.8.2-invalid.json': (
-        'empty strings in `user.id` / `user.email`: Sentry drops them from the output without any `_meta` (as it drops an empty `username`, which we match) but still derives `sentry_user` from them (`id:`, `email:`); ours derives the same `sentry_user` but keeps `"id": ""` (and `"email": ""`)',
-        {
-            'extra user.id',
-        },
-    ),
-    'unity.json': (
-        'empty `module`/`abs_path` strings of frames are kept; Sentry drops them',
-        {
-            'extra exception.values.*.stacktrace.frames.*.abs_path',
-            'extra exception.values.*.stacktrace.frames.*.module',
         },
     ),
 }

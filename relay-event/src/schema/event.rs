@@ -222,6 +222,7 @@ pub struct Event {
     /// Template information.
     pub template: Annotated<Template>,
     /// Threads.
+    #[metastructure(skip_serialization = "empty")]
     pub threads: Annotated<Values<Thread>>,
     /// Tags.
     #[metastructure(pii = "maybe", skip_serialization = "empty")]
@@ -241,7 +242,7 @@ pub struct Event {
     #[metastructure(field = "sdk", skip_serialization = "empty")]
     pub client_sdk: Annotated<ClientSdkInfo>,
     /// The relays the event passed.
-    #[metastructure(max_bytes = 2048, max_depth = 5)]
+    #[metastructure(max_bytes = 2048, max_depth = 5, skip_serialization = "empty")]
     pub ingest_path: Annotated<Array<IngestPathEntry>>,
     /// Processing errors.
     #[metastructure(skip_serialization = "empty")]
@@ -309,6 +310,104 @@ mod tests {
         assert_eq!(ty.meta().original_value(), Some(&Value::from("nope")));
         let ty: Annotated<EventType> = from_json(json!(1));
         assert_eq!(ty.meta().original_value(), Some(&Value::I64(1)));
+    }
+
+    /// The event `input` serialized by both writers (which must agree).
+    fn written(input: serde_json::Value) -> serde_json::Value {
+        let event: Annotated<Event> = from_json(input);
+        let reference = to_json(&event).unwrap_or_default();
+        let streamed = crate::to_json_string(&event).unwrap_or_default();
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&streamed).ok(),
+            Some(reference.clone())
+        );
+        reference
+    }
+
+    #[test]
+    fn empty_fields_that_sentry_leaves_out() {
+        // Each observed with Sentry (scripts/probe-empty-fields.py): the field is not written
+        // when empty, but the parsed value stays for normalization to see.
+        let input = json!({"user": {"id": "", "email": "", "name": "", "segment": "",
+            "data": {}, "geo": {}, "ip_address": "::1", "username": ""}});
+        let event: Annotated<Event> = from_json(input.clone());
+        let user = event.value().and_then(|e| e.user.value());
+        assert_eq!(
+            user.and_then(|u| u.id.value()).map(|id| id.as_str()),
+            Some("")
+        );
+        assert_eq!(written(input), json!({"user": {"ip_address": "::1"}}));
+
+        assert_eq!(
+            written(
+                json!({"request": {"url": "u", "fragment": "", "query_string": [],
+                "env": {}, "cookies": {}, "headers": {}, "inferred_content_type": "",
+                "method": ""}})
+            ),
+            json!({"request": {"url": "u", "method": ""}})
+        );
+        assert_eq!(
+            written(
+                json!({"sdk": {"name": "s", "version": "1", "integrations": [],
+                "features": [], "packages": [], "settings": {}}})
+            ),
+            json!({"sdk": {"name": "s", "version": "1"}})
+        );
+        assert_eq!(
+            written(
+                json!({"stacktrace": {"frames": [{"function": "", "raw_function": "",
+                "module": "", "package": "", "filename": "", "abs_path": "", "platform": "",
+                "addr_mode": "", "symbol": "", "lineno": 1,
+                "lock": {"type": 1, "address": "", "package_name": "", "class_name": "",
+                    "thread_id": ""}}]}})
+            ),
+            json!({"stacktrace": {"frames": [{"symbol": "", "lineno": 1, "lock": {"type": 1}}]}})
+        );
+        assert_eq!(
+            written(
+                json!({"exception": {"values": [{"type": "E", "mechanism": {"type": "m",
+                "description": "", "help_link": "", "source": "", "meta": {}}}]}})
+            ),
+            json!({"exception": {"values": [{"type": "E", "mechanism": {"type": "m"}}]}})
+        );
+        assert_eq!(
+            written(
+                json!({"threads": {"values": [{"id": 1, "state": "", "name": ""}]},
+                "ingest_path": [], "contexts": {"app": {"view_names": []},
+                "response": {"cookies": [], "headers": {}, "inferred_content_type": ""}}})
+            ),
+            json!({"threads": {"values": [{"id": 1, "name": ""}]},
+                "contexts": {"app": {"type": "app"}, "response": {"type": "response"}}})
+        );
+        assert_eq!(written(json!({"threads": {"values": []}})), json!({}));
+    }
+
+    #[test]
+    fn a_struct_of_empty_fields_is_empty() {
+        // A struct counts as empty when all its fields are missing or empty, whatever their
+        // own attribute: `city` is written when `geo` is, but an empty `geo` is not.
+        assert_eq!(
+            written(json!({"user": {"id": "1", "geo": {"city": "", "region": "r"}}})),
+            json!({"user": {"id": "1", "geo": {"city": "", "region": "r"}}})
+        );
+        assert_eq!(
+            written(json!({"user": {"id": "1", "geo": {"city": "", "region": null}}})),
+            json!({"user": {"id": "1"}})
+        );
+        // A parent whose fields are all left out disappears.
+        assert_eq!(
+            written(json!({"user": {"name": "", "segment": ""}})),
+            json!({})
+        );
+        // Meta keeps a field and so its parent: an invalid value is written as null.
+        let event: Annotated<Event> = from_json(json!({"user": {"geo": {"city": 1}}}));
+        let output = to_json(&event).unwrap_or_default();
+        assert_eq!(output["user"], json!({"geo": {"city": null}}));
+        // An element of a list is no field: `[{"name": ""}]` is not empty.
+        assert_eq!(
+            written(json!({"sdk": {"name": "s", "version": "1", "packages": [{"name": ""}]}})),
+            json!({"sdk": {"name": "s", "version": "1", "packages": [{"name": ""}]}})
+        );
     }
 
     #[test]

@@ -19,13 +19,20 @@ pub struct Mechanism {
     /// Whether this exception is synthetic (its type is not meaningful for grouping).
     pub synthetic: Annotated<bool>,
     /// A human-readable description.
-    #[metastructure(pii = "true", max_chars = 8192, max_chars_allowance = 200)]
+    #[metastructure(
+        pii = "true",
+        max_chars = 8192,
+        max_chars_allowance = 200,
+        skip_serialization = "empty"
+    )]
     pub description: Annotated<String>,
     /// A link to documentation.
+    #[metastructure(skip_serialization = "empty")]
     pub help_link: Annotated<String>,
     /// Whether the exception was handled by the application.
     pub handled: Annotated<bool>,
     /// The source of the exception within a group (e.g. `__context__`).
+    #[metastructure(skip_serialization = "empty")]
     pub source: Annotated<String>,
     /// Whether this exception is an exception group.
     pub is_exception_group: Annotated<bool>,
@@ -37,6 +44,7 @@ pub struct Mechanism {
     #[metastructure(pii = "true", max_bytes = 2048, max_depth = 5)]
     pub data: Annotated<Object<Value>>,
     /// Operating-system error information (signal, Mach exception, errno, NSError).
+    #[metastructure(skip_serialization = "empty")]
     pub meta: Annotated<MechanismMeta>,
     /// Unknown attributes.
     #[metastructure(additional_properties)]

@@ -24,25 +24,51 @@ pub struct Request {
     /// The query string: a string, an object or a list of pairs.
     // TODO(schema): query-string pair list; the parsing of the string form (url-decoding)
     // is not described by the spec yet, so all forms are kept as given.
-    #[metastructure(pii = "true", max_bytes = 1024, max_depth = 3)]
+    #[metastructure(
+        pii = "true",
+        max_bytes = 1024,
+        max_depth = 3,
+        skip_serialization = "empty"
+    )]
     pub query_string: Annotated<Value>,
     /// The URL fragment.
-    #[metastructure(pii = "true", max_chars = 1024, max_chars_allowance = 100)]
+    #[metastructure(
+        pii = "true",
+        max_chars = 1024,
+        max_chars_allowance = 100,
+        skip_serialization = "empty"
+    )]
     pub fragment: Annotated<String>,
     /// Cookies: a `Cookie` header string, an object or a list of pairs.
     // TODO(schema): cookie pair list; the parsing of the `Cookie` header string form is not
     // described by the spec yet, so all forms are kept as given.
-    #[metastructure(pii = "true", max_bytes = 2048, max_depth = 5)]
+    #[metastructure(
+        pii = "true",
+        max_bytes = 2048,
+        max_depth = 5,
+        skip_serialization = "empty"
+    )]
     pub cookies: Annotated<Value>,
     /// Headers: an object or a list of pairs, written as pairs.
-    #[metastructure(pii = "true", max_bytes = 8192, max_depth = 7)]
+    #[metastructure(
+        pii = "true",
+        max_bytes = 8192,
+        max_depth = 7,
+        skip_serialization = "empty"
+    )]
     pub headers: Annotated<Headers>,
     /// The size of the body in bytes.
     pub body_size: Annotated<u64>,
     /// Server environment data (CGI variables).
-    #[metastructure(pii = "true", max_bytes = 8192, max_depth = 7)]
+    #[metastructure(
+        pii = "true",
+        max_bytes = 8192,
+        max_depth = 7,
+        skip_serialization = "empty"
+    )]
     pub env: Annotated<Object<Value>>,
     /// The content type inferred from the body.
+    #[metastructure(skip_serialization = "empty")]
     pub inferred_content_type: Annotated<String>,
     /// The API target of the request (e.g. `graphql`).
     pub api_target: Annotated<String>,

@@ -18,15 +18,19 @@ pub struct ClientSdkInfo {
     #[metastructure(required = true, max_chars = 256, max_chars_allowance = 20)]
     pub version: Annotated<String>,
     /// Enabled integrations.
+    #[metastructure(skip_serialization = "empty")]
     pub integrations: Annotated<Array<String>>,
     /// Enabled features.
+    #[metastructure(skip_serialization = "empty")]
     pub features: Annotated<Array<String>>,
     /// Installed packages.
+    #[metastructure(skip_serialization = "empty")]
     pub packages: Annotated<Array<ClientSdkPackage>>,
     /// The client's IP address, as seen by relay.
     #[metastructure(pii = "true")]
     pub client_ip: Annotated<String>,
     /// Settings of the SDK that affect processing.
+    #[metastructure(skip_serialization = "empty")]
     pub settings: Annotated<ClientSdkSettings>,
     /// Unknown attributes.
     #[metastructure(additional_properties)]

@@ -34,30 +34,50 @@ pub struct Stacktrace {
 #[derive(Clone, Debug, Default, PartialEq, FromValue, IntoValue, ProcessValue)]
 pub struct Frame {
     /// The name of the function.
-    #[metastructure(max_chars = 512, max_chars_allowance = 20)]
+    #[metastructure(
+        max_chars = 512,
+        max_chars_allowance = 20,
+        skip_serialization = "empty"
+    )]
     pub function: Annotated<String>,
     /// The unmangled/original function name.
-    #[metastructure(max_chars = 512, max_chars_allowance = 20)]
+    #[metastructure(
+        max_chars = 512,
+        max_chars_allowance = 20,
+        skip_serialization = "empty"
+    )]
     pub raw_function: Annotated<String>,
     /// The mangled symbol.
     #[metastructure(max_chars = 512)]
     pub symbol: Annotated<String>,
     /// The module (or package) name.
-    #[metastructure(pii = "maybe")]
+    #[metastructure(pii = "maybe", skip_serialization = "empty")]
     pub module: Annotated<String>,
     /// The package (library or binary) that contains the frame.
+    #[metastructure(skip_serialization = "empty")]
     pub package: Annotated<String>,
     /// The source file, relative.
-    #[metastructure(max_chars = 256, max_chars_allowance = 40, pii = "maybe")]
+    #[metastructure(
+        max_chars = 256,
+        max_chars_allowance = 40,
+        pii = "maybe",
+        skip_serialization = "empty"
+    )]
     pub filename: Annotated<String>,
     /// The absolute path of the source file.
-    #[metastructure(max_chars = 256, max_chars_allowance = 40, pii = "maybe")]
+    #[metastructure(
+        max_chars = 256,
+        max_chars_allowance = 40,
+        pii = "maybe",
+        skip_serialization = "empty"
+    )]
     pub abs_path: Annotated<String>,
     /// The line number (1-based).
     pub lineno: Annotated<u64>,
     /// The column number (1-based).
     pub colno: Annotated<u64>,
     /// The platform of this frame, if different from the event's.
+    #[metastructure(skip_serialization = "empty")]
     pub platform: Annotated<String>,
     /// Source lines before `context_line`.
     #[metastructure(skip_serialization = "empty")]
@@ -81,6 +101,7 @@ pub struct Frame {
     /// The address of the instruction.
     pub instruction_addr: Annotated<String>,
     /// How addresses are to be interpreted.
+    #[metastructure(skip_serialization = "empty")]
     pub addr_mode: Annotated<String>,
     /// The function id (WASM).
     pub function_id: Annotated<String>,

@@ -24,6 +24,7 @@ pub struct AppContext {
     /// Whether the app was in the foreground.
     pub in_foreground: Annotated<bool>,
     /// The names of the visible views.
+    #[metastructure(skip_serialization = "empty")]
     pub view_names: Annotated<Array<String>>,
     /// Unknown attributes.
     #[metastructure(additional_properties)]

@@ -10,10 +10,20 @@ use crate::{Annotated, FromValue, IntoValue, Object, ProcessValue, Value};
 #[derive(Clone, Debug, Default, PartialEq, FromValue, IntoValue, ProcessValue)]
 pub struct ResponseContext {
     /// Cookies set by the response.
-    #[metastructure(pii = "true", max_bytes = 2048, max_depth = 5)]
+    #[metastructure(
+        pii = "true",
+        max_bytes = 2048,
+        max_depth = 5,
+        skip_serialization = "empty"
+    )]
     pub cookies: Annotated<Value>,
     /// The response headers.
-    #[metastructure(pii = "true", max_bytes = 8192, max_depth = 7)]
+    #[metastructure(
+        pii = "true",
+        max_bytes = 8192,
+        max_depth = 7,
+        skip_serialization = "empty"
+    )]
     pub headers: Annotated<Headers>,
     /// The HTTP status code.
     pub status_code: Annotated<u64>,
@@ -23,6 +33,7 @@ pub struct ResponseContext {
     #[metastructure(pii = "true", max_bytes = 8192, max_depth = 7)]
     pub data: Annotated<Value>,
     /// The content type inferred from the body.
+    #[metastructure(skip_serialization = "empty")]
     pub inferred_content_type: Annotated<String>,
     /// Unknown attributes.
     #[metastructure(additional_properties)]
