@@ -172,7 +172,7 @@ pub struct Event {
     #[metastructure(max_chars = 64, characters = LOGGER_CHARACTERS)]
     pub logger: Annotated<String>,
     /// Loaded modules and their versions.
-    #[metastructure(max_bytes = 8192, max_depth = 7, skip_serialization = "empty")]
+    #[metastructure(max_bytes = 8192, max_depth = 7, skip_serialization = "empty_elements")]
     pub modules: Annotated<Object<String>>,
     /// The platform (e.g. `python`).
     pub platform: Annotated<String>,
@@ -407,6 +407,35 @@ mod tests {
         assert_eq!(
             written(json!({"sdk": {"name": "s", "version": "1", "packages": [{"name": ""}]}})),
             json!({"sdk": {"name": "s", "version": "1", "packages": [{"name": ""}]}})
+        );
+    }
+
+    #[test]
+    fn blank_elements_of_modules_and_sdk_lists() {
+        // `skip_serialization = "empty_elements"`: missing and blank elements are left out, and
+        // the field with them when none remains. A blank struct is one written as `{}`; a
+        // package with an empty name is not blank.
+        assert_eq!(
+            written(json!({"modules": {"a": "", "b": "1", "c": null},
+                "sdk": {"name": "s", "version": "1", "integrations": ["", "x", null],
+                    "features": [""],
+                    "packages": [{}, {"name": ""}, {"name": null, "version": "2"}, {"x": null}]}})),
+            json!({"modules": {"b": "1"},
+                "sdk": {"name": "s", "version": "1", "integrations": ["x"],
+                    "packages": [{"name": ""}, {"version": "2"}]}})
+        );
+        assert_eq!(written(json!({"modules": {"a": "", "c": null}})), json!({}));
+        // An element with meta is kept, and so is its list.
+        let event: Annotated<Event> = from_json(json!({"sdk": {"name": "s", "version": "1",
+            "integrations": [1, ""]}}));
+        let output = to_json(&event).unwrap_or_default();
+        assert_eq!(output["sdk"]["integrations"], json!([null]));
+        assert!(output["_meta"]["sdk"]["integrations"]["0"].is_object());
+        assert_eq!(
+            crate::to_json_string(&event)
+                .ok()
+                .and_then(|s| serde_json::from_str(&s).ok()),
+            Some(output)
         );
     }
 
