@@ -49,17 +49,6 @@ KNOWN_DIFFERENCES = {
             'extra key_id',
         },
     ),
-    'browser-11.19.0-pageload-transaction.json': (
-        "Sentry parses JSON floats with serde_json's default, not correctly rounded algorithm (no `float_roundtrip`): some 17-digit floats come out 1 ULP off, in any free-form value (span data here; also extra, contexts.trace.data): 1796689483.3923001 → 1796689483.3923, 1796689483.3546999 → 1796689483.3547. Ours parses correctly rounded and keeps them. Which keys differ depends only on the captured values",
-        {
-            'value spans.*.data.http.request.connect_start',
-            'value spans.*.data.http.request.connection_end',
-            'value spans.*.data.http.request.domain_lookup_end',
-            'value spans.*.data.http.request.domain_lookup_start',
-            'value spans.*.data.http.request.fetch_start',
-            'value spans.*.data.http.request.request_start',
-        },
-    ),
     'cocoa.json': (
         'frame addresses are kept as sent; Sentry reformats them as 0x<lowercase hex without leading zeros> (the typed Addr of relay-event is a TODO)',
         {
