@@ -20,7 +20,8 @@
 //! ```
 //!
 //! There is no separate `Empty` derive: emptiness (for `skip_serialization = "empty"`) is
-//! [`IntoValue::is_empty`], which the `IntoValue` derive generates.
+//! [`IntoValue::is_empty`] and blankness (for the elements of `"empty_elements"` fields)
+//! `IntoValue::is_blank`, which the `IntoValue` derive generates.
 //!
 //! # Supported shapes
 //!
@@ -43,7 +44,7 @@
 //! | `max_bytes = N`, `max_depth = N` | `FieldAttrs::bag_size` (each optional) |
 //! | `characters = EXPR` | `FieldAttrs::characters`; `EXPR` must be a `const` `CharacterSet` |
 //! | `pii = "true" \| "false" \| "maybe"` | `FieldAttrs::pii` |
-//! | `skip_serialization = "null" \| "empty" \| "never"` | when the field is left out of the payload (default `"null"`) |
+//! | `skip_serialization = "null" \| "empty" \| "empty_elements" \| "never"` | when the field is left out of the payload (default `"null"`); `"empty_elements"` also leaves out the blank elements of a list or map (`SkipSerialization::EmptyElements`) |
 //! | `additional_properties` | marks the `Object<Value>` field of unknown attributes |
 //!
 //! Boolean attributes accept `true`/`false` or `"true"`/`"false"`; numbers accept an integer
@@ -138,6 +139,8 @@ struct SchemaField {
     name: String,
     attrs: TokenStream2,
     skip: TokenStream2,
+    /// `skip_serialization = "empty_elements"`: written without its blank elements.
+    blank_elements: bool,
 }
 
 /// The attributes of one field as written.
@@ -155,6 +158,7 @@ struct RawFieldAttrs {
     characters: Option<Expr>,
     pii: Option<TokenStream2>,
     skip_serialization: Option<TokenStream2>,
+    blank_elements: bool,
     additional_properties: Option<Span>,
     /// Span of the first attribute other than `additional_properties`.
     first_other: Option<Span>,
@@ -261,6 +265,7 @@ impl<'a> Schema<'a> {
                 name,
                 attrs,
                 skip,
+                blank_elements: raw.blank_elements,
             });
         }
 
@@ -393,16 +398,18 @@ fn parse_field_attrs(field: &syn::Field) -> syn::Result<RawFieldAttrs> {
                     let variant = match lit.value().as_str() {
                         "null" => quote!(Null),
                         "empty" => quote!(Empty),
+                        "empty_elements" => quote!(EmptyElements),
                         "never" => quote!(Never),
                         other => {
                             return Err(syn::Error::new(
                                 lit.span(),
                                 format!(
-                                    "invalid skip_serialization `{other}`; expected \"null\", \"empty\" or \"never\""
+                                    "invalid skip_serialization `{other}`; expected \"null\", \"empty\", \"empty_elements\" or \"never\""
                                 ),
                             ))
                         }
                     };
+                    raw.blank_elements = lit.value() == "empty_elements";
                     raw.skip_serialization =
                         Some(quote!(::relay_event::SkipSerialization::#variant));
                 }
@@ -643,6 +650,11 @@ fn gen_into_value(schema: &Schema<'_>) -> TokenStream2 {
     // the value of `other`, or — if the field is skipped — among the unknown attributes.
     let serialize_fields = schema.fields.iter().map(|f| {
         let (field, name, skip) = (&f.ident, &f.name, &f.skip);
+        let payload = if f.blank_elements {
+            quote!(::relay_event::SerializePayloadWithoutBlankElements(&self.#field))
+        } else {
+            quote!(::relay_event::SerializePayload(&self.#field))
+        };
         let entry = match &schema.other {
             Some(other) => quote! {
                 match ::relay_event::__private::other_override(&self.#other, #name) {
@@ -657,7 +669,7 @@ fn gen_into_value(schema: &Schema<'_>) -> TokenStream2 {
                         ::relay_event::__private::serde::ser::SerializeMap::serialize_entry(
                             &mut __map,
                             #name,
-                            &::relay_event::SerializePayload(&self.#field),
+                            &#payload,
                         )?;
                     }
                 }
@@ -666,7 +678,7 @@ fn gen_into_value(schema: &Schema<'_>) -> TokenStream2 {
                 ::relay_event::__private::serde::ser::SerializeMap::serialize_entry(
                     &mut __map,
                     #name,
-                    &::relay_event::SerializePayload(&self.#field),
+                    &#payload,
                 )?;
             },
         };
@@ -692,16 +704,38 @@ fn gen_into_value(schema: &Schema<'_>) -> TokenStream2 {
         let field = &f.ident;
         quote_spanned!(f.span=> self.#field.has_meta() ||)
     });
+    // Empty (deep): every field missing or empty, whatever its own attribute (Sentry leaves
+    // out `user.geo` = `{"city": ""}` although it writes an empty `city` beside a `region`).
     let empty_fields = schema.fields.iter().map(|f| {
         let field = &f.ident;
+        let mode = if f.blank_elements {
+            quote!(EmptyElements)
+        } else {
+            quote!(Empty)
+        };
         quote_spanned! {f.span=>
-            self.#field.skip_serialization(::relay_event::SkipSerialization::Empty) &&
+            self.#field.skip_serialization(::relay_event::SkipSerialization::#mode) &&
+        }
+    });
+    // Blank (shallow): written as `{}`, every field left out by its own attribute.
+    let blank_fields = schema.fields.iter().map(|f| {
+        let (field, skip) = (&f.ident, &f.skip);
+        quote_spanned! {f.span=>
+            self.#field.skip_serialization(#skip) &&
         }
     });
 
     let has_meta_other = match &schema.other {
         Some(other) => quote!(self.#other.values().any(::relay_event::Annotated::has_meta)),
         None => quote!(false),
+    };
+    let blank_other = match &schema.other {
+        Some(other) => quote! {
+            self.#other.values().all(|__value| {
+                __value.skip_serialization(::relay_event::SkipSerialization::Null)
+            })
+        },
+        None => quote!(true),
     };
     let (into_other, serialize_other, meta_other, empty_other) = match &schema.other {
         Some(other) => (
@@ -775,6 +809,10 @@ fn gen_into_value(schema: &Schema<'_>) -> TokenStream2 {
 
             fn is_empty(&self) -> bool {
                 #(#empty_fields)* #empty_other
+            }
+
+            fn is_blank(&self) -> bool {
+                #(#blank_fields)* #blank_other
             }
         }
     }

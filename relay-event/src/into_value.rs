@@ -48,6 +48,35 @@ pub trait IntoValue {
     fn is_empty(&self) -> bool {
         false
     }
+
+    /// Whether this value is written as an empty string, array or object: what an element of
+    /// a [`SkipSerialization::EmptyElements`] field must be to be left out. Unlike
+    /// [`IntoValue::is_empty`] this is shallow: a struct is blank when all its fields are
+    /// left out, not when they are merely empty (`{"name": ""}` is not blank).
+    fn is_blank(&self) -> bool {
+        self.is_empty()
+    }
+
+    /// Whether every element of this list or map is left out under
+    /// [`SkipSerialization::EmptyElements`] (missing or blank, without meta). Values without
+    /// elements have none to leave out.
+    fn has_only_blank_elements(&self) -> bool {
+        false
+    }
+
+    /// [`IntoValue::serialize_payload`] leaving out the elements that
+    /// [`SkipSerialization::EmptyElements`] leaves out; only lists and maps differ.
+    fn serialize_payload_without_blank_elements<S: Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        self.serialize_payload(serializer)
+    }
+}
+
+/// Whether an element of a list or map is left out under [`SkipSerialization::EmptyElements`].
+fn is_blank_element<T: IntoValue>(element: &Annotated<T>) -> bool {
+    element.meta().is_empty() && element.value().is_none_or(IntoValue::is_blank)
 }
 
 /// When an annotated struct field is left out of the output (normalization.md §11).
@@ -63,6 +92,12 @@ pub enum SkipSerialization {
     Null,
     /// Left out when the value is missing or [`IntoValue::is_empty`].
     Empty,
+    /// Like [`SkipSerialization::Empty`] for a list or map field, whose elements are also left
+    /// out when missing or [`IntoValue::is_blank`] (without meta); the field is left out when
+    /// no element remains. Sentry writes `modules` and the SDK's `integrations`, `features`
+    /// and `packages` like this (`{"a": "", "b": "1"}` → `{"b": "1"}`, `[""]` → left out).
+    /// The `_meta` of the remaining elements keeps their index in the parsed list.
+    EmptyElements,
 }
 
 impl<T: IntoValue> Annotated<T> {
@@ -75,6 +110,9 @@ impl<T: IntoValue> Annotated<T> {
             SkipSerialization::Never => false,
             SkipSerialization::Null => self.value().is_none(),
             SkipSerialization::Empty => self.value().is_none_or(IntoValue::is_empty),
+            SkipSerialization::EmptyElements => self
+                .value()
+                .is_none_or(|value| value.is_empty() || value.has_only_blank_elements()),
         }
     }
 
@@ -141,6 +179,20 @@ impl<T: IntoValue> Serialize for SerializePayload<'_, T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self.0.value() {
             Some(value) => value.serialize_payload(serializer),
+            None => serializer.serialize_unit(),
+        }
+    }
+}
+
+/// [`SerializePayload`] of a [`SkipSerialization::EmptyElements`] field: without its blank
+/// elements.
+#[derive(Debug)]
+pub struct SerializePayloadWithoutBlankElements<'a, T>(pub &'a Annotated<T>);
+
+impl<T: IntoValue> Serialize for SerializePayloadWithoutBlankElements<'_, T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0.value() {
+            Some(value) => value.serialize_payload_without_blank_elements(serializer),
             None => serializer.serialize_unit(),
         }
     }
@@ -257,6 +309,21 @@ impl<T: IntoValue> IntoValue for Array<T> {
     fn is_empty(&self) -> bool {
         Vec::is_empty(self)
     }
+
+    fn has_only_blank_elements(&self) -> bool {
+        self.iter().all(is_blank_element)
+    }
+
+    fn serialize_payload_without_blank_elements<S: Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(None)?;
+        for element in self.iter().filter(|element| !is_blank_element(element)) {
+            seq.serialize_element(&SerializePayload(element))?;
+        }
+        seq.end()
+    }
 }
 
 impl<T: IntoValue> IntoValue for Object<T> {
@@ -292,6 +359,21 @@ impl<T: IntoValue> IntoValue for Object<T> {
 
     fn is_empty(&self) -> bool {
         Object::is_empty(self)
+    }
+
+    fn has_only_blank_elements(&self) -> bool {
+        self.values().all(is_blank_element)
+    }
+
+    fn serialize_payload_without_blank_elements<S: Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        for (key, value) in self.iter().filter(|(_, value)| !is_blank_element(value)) {
+            map.serialize_entry(key, &SerializePayload(value))?;
+        }
+        map.end()
     }
 }
 
@@ -353,6 +435,18 @@ impl<T: IntoValue> IntoValue for Box<T> {
     }
     fn is_empty(&self) -> bool {
         (**self).is_empty()
+    }
+    fn is_blank(&self) -> bool {
+        (**self).is_blank()
+    }
+    fn has_only_blank_elements(&self) -> bool {
+        (**self).has_only_blank_elements()
+    }
+    fn serialize_payload_without_blank_elements<S: Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        (**self).serialize_payload_without_blank_elements(serializer)
     }
 }
 
@@ -435,5 +529,36 @@ mod tests {
         assert!(!empty.skip_serialization(SkipSerialization::Null));
         assert!(empty.skip_serialization(SkipSerialization::Empty));
         assert!(!with_meta.skip_serialization(SkipSerialization::Empty));
+    }
+
+    #[test]
+    fn empty_elements_leave_out_blank_elements() {
+        let list: Array<Value> = vec![
+            Annotated::new(Value::from("")),
+            Annotated::empty(),
+            Annotated::new(Value::Array(Vec::new())),
+        ];
+        let blank = Annotated::new(list.clone());
+        assert!(!blank.skip_serialization(SkipSerialization::Empty));
+        assert!(blank.skip_serialization(SkipSerialization::EmptyElements));
+
+        let mut mixed = list;
+        mixed.push(Annotated::new(Value::from("x")));
+        mixed.push(Annotated(None, Meta::from_error(Error::invalid("x"))));
+        let mixed = Annotated::new(mixed);
+        assert!(!mixed.skip_serialization(SkipSerialization::EmptyElements));
+        let written = serde_json::to_string(&SerializePayloadWithoutBlankElements(&mixed))
+            .unwrap_or_default();
+        // The element with meta stays (as null), like a field with meta.
+        assert_eq!(written, r#"["x",null]"#);
+        assert_eq!(payload(&mixed), r#"["",null,[],"x",null]"#);
+
+        let mut map = Object::new();
+        map.insert("a".into(), Annotated::new(Value::from("")));
+        map.insert("b".into(), Annotated::new(Value::I64(0)));
+        let map = Annotated::new(map);
+        let written =
+            serde_json::to_string(&SerializePayloadWithoutBlankElements(&map)).unwrap_or_default();
+        assert_eq!(written, r#"{"b":0}"#);
     }
 }

@@ -46,7 +46,9 @@
 //!   `other`; `extract_child_meta` inserts each field's non-empty [`Annotated::meta_tree`]
 //!   under its name (and those of `other`), only for fields whose [`Annotated::has_meta`]
 //!   holds; `has_child_meta` is whether any field or unknown attribute has meta; `is_empty`
-//!   is true when every field is skippable with [`SkipSerialization::Empty`]. An unknown
+//!   is true when every field is skippable with [`SkipSerialization::Empty`] (whatever the
+//!   field's own attribute: a struct of empty fields is empty, as Sentry treats it);
+//!   `is_blank` when every field is skipped by its own attribute (written as `{}`). An unknown
 //!   attribute named like a field is written once, at the field's place, with its own value
 //!   (what a JSON object map would keep).
 //! * [`ProcessValue`]: `process_child_values` calls [`process_value`] for each field with
@@ -107,7 +109,9 @@ pub use annotated::{
 };
 pub use attrs::{CharacterSet, FieldAttrs, Pii, DEFAULT_FIELD_ATTRS};
 pub use from_value::{annotated_from_json, invalid_type, FromValue};
-pub use into_value::{IntoValue, SerializePayload, SkipSerialization};
+pub use into_value::{
+    IntoValue, SerializePayload, SerializePayloadWithoutBlankElements, SkipSerialization,
+};
 pub use json::{
     from_json, from_json_slice, from_json_str, to_json, to_json_string, to_json_vec, to_json_writer,
 };

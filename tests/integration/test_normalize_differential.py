@@ -34,20 +34,7 @@ _spec = importlib.util.spec_from_file_location("normalize_diff", os.path.join(RE
 normalize_diff = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(normalize_diff)
 
-KNOWN_DIFFERENCES = {
-    'rust-0.49.5-invalid.json': (
-        'empty strings in `user.id` / `user.email`: Sentry drops them from the output without any `_meta` (as it drops an empty `username`, which we match) but still derives `sentry_user` from them (`id:`, `email:`); ours derives the same `sentry_user` but keeps `"id": ""` (and `"email": ""`)',
-        {
-            'extra user.id',
-        },
-    ),
-    'sentry-cli-3.8.2-invalid.json': (
-        'empty strings in `user.id` / `user.email`: Sentry drops them from the output without any `_meta` (as it drops an empty `username`, which we match) but still derives `sentry_user` from them (`id:`, `email:`); ours derives the same `sentry_user` but keeps `"id": ""` (and `"email": ""`)',
-        {
-            'extra user.id',
-        },
-    ),
-}
+KNOWN_DIFFERENCES = {}
 
 LONG = "x" * 10_000
 

@@ -646,6 +646,36 @@ mod tests {
     }
 
     #[test]
+    fn floats_are_parsed_like_the_reference() {
+        // Sentry reads these 1 ULP away from the nearest double (serde_json's default float
+        // parser: the 17-digit significand is rounded to f64, then divided by a power of ten),
+        // and events must carry the values it carries. The workspace therefore builds
+        // serde_json without `float_roundtrip`, which would pick the nearest double.
+        #[allow(clippy::excessive_precision)]
+        let cases: [(&str, f64, f64); 2] = [
+            ("1796689483.3923001", 1796689483.3923, 1796689483.3923001),
+            ("1796689483.3546999", 1796689483.3547, 1796689483.3546999),
+        ];
+        for (text, sentry, nearest) in cases {
+            assert_ne!(
+                sentry, nearest,
+                "{text}: the test needs two different doubles"
+            );
+            let parsed = from_json_slice::<Value>(text.as_bytes())
+                .ok()
+                .and_then(|v| v.0);
+            assert_eq!(parsed, Some(Value::F64(sentry)), "{text}");
+            let event = format!(r#"{{"spans":[{{"data":{{"n":{text}}}}}],"timestamp":{text}}}"#);
+            assert!(same(event.as_bytes()));
+            let written = from_json_slice::<Event>(event.as_bytes())
+                .ok()
+                .and_then(|event| to_json_string(&event).ok())
+                .unwrap_or_default();
+            assert!(written.contains(&format!(r#""n":{sentry}"#)), "{written}");
+        }
+    }
+
+    #[test]
     fn duplicate_keys_keep_the_last_value() {
         assert!(same(br#"{"level":"info","level":"error"}"#));
         assert!(same(br#"{"level":"info","level":null}"#));

@@ -173,7 +173,7 @@ pub struct Event {
     #[metastructure(max_chars = 64, characters = LOGGER_CHARACTERS)]
     pub logger: Annotated<String>,
     /// Loaded modules and their versions.
-    #[metastructure(max_bytes = 8192, max_depth = 7, skip_serialization = "empty")]
+    #[metastructure(max_bytes = 8192, max_depth = 7, skip_serialization = "empty_elements")]
     pub modules: Annotated<Object<String>>,
     /// The platform (e.g. `python`).
     pub platform: Annotated<String>,
@@ -223,6 +223,7 @@ pub struct Event {
     /// Template information.
     pub template: Annotated<Template>,
     /// Threads.
+    #[metastructure(skip_serialization = "empty")]
     pub threads: Annotated<Values<Thread>>,
     /// Tags.
     #[metastructure(pii = "maybe", skip_serialization = "empty")]
@@ -242,7 +243,7 @@ pub struct Event {
     #[metastructure(field = "sdk", skip_serialization = "empty")]
     pub client_sdk: Annotated<ClientSdkInfo>,
     /// The relays the event passed.
-    #[metastructure(max_bytes = 2048, max_depth = 5)]
+    #[metastructure(max_bytes = 2048, max_depth = 5, skip_serialization = "empty")]
     pub ingest_path: Annotated<Array<IngestPathEntry>>,
     /// Processing errors.
     #[metastructure(skip_serialization = "empty")]
@@ -310,6 +311,133 @@ mod tests {
         assert_eq!(ty.meta().original_value(), Some(&Value::from("nope")));
         let ty: Annotated<EventType> = from_json(json!(1));
         assert_eq!(ty.meta().original_value(), Some(&Value::I64(1)));
+    }
+
+    /// The event `input` serialized by both writers (which must agree).
+    fn written(input: serde_json::Value) -> serde_json::Value {
+        let event: Annotated<Event> = from_json(input);
+        let reference = to_json(&event).unwrap_or_default();
+        let streamed = crate::to_json_string(&event).unwrap_or_default();
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&streamed).ok(),
+            Some(reference.clone())
+        );
+        reference
+    }
+
+    #[test]
+    fn empty_fields_that_sentry_leaves_out() {
+        // Each observed with Sentry (scripts/probe-empty-fields.py): the field is not written
+        // when empty, but the parsed value stays for normalization to see.
+        let input = json!({"user": {"id": "", "email": "", "name": "", "segment": "",
+            "data": {}, "geo": {}, "ip_address": "::1", "username": ""}});
+        let event: Annotated<Event> = from_json(input.clone());
+        let user = event.value().and_then(|e| e.user.value());
+        assert_eq!(
+            user.and_then(|u| u.id.value()).map(|id| id.as_str()),
+            Some("")
+        );
+        assert_eq!(written(input), json!({"user": {"ip_address": "::1"}}));
+
+        assert_eq!(
+            written(
+                json!({"request": {"url": "u", "fragment": "", "query_string": [],
+                "env": {}, "cookies": {}, "headers": {}, "inferred_content_type": "",
+                "method": ""}})
+            ),
+            json!({"request": {"url": "u", "method": ""}})
+        );
+        assert_eq!(
+            written(
+                json!({"sdk": {"name": "s", "version": "1", "integrations": [],
+                "features": [], "packages": [], "settings": {}}})
+            ),
+            json!({"sdk": {"name": "s", "version": "1"}})
+        );
+        assert_eq!(
+            written(
+                json!({"stacktrace": {"frames": [{"function": "", "raw_function": "",
+                "module": "", "package": "", "filename": "", "abs_path": "", "platform": "",
+                "addr_mode": "", "symbol": "", "lineno": 1,
+                "lock": {"type": 1, "address": "", "package_name": "", "class_name": "",
+                    "thread_id": ""}}]}})
+            ),
+            json!({"stacktrace": {"frames": [{"symbol": "", "lineno": 1, "lock": {"type": 1}}]}})
+        );
+        assert_eq!(
+            written(
+                json!({"exception": {"values": [{"type": "E", "mechanism": {"type": "m",
+                "description": "", "help_link": "", "source": "", "meta": {}}}]}})
+            ),
+            json!({"exception": {"values": [{"type": "E", "mechanism": {"type": "m"}}]}})
+        );
+        assert_eq!(
+            written(
+                json!({"threads": {"values": [{"id": 1, "state": "", "name": ""}]},
+                "ingest_path": [], "contexts": {"app": {"view_names": []},
+                "response": {"cookies": [], "headers": {}, "inferred_content_type": ""}}})
+            ),
+            json!({"threads": {"values": [{"id": 1, "name": ""}]},
+                "contexts": {"app": {"type": "app"}, "response": {"type": "response"}}})
+        );
+        assert_eq!(written(json!({"threads": {"values": []}})), json!({}));
+    }
+
+    #[test]
+    fn a_struct_of_empty_fields_is_empty() {
+        // A struct counts as empty when all its fields are missing or empty, whatever their
+        // own attribute: `city` is written when `geo` is, but an empty `geo` is not.
+        assert_eq!(
+            written(json!({"user": {"id": "1", "geo": {"city": "", "region": "r"}}})),
+            json!({"user": {"id": "1", "geo": {"city": "", "region": "r"}}})
+        );
+        assert_eq!(
+            written(json!({"user": {"id": "1", "geo": {"city": "", "region": null}}})),
+            json!({"user": {"id": "1"}})
+        );
+        // A parent whose fields are all left out disappears.
+        assert_eq!(
+            written(json!({"user": {"name": "", "segment": ""}})),
+            json!({})
+        );
+        // Meta keeps a field and so its parent: an invalid value is written as null.
+        let event: Annotated<Event> = from_json(json!({"user": {"geo": {"city": 1}}}));
+        let output = to_json(&event).unwrap_or_default();
+        assert_eq!(output["user"], json!({"geo": {"city": null}}));
+        // An element of a list is no field: `[{"name": ""}]` is not empty.
+        assert_eq!(
+            written(json!({"sdk": {"name": "s", "version": "1", "packages": [{"name": ""}]}})),
+            json!({"sdk": {"name": "s", "version": "1", "packages": [{"name": ""}]}})
+        );
+    }
+
+    #[test]
+    fn blank_elements_of_modules_and_sdk_lists() {
+        // `skip_serialization = "empty_elements"`: missing and blank elements are left out, and
+        // the field with them when none remains. A blank struct is one written as `{}`; a
+        // package with an empty name is not blank.
+        assert_eq!(
+            written(json!({"modules": {"a": "", "b": "1", "c": null},
+                "sdk": {"name": "s", "version": "1", "integrations": ["", "x", null],
+                    "features": [""],
+                    "packages": [{}, {"name": ""}, {"name": null, "version": "2"}, {"x": null}]}})),
+            json!({"modules": {"b": "1"},
+                "sdk": {"name": "s", "version": "1", "integrations": ["x"],
+                    "packages": [{"name": ""}, {"version": "2"}]}})
+        );
+        assert_eq!(written(json!({"modules": {"a": "", "c": null}})), json!({}));
+        // An element with meta is kept, and so is its list.
+        let event: Annotated<Event> = from_json(json!({"sdk": {"name": "s", "version": "1",
+            "integrations": [1, ""]}}));
+        let output = to_json(&event).unwrap_or_default();
+        assert_eq!(output["sdk"]["integrations"], json!([null]));
+        assert!(output["_meta"]["sdk"]["integrations"]["0"].is_object());
+        assert_eq!(
+            crate::to_json_string(&event)
+                .ok()
+                .and_then(|s| serde_json::from_str(&s).ok()),
+            Some(output)
+        );
     }
 
     #[test]

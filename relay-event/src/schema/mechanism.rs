@@ -20,13 +20,20 @@ pub struct Mechanism {
     /// Whether this exception is synthetic (its type is not meaningful for grouping).
     pub synthetic: Annotated<bool>,
     /// A human-readable description.
-    #[metastructure(pii = "true", max_chars = 8192, max_chars_allowance = 200)]
+    #[metastructure(
+        pii = "true",
+        max_chars = 8192,
+        max_chars_allowance = 200,
+        skip_serialization = "empty"
+    )]
     pub description: Annotated<String>,
     /// A link to documentation.
+    #[metastructure(skip_serialization = "empty")]
     pub help_link: Annotated<String>,
     /// Whether the exception was handled by the application.
     pub handled: Annotated<bool>,
     /// The source of the exception within a group (e.g. `__context__`).
+    #[metastructure(skip_serialization = "empty")]
     pub source: Annotated<String>,
     /// Whether this exception is an exception group.
     pub is_exception_group: Annotated<bool>,

@@ -32,7 +32,12 @@ pub struct Request {
     )]
     pub query_string: Annotated<Value>,
     /// The URL fragment.
-    #[metastructure(pii = "true", max_chars = 1024, max_chars_allowance = 100)]
+    #[metastructure(
+        pii = "true",
+        max_chars = 1024,
+        max_chars_allowance = 100,
+        skip_serialization = "empty"
+    )]
     pub fragment: Annotated<String>,
     /// Cookies: a `Cookie` header string, an object or a list of pairs.
     // TODO(schema): cookie pair list; the parsing of the `Cookie` header string form is not
@@ -63,6 +68,7 @@ pub struct Request {
     )]
     pub env: Annotated<Object<Value>>,
     /// The content type inferred from the body.
+    #[metastructure(skip_serialization = "empty")]
     pub inferred_content_type: Annotated<String>,
     /// The API target of the request (e.g. `graphql`).
     pub api_target: Annotated<String>,

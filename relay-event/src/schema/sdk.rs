@@ -18,13 +18,13 @@ pub struct ClientSdkInfo {
     #[metastructure(required = true, max_chars = 256, max_chars_allowance = 20)]
     pub version: Annotated<String>,
     /// Enabled integrations.
-    #[metastructure(skip_serialization = "empty")]
+    #[metastructure(skip_serialization = "empty_elements")]
     pub integrations: Annotated<Array<String>>,
     /// Enabled features.
-    #[metastructure(skip_serialization = "empty")]
+    #[metastructure(skip_serialization = "empty_elements")]
     pub features: Annotated<Array<String>>,
     /// Installed packages.
-    #[metastructure(skip_serialization = "empty")]
+    #[metastructure(skip_serialization = "empty_elements")]
     pub packages: Annotated<Array<ClientSdkPackage>>,
     /// The client's IP address, as seen by relay.
     #[metastructure(pii = "true")]

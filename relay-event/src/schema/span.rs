@@ -67,6 +67,7 @@ pub struct Span {
     #[metastructure(skip_serialization = "empty")]
     pub measurements: Annotated<Measurements>,
     /// The platform of the span.
+    #[metastructure(skip_serialization = "empty")]
     pub platform: Annotated<String>,
     /// Whether the span was converted from a transaction.
     pub was_transaction: Annotated<bool>,

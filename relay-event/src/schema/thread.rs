@@ -55,6 +55,11 @@ impl crate::IntoValue for ThreadId {
             ThreadId::String(s) => serializer.serialize_str(s),
         }
     }
+
+    // Like a string field: Sentry leaves out a lock's empty textual `thread_id`.
+    fn is_empty(&self) -> bool {
+        matches!(self, ThreadId::String(s) if s.is_empty())
+    }
 }
 
 impl crate::ProcessValue for ThreadId {
@@ -175,12 +180,16 @@ pub struct LockReason {
     #[metastructure(field = "type", required = true)]
     pub ty: Annotated<LockReasonType>,
     /// The address of the monitor object.
+    #[metastructure(skip_serialization = "empty")]
     pub address: Annotated<String>,
     /// The package name of the locked object.
+    #[metastructure(skip_serialization = "empty")]
     pub package_name: Annotated<String>,
     /// The class name of the locked object.
+    #[metastructure(skip_serialization = "empty")]
     pub class_name: Annotated<String>,
     /// The thread that holds the lock.
+    #[metastructure(skip_serialization = "empty")]
     pub thread_id: Annotated<ThreadId>,
     /// Unknown attributes.
     #[metastructure(additional_properties)]
@@ -209,6 +218,7 @@ pub struct Thread {
     /// Whether this is the main thread.
     pub main: Annotated<bool>,
     /// The state of the thread (e.g. `RUNNABLE`).
+    #[metastructure(skip_serialization = "empty")]
     pub state: Annotated<String>,
     /// Locks held by the thread, by lock address.
     pub held_locks: Annotated<Object<LockReason>>,

@@ -11,10 +11,10 @@ use crate::{Annotated, FromValue, IntoValue, LenientString, Object, ProcessValue
 #[derive(Clone, Debug, Default, PartialEq, FromValue, IntoValue, ProcessValue)]
 pub struct User {
     /// The unique id of the user.
-    #[metastructure(pii = "true", max_chars = 128)]
+    #[metastructure(pii = "true", max_chars = 128, skip_serialization = "empty")]
     pub id: Annotated<LenientString>,
     /// The email address.
-    #[metastructure(pii = "true", max_chars = 75)]
+    #[metastructure(pii = "true", max_chars = 75, skip_serialization = "empty")]
     pub email: Annotated<String>,
     /// The remote IP address (`{{auto}}` for the client address).
     #[metastructure(pii = "true")]
@@ -23,7 +23,7 @@ pub struct User {
     #[metastructure(pii = "true", max_chars = 128, skip_serialization = "empty")]
     pub username: Annotated<LenientString>,
     /// The human-readable name.
-    #[metastructure(pii = "true", max_chars = 128)]
+    #[metastructure(pii = "true", max_chars = 128, skip_serialization = "empty")]
     pub name: Annotated<String>,
     /// The user as Sentry shows it (`id:…`, `email:…`, …).
     #[metastructure(pii = "true")]
@@ -32,6 +32,7 @@ pub struct User {
     #[metastructure(pii = "true", skip_serialization = "empty")]
     pub geo: Annotated<Geo>,
     /// The user segment.
+    #[metastructure(skip_serialization = "empty")]
     pub segment: Annotated<String>,
     /// Additional data.
     #[metastructure(pii = "true", skip_serialization = "empty")]

@@ -34,6 +34,7 @@ pub struct ResponseContext {
     #[metastructure(pii = "true", max_bytes = 8192, max_depth = 7)]
     pub data: Annotated<Value>,
     /// The content type inferred from the body.
+    #[metastructure(skip_serialization = "empty")]
     pub inferred_content_type: Annotated<String>,
     /// Unknown attributes.
     #[metastructure(additional_properties)]
