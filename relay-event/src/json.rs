@@ -20,6 +20,7 @@
 use serde::de::Error as _;
 #[doc(hidden)]
 pub mod ser;
+mod writer;
 
 use serde_json::{json, Map, Number};
 

@@ -8,7 +8,13 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::attrs::{FieldAttrs, DEFAULT_FIELD_ATTRS};
+use crate::attrs::{FieldAttrs, Pii, DEFAULT_FIELD_ATTRS};
+
+/// [`FieldAttrs::for_children`] of each PII level: the three possible attributes of an array
+/// element or object value.
+static CHILDREN_OF_PII_TRUE: FieldAttrs = FieldAttrs::new().pii(Pii::True).for_children();
+static CHILDREN_OF_PII_FALSE: FieldAttrs = FieldAttrs::new().pii(Pii::False).for_children();
+static CHILDREN_OF_PII_MAYBE: FieldAttrs = FieldAttrs::new().pii(Pii::Maybe).for_children();
 
 /// One step from a parent value to a child.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,7 +100,13 @@ impl<'a> ProcessingState<'a> {
     /// The attributes for the children of a container at this position
     /// ([`FieldAttrs::for_children`]).
     pub fn inner_attrs(&self) -> Option<Cow<'static, FieldAttrs>> {
-        Some(Cow::Owned(self.attrs.for_children()))
+        // Borrowed: children only inherit the PII level, and the traversal copies these
+        // attributes into the state of every element.
+        Some(Cow::Borrowed(match self.attrs.pii {
+            Pii::True => &CHILDREN_OF_PII_TRUE,
+            Pii::False => &CHILDREN_OF_PII_FALSE,
+            Pii::Maybe => &CHILDREN_OF_PII_MAYBE,
+        }))
     }
 
     /// The parent state; `None` at the root.

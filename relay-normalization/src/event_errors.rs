@@ -108,6 +108,11 @@ impl Processor for EventErrorsProcessor {
 
 /// Appends one `errors` entry per error recorded in the event's meta (normalization.md §10.2).
 pub fn emit_event_errors(event: &mut Annotated<Event>) {
+    // Most events have no meta at all: an allocation-free check instead of a full traversal
+    // that would find nothing.
+    if !event.has_meta() {
+        return;
+    }
     let mut collector = EventErrorsProcessor::new();
     // The collector never deletes nor rejects.
     let _ = process_value(event, &mut collector, &ProcessingState::root());

@@ -41,22 +41,40 @@ pub struct RemoveOtherProcessor;
 /// unknown attributes are kept (§9). This stands in for a `retain` attribute, which the typed
 /// contexts of `relay-event` do not pass to their values.
 fn is_retained_context(state: &ProcessingState<'_>) -> bool {
-    let segments = state.segments();
-    match segments.as_slice() {
-        [Segment::Key(first), Segment::Key(_)] => first == "contexts",
-        [Segment::Key(first), Segment::Key(second), ..] => first == "contexts" && second == "flags",
-        _ => false,
+    // Runs for every struct: the path prefix is read from the ancestors, without collecting
+    // the segments.
+    match state.depth() {
+        0 | 1 => false,
+        2 => {
+            key_at_depth(state, 1) == Some("contexts")
+                && matches!(state.segment(), Some(Segment::Key(_)))
+        }
+        _ => key_at_depth(state, 1) == Some("contexts") && key_at_depth(state, 2) == Some("flags"),
     }
 }
 
 /// Whether `state` is a breadcrumb: `breadcrumbs.values.<n>`.
 fn is_breadcrumb(state: &ProcessingState<'_>) -> bool {
-    let segments = state.segments();
-    matches!(
-        segments.as_slice(),
-        [Segment::Key(first), Segment::Key(second), Segment::Index(_)]
-            if first == "breadcrumbs" && second == "values"
-    )
+    state.depth() == 3
+        && matches!(state.segment(), Some(Segment::Index(_)))
+        && key_at_depth(state, 2) == Some("values")
+        && key_at_depth(state, 1) == Some("breadcrumbs")
+}
+
+/// The key of the path segment at `depth` (1 is the first segment below the root) of
+/// `state`'s path; `None` for an index or a depth beyond `state`.
+fn key_at_depth<'s>(state: &'s ProcessingState<'_>, depth: usize) -> Option<&'s str> {
+    let mut current = state;
+    while current.depth() > depth {
+        current = current.parent()?;
+    }
+    if current.depth() != depth {
+        return None;
+    }
+    match current.segment()? {
+        Segment::Key(key) => Some(key),
+        Segment::Index(_) => None,
+    }
 }
 
 /// Replaces every unknown attribute by `null` with `invalid_attribute`.

@@ -90,6 +90,12 @@ impl<'de, T: FromValue> DeserializeSeed<'de> for FieldSeed<'_, T> {
     }
 }
 
+/// The capacity of a typed array when its first element arrives (`serde_json` gives no size
+/// hint). Schema elements are large (a frame is ~900 bytes) and the default growth from 1 or
+/// 4 elements copies them several times; 16 covers the stack traces and breadcrumb lists of
+/// typical events in one allocation. Empty arrays allocate nothing.
+const FIRST_ARRAY_CAPACITY: usize = 16;
+
 /// Parses one more element at the end of an array, in place.
 struct PushSeed<'a, T>(&'a mut Vec<Annotated<T>>);
 
@@ -97,6 +103,9 @@ impl<'de, T: FromValue> DeserializeSeed<'de> for PushSeed<'_, T> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        if self.0.capacity() == 0 {
+            self.0.reserve(FIRST_ARRAY_CAPACITY);
+        }
         self.0.push(Annotated::empty());
         match self.0.last_mut() {
             Some(place) => T::deserialize_annotated_into(place, deserializer),

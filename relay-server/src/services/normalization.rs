@@ -26,7 +26,6 @@ use relay_config::{Config, NormalizationLevel};
 use relay_event::schema::Event;
 use relay_event::{Annotated, ProcessingAction, Timestamp};
 use relay_normalization::geo::{GeoIpError, GeoIpLookup};
-use relay_normalization::measurements::CombinedMeasurementsConfig;
 use relay_normalization::security_report::SubmitterHeaders;
 use relay_normalization::NormalizationConfig;
 use relay_protocol::envelope::{EnvelopeHeaders, TraceHeader};
@@ -176,12 +175,7 @@ pub fn normalization_config(
         client: request.headers.client.clone(),
         grouping_config: project_normalization.grouping_config.clone(),
         transaction_name_rules: project_normalization.transaction_name_rules.clone(),
-        measurements: CombinedMeasurementsConfig::new(
-            project_normalization.measurements.as_ref(),
-            global.measurements.as_ref(),
-            Some(MAX_METRIC_NAME_LENGTH),
-        )
-        .map(Arc::new),
+        measurements: project_normalization.combined_measurements(&global, MAX_METRIC_NAME_LENGTH),
         normalize_spans: true,
         normalize_user_agent: true,
         breakdowns: project_normalization.breakdowns.clone(),

@@ -12,10 +12,11 @@
 
 use std::sync::Arc;
 
+use parking_lot::Mutex;
 use relay_auth::PublicKey;
 use relay_normalization::ai_costs::AiModelMetadata;
 use relay_normalization::breakdowns::BreakdownsConfig;
-use relay_normalization::measurements::MeasurementsConfig;
+use relay_normalization::measurements::{CombinedMeasurementsConfig, MeasurementsConfig};
 use relay_normalization::performance_score::PerformanceScoreConfig;
 use relay_normalization::span_op_defaults::SpanOpDefaults;
 use relay_normalization::transaction_name_rules::TransactionNameRule;
@@ -195,12 +196,44 @@ pub struct ProjectNormalization {
     pub scrub_ip_addresses: bool,
     /// `txNameRules`.
     pub transaction_name_rules: Option<Arc<Vec<TransactionNameRule>>>,
-    /// `measurements` (combined with the global config's per event).
+    /// `measurements` (combined with the global config's, see
+    /// [`ProjectNormalization::combined_measurements`]).
     pub measurements: Option<MeasurementsConfig>,
     /// `breakdownsV2`.
     pub breakdowns: Option<Arc<BreakdownsConfig>>,
     /// `performanceScore`.
     pub performance_score: Option<Arc<PerformanceScoreConfig>>,
+    /// `measurements` combined with the global config's, kept for the next event.
+    combined_measurements: CombinedMeasurementsCache,
+}
+
+/// The last [`CombinedMeasurementsConfig`] of a project, with the global config and name
+/// limit it was built for: combining copies and deduplicates every builtin measurement, which
+/// is wasted work when done per event for the same two configs.
+#[derive(Default)]
+struct CombinedMeasurementsCache {
+    last: Mutex<Option<CombinedMeasurements>>,
+}
+
+struct CombinedMeasurements {
+    /// Held (not only compared by address), so it cannot be freed and its address reused by
+    /// a different global config while cached.
+    global: Arc<GlobalNormalization>,
+    max_name_length: usize,
+    combined: Option<Arc<CombinedMeasurementsConfig>>,
+}
+
+impl Clone for CombinedMeasurementsCache {
+    /// Derived data: a copy starts empty and combines again when first asked.
+    fn clone(&self) -> Self {
+        CombinedMeasurementsCache::default()
+    }
+}
+
+impl std::fmt::Debug for CombinedMeasurementsCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CombinedMeasurementsCache")
+    }
 }
 
 /// `config[key]` deserialized; a key of the wrong shape is logged and treated as absent, so
@@ -242,7 +275,35 @@ impl ProjectNormalization {
             measurements: typed_key(config, "measurements"),
             breakdowns: typed_key(config, "breakdownsV2").map(Arc::new),
             performance_score: typed_key(config, "performanceScore").map(Arc::new),
+            combined_measurements: CombinedMeasurementsCache::default(),
         }
+    }
+
+    /// The project's and the global `measurements` combined
+    /// ([`CombinedMeasurementsConfig::new`]); built once per global config, not per event.
+    pub fn combined_measurements(
+        &self,
+        global: &Arc<GlobalNormalization>,
+        max_name_length: usize,
+    ) -> Option<Arc<CombinedMeasurementsConfig>> {
+        let mut last = self.combined_measurements.last.lock();
+        if let Some(cached) = last.as_ref() {
+            if Arc::ptr_eq(&cached.global, global) && cached.max_name_length == max_name_length {
+                return cached.combined.clone();
+            }
+        }
+        let combined = CombinedMeasurementsConfig::new(
+            self.measurements.as_ref(),
+            global.measurements.as_ref(),
+            Some(max_name_length),
+        )
+        .map(Arc::new);
+        *last = Some(CombinedMeasurements {
+            global: Arc::clone(global),
+            max_name_length,
+            combined: combined.clone(),
+        });
+        combined
     }
 }
 
@@ -462,6 +523,46 @@ mod tests {
         // A malformed key is absent, the project stays usable.
         assert!(normalization.breakdowns.is_none());
         assert!(normalization.performance_score.is_none());
+    }
+
+    #[test]
+    fn combined_measurements_are_built_once_per_global_config() {
+        let state = ProjectState::parse(serde_json::json!({"config": {
+            "measurements": {"builtinMeasurements": [{"name": "lcp", "unit": "millisecond"}],
+                "maxCustomMeasurements": 5},
+        }}))
+        .unwrap();
+        let global = Arc::new(GlobalNormalization::from_global_config(
+            &serde_json::json!({
+                "measurements": {"builtinMeasurements": [{"name": "fcp", "unit": "millisecond"}],
+                    "maxCustomMeasurements": 3},
+            }),
+        ));
+        let normalization = &state.normalization;
+        let first = normalization.combined_measurements(&global, 200).unwrap();
+        let again = normalization.combined_measurements(&global, 200).unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
+        let expected = CombinedMeasurementsConfig::new(
+            normalization.measurements.as_ref(),
+            global.measurements.as_ref(),
+            Some(200),
+        );
+        assert_eq!(Some(&*first), expected.as_ref());
+        // A new global config (or limit) combines again.
+        let changed = Arc::new(GlobalNormalization::default());
+        let other = normalization.combined_measurements(&changed, 200).unwrap();
+        assert!(!Arc::ptr_eq(&first, &other));
+        let expected =
+            CombinedMeasurementsConfig::new(normalization.measurements.as_ref(), None, Some(200));
+        assert_eq!(Some(&*other), expected.as_ref());
+        let shorter = normalization.combined_measurements(&changed, 100).unwrap();
+        assert!(!Arc::ptr_eq(&other, &shorter));
+        // Neither config: nothing to combine.
+        let empty = ProjectState::parse(serde_json::json!({"config": {}})).unwrap();
+        assert!(empty
+            .normalization
+            .combined_measurements(&changed, 200)
+            .is_none());
     }
 
     #[test]
