@@ -75,7 +75,9 @@ impl NormalizationResources {
         })
     }
 
-    /// The GeoIP database, if one is configured.
+    /// The GeoIP database, if one is configured (replay events and spans, which only
+    /// processing relays handle).
+    #[cfg(feature = "processing")]
     pub fn geoip(&self) -> Option<&GeoIpLookup> {
         self.geoip.as_deref()
     }
