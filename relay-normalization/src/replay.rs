@@ -29,8 +29,9 @@ use relay_event::schema::{Replay, User};
 use relay_event::{process_value, Annotated, ProcessingState, Processor};
 
 use crate::geo::{fill_user_geo, GeoIpLookup};
+use crate::security_report::SubmitterHeaders;
 use crate::trimming::TrimmingProcessor;
-use crate::user_agent::{fill_user_agent_contexts, RequestUserAgent};
+use crate::user_agent::fill_user_agent_contexts;
 use crate::SchemaProcessor;
 
 /// The highest `segment_id` the replays consumer accepts (it stores a 16-bit number).
@@ -78,7 +79,7 @@ pub struct ReplayNormalizationConfig<'a> {
     /// removed instead of filled.
     pub scrub_ip_addresses: bool,
     /// The user agent and client hints of the submitting HTTP request.
-    pub request_user_agent: RequestUserAgent<'a>,
+    pub submitter_headers: Option<&'a SubmitterHeaders>,
     /// The GeoIP database, if configured.
     pub geoip: Option<&'a GeoIpLookup>,
 }
@@ -98,7 +99,7 @@ pub fn normalize_replay(replay: &mut Annotated<Replay>, config: &ReplayNormaliza
         .and_then(|request| request.headers.value());
     fill_user_agent_contexts(
         headers,
-        config.request_user_agent,
+        config.submitter_headers,
         is_javascript,
         &mut replay_value.contexts,
     );
@@ -243,11 +244,12 @@ mod tests {
 
     #[test]
     fn user_agent_contexts_fall_back_to_the_submitting_request() {
+        let submitter = SubmitterHeaders {
+            user_agent: Some(CHROME_ON_WINDOWS.to_owned()),
+            ..Default::default()
+        };
         let config = ReplayNormalizationConfig {
-            request_user_agent: RequestUserAgent {
-                user_agent: Some(CHROME_ON_WINDOWS),
-                ..Default::default()
-            },
+            submitter_headers: Some(&submitter),
             ..Default::default()
         };
         let output = normalized(json!({"platform": "javascript"}), &config);

@@ -66,6 +66,8 @@ use relay_event::schema::contexts::{BrowserContext, DeviceContext, OsContext};
 use relay_event::schema::{Context, Contexts, Event, Headers};
 use relay_event::{Annotated, Meta};
 
+use crate::security_report::SubmitterHeaders;
+
 /// The uap-core 0.18.0 regexes, vendored verbatim.
 const REGEXES_YAML: &str = include_str!("../data/uap-core/regexes.yaml");
 
@@ -453,42 +455,29 @@ pub fn normalize_user_agent(event: &mut Event) {
     fill_contexts_from_headers(&raw, is_javascript, &mut event.contexts);
 }
 
-/// The user agent and client hints of an HTTP request, for items whose own payload has no
-/// request headers (replay events fall back to the submitting request's headers).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct RequestUserAgent<'a> {
-    /// The `User-Agent` header.
-    pub user_agent: Option<&'a str>,
-    /// `Sec-CH-UA`.
-    pub sec_ch_ua: Option<&'a str>,
-    /// `Sec-CH-UA-Model`.
-    pub sec_ch_ua_model: Option<&'a str>,
-    /// `Sec-CH-UA-Platform`.
-    pub sec_ch_ua_platform: Option<&'a str>,
-    /// `Sec-CH-UA-Platform-Version`.
-    pub sec_ch_ua_platform_version: Option<&'a str>,
-}
-
 /// Step 17 for a payload other than an event (replay events): the contexts come from
-/// `headers` when they carry a user agent or client hints, else from `fallback`. The OS goes
+/// `headers` when they carry a user agent or client hints, else from the submitting request's
+/// `fallback` headers (the same type security reports take them in). The OS goes
 /// to `os` for `javascript` payloads and to `client_os` otherwise, as for events.
 pub fn fill_user_agent_contexts(
     headers: Option<&Headers>,
-    fallback: RequestUserAgent<'_>,
+    fallback: Option<&SubmitterHeaders>,
     is_javascript: bool,
     contexts: &mut Annotated<Contexts>,
 ) {
     let own = headers.map(RawHeaders::from_headers).unwrap_or_default();
-    let raw = if own.has_any() {
-        own
-    } else {
-        RawHeaders {
-            user_agent: fallback.user_agent,
-            sec_ch_ua: fallback.sec_ch_ua.map(str::trim),
-            sec_ch_ua_model: fallback.sec_ch_ua_model.map(str::trim),
-            sec_ch_ua_platform: fallback.sec_ch_ua_platform.map(str::trim),
-            sec_ch_ua_platform_version: fallback.sec_ch_ua_platform_version.map(str::trim),
-        }
+    let raw = match fallback {
+        Some(submitter) if !own.has_any() => RawHeaders {
+            user_agent: submitter.user_agent.as_deref(),
+            sec_ch_ua: submitter.sec_ch_ua.as_deref().map(str::trim),
+            sec_ch_ua_model: submitter.sec_ch_ua_model.as_deref().map(str::trim),
+            sec_ch_ua_platform: submitter.sec_ch_ua_platform.as_deref().map(str::trim),
+            sec_ch_ua_platform_version: submitter
+                .sec_ch_ua_platform_version
+                .as_deref()
+                .map(str::trim),
+        },
+        _ => own,
     };
     fill_contexts_from_headers(&raw, is_javascript, contexts);
 }

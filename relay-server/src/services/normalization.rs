@@ -130,6 +130,22 @@ fn transaction_range(config: &Config, received_at: DateTime<Utc>) -> (Timestamp,
     (Timestamp(start), Timestamp(end))
 }
 
+/// The user agent and client hints of the submitting request, as the envelope headers carry
+/// them; `None` when the request sent none.
+pub fn submitter_headers(headers: &EnvelopeHeaders) -> Option<SubmitterHeaders> {
+    let hints = &headers.client_hints;
+    if headers.user_agent.is_none() && hints.is_empty() {
+        return None;
+    }
+    Some(SubmitterHeaders {
+        user_agent: headers.user_agent.clone(),
+        sec_ch_ua_platform: hints.sec_ch_ua_platform.clone(),
+        sec_ch_ua_platform_version: hints.sec_ch_ua_platform_version.clone(),
+        sec_ch_ua: hints.sec_ch_ua.clone(),
+        sec_ch_ua_model: hints.sec_ch_ua_model.clone(),
+    })
+}
+
 /// The knobs of the server pipeline (`normalization.md` §1.1, the last column).
 pub fn normalization_config(
     config: &Config,
@@ -150,15 +166,6 @@ pub fn normalization_config(
         Some(TraceHeader::Valid(dsc)) => Some(dsc),
         _ => None,
     };
-    let hints = &request.headers.client_hints;
-    let submitter_headers = SubmitterHeaders {
-        user_agent: request.headers.user_agent.clone(),
-        sec_ch_ua_platform: hints.sec_ch_ua_platform.clone(),
-        sec_ch_ua_platform_version: hints.sec_ch_ua_platform_version.clone(),
-        sec_ch_ua: hints.sec_ch_ua.clone(),
-        sec_ch_ua_model: hints.sec_ch_ua_model.clone(),
-    };
-    let has_submitter_headers = submitter_headers.user_agent.is_some() || !hints.is_empty();
     NormalizationConfig {
         is_renormalize: false,
         enable_trimming: true,
@@ -185,7 +192,7 @@ pub fn normalization_config(
         ai_model_metadata: global.ai_model_metadata.clone(),
         span_op_defaults: global.span_op_defaults.clone(),
         geoip_lookup: resources.geoip.clone(),
-        submitter_headers: has_submitter_headers.then_some(submitter_headers),
+        submitter_headers: submitter_headers(request.headers),
         replay_id: dsc
             .and_then(|dsc| dsc.replay_id)
             .map(relay_event::schema::EventId),

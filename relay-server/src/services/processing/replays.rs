@@ -31,7 +31,7 @@ use relay_event::Annotated;
 use relay_kafka::messages::{unix_seconds_or_now, ReplayRecordingNotChunkedMessage};
 use relay_kafka::KafkaTopic;
 use relay_normalization::replay::{self, ReplayNormalizationConfig};
-use relay_normalization::user_agent::RequestUserAgent;
+use relay_normalization::security_report::SubmitterHeaders;
 use relay_protocol::envelope::{Item, ItemType};
 use relay_protocol::{DataCategory, EventId};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
@@ -41,6 +41,7 @@ use super::event::MINIMUM_CLOCK_DRIFT;
 use super::{stages, ProcessingContext, ProcessingOutput};
 use crate::managed::ManagedEnvelope;
 use crate::outcome::{DiscardReason, Outcome};
+use crate::services::normalization;
 
 /// Feature: replays are accepted at all.
 pub const FEATURE_SESSION_REPLAY: &str = "organizations:session-replay";
@@ -362,7 +363,11 @@ fn process_replay_event(context: &ProcessingContext, payload: &[u8]) -> Result<B
         tracing::debug!(%error, "invalid replay event");
         ReplayError::InvalidEvent
     })?;
-    replay::normalize_replay(&mut replay, &replay_normalization_config(context));
+    let submitter = normalization::submitter_headers(&context.headers);
+    replay::normalize_replay(
+        &mut replay,
+        &replay_normalization_config(context, submitter.as_ref()),
+    );
     normalize_timestamps(context, &mut replay)?;
     stages::filter_replay_event(context, &replay).map_err(ReplayError::Filtered)?;
     stages::scrub_replay_event(context, &mut replay);
@@ -374,18 +379,14 @@ fn process_replay_event(context: &ProcessingContext, payload: &[u8]) -> Result<B
 }
 
 /// The request and project facts the replay event's normalization reads.
-fn replay_normalization_config(context: &ProcessingContext) -> ReplayNormalizationConfig<'_> {
-    let hints = &context.headers.client_hints;
+fn replay_normalization_config<'a>(
+    context: &'a ProcessingContext,
+    submitter_headers: Option<&'a SubmitterHeaders>,
+) -> ReplayNormalizationConfig<'a> {
     ReplayNormalizationConfig {
         client_ip: context.client_addr,
         scrub_ip_addresses: context.scrub_ip_addresses(),
-        request_user_agent: RequestUserAgent {
-            user_agent: context.headers.user_agent.as_deref(),
-            sec_ch_ua: hints.sec_ch_ua.as_deref(),
-            sec_ch_ua_model: hints.sec_ch_ua_model.as_deref(),
-            sec_ch_ua_platform: hints.sec_ch_ua_platform.as_deref(),
-            sec_ch_ua_platform_version: hints.sec_ch_ua_platform_version.as_deref(),
-        },
+        submitter_headers,
         geoip: context.normalization.geoip(),
     }
 }
